@@ -1,0 +1,68 @@
+# Every target bootstraps what it needs (.venv) on a fresh clone.
+#   make test     the whole suite, plus cfn-lint, ruff and mypy
+#   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
+#   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+BUILD := build
+ZIP := $(BUILD)/function.zip
+
+# make deploy's parameters: make deploy S3_BUCKET=... REST_API_ID=... AUTHORIZER_ID=... STAGE_NAMES=dev,prod
+STACK_NAME ?= shared-authorizer-pools
+S3_BUCKET ?=
+REST_API_ID ?=
+AUTHORIZER_ID ?=
+STAGE_NAMES ?=
+ALLOWED_USER_POOL_ARNS ?=
+LOG_LEVEL ?= INFO
+AWS ?= aws
+
+.PHONY: test lint build deploy demo clean
+
+$(READY): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+lint: $(READY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+
+test: lint
+	$(BIN)/pytest
+
+build: $(READY)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+		--only-binary=:all: --require-hashes -r requirements.txt -d $(BUILD)/wheels
+	$(BIN)/python scripts/build_function_zip.py $(BUILD)/wheels $(ZIP)
+
+# The template names its code folder (CodeUri: resource/); the deployed package is the zip
+# `make build` made from it, so the packaged template points at that zip instead.
+deploy: build
+	@test -n "$(S3_BUCKET)" || { echo "make deploy needs S3_BUCKET=<bucket for the code>"; exit 2; }
+	@test -n "$(REST_API_ID)" -a -n "$(AUTHORIZER_ID)" -a -n "$(STAGE_NAMES)" || \
+		{ echo "make deploy needs REST_API_ID=, AUTHORIZER_ID= and STAGE_NAMES="; exit 2; }
+	sed 's|^\( *\)CodeUri: resource/$$|\1CodeUri: function.zip|' template.yaml > $(BUILD)/template.yaml
+	@test "$$(grep -c 'CodeUri: function.zip' $(BUILD)/template.yaml)" = 1 || \
+		{ echo "template.yaml: expected one 'CodeUri: resource/' line"; exit 1; }
+	$(AWS) cloudformation package --template-file $(BUILD)/template.yaml \
+		--s3-bucket $(S3_BUCKET) --s3-prefix $(STACK_NAME) \
+		--output-template-file $(BUILD)/packaged.yaml
+	$(AWS) cloudformation deploy --template-file $(BUILD)/packaged.yaml \
+		--stack-name $(STACK_NAME) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--no-fail-on-empty-changeset \
+		--parameter-overrides \
+			RestApiId=$(REST_API_ID) \
+			AuthorizerId=$(AUTHORIZER_ID) \
+			"StageNames=$(STAGE_NAMES)" \
+			"AllowedUserPoolArns=$(ALLOWED_USER_POOL_ARNS)" \
+			LogLevel=$(LOG_LEVEL)
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
