@@ -1,0 +1,7 @@
+"""Register tenants' Cognito user pools on one shared API Gateway authorizer.
+
+A CloudFormation custom resource (``Custom::AuthorizerUserPool``): each tenant stack declares one
+registration per user pool; the function adds the pool's ARN to the authorizer's ``providerARNs``
+on Create, removes it on Delete, and redeploys the named stages so the change is live before
+CloudFormation hears SUCCESS.
+"""

@@ -1,0 +1,37 @@
+"""boto3 clients, made on first use and kept for the container's life.
+
+Made lazily so that importing the handler stays cheap (cold starts), and configured so that
+botocore does not retry by itself: ``retries.call`` owns retrying, because botocore does not
+retry API Gateway's 409 and ignores its ``Retry-After``. Endpoints come from boto3's standard
+configuration, so ``AWS_ENDPOINT_URL`` points everything at a local AWS.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
+CONFIG = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="cognito-authorizer-pools",
+)
+
+
+@functools.cache
+def apigateway() -> APIGatewayClient:
+    return boto3.client("apigateway", config=CONFIG)
+
+
+@functools.cache
+def cognito(region: str) -> CognitoIdentityProviderClient:
+    # A pool may live in another region than the function; ask that region.
+    return boto3.client("cognito-idp", region_name=region, config=CONFIG)

@@ -1,0 +1,53 @@
+"""Errors whose message is a CloudFormation ``Reason``: short, actionable, no traceback."""
+
+from __future__ import annotations
+
+# CloudFormation's console shows about 250 characters of a reason; crhelper keeps only the
+# *last* 240 of a longer one, which would cut off the property's name. Stay under it ourselves.
+REASON_LIMIT = 250
+_VALUE_LIMIT = 100
+
+
+def shown(value: object, limit: int = _VALUE_LIMIT) -> str:
+    """A value quoted for a message, clipped so one long value cannot crowd out the rest."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return repr(text) if isinstance(value, str) else text
+
+
+def clip_reason(text: str) -> str:
+    """Fit a message to CloudFormation's console, keeping its beginning (the property's name)."""
+    text = " ".join(text.split())
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+
+
+class ResourceError(Exception):
+    """A failure to report to CloudFormation as FAILED with this message as the reason.
+
+    ``physical_id`` is set when the failed request already changed the authorizer: the FAILED
+    answer must carry the deterministic id so that CloudFormation's rollback Delete removes the
+    half-made registration (crhelper would otherwise invent a random id).
+    """
+
+    def __init__(self, message: str, physical_id: str | None = None) -> None:
+        super().__init__(clip_reason(message))
+        self.physical_id = physical_id
+
+
+class InvalidProperty(ResourceError):
+    """A resource property CloudFormation sent is missing, malformed, or names nothing real."""
+
+    def __init__(self, name: str, value: object, problem: str) -> None:
+        self.property_name = name
+        super().__init__(f"{name} {shown(value)} {problem}")
+
+
+class AwsCallFailed(ResourceError):
+    """An AWS call failed for good, or kept failing until the function had to answer."""
+
+    def __init__(self, operation: str, code: str, message: str, attempts: int = 1) -> None:
+        self.operation = operation
+        self.code = code
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(f"{operation} failed{tries}: {code}: {message}")

@@ -1,0 +1,92 @@
+"""Logging: one JSON line per step, and no pre-signed URL in any line.
+
+crhelper formats records as JSON (``json_logging=True``) and, at DEBUG, logs the whole event and
+the URL it answers to. That ResponseURL is a pre-signed S3 URL, a secret: anyone holding it can
+answer for the stack. A filter on crhelper's loggers and on every root handler cuts the query
+string (the signature) out of any such URL before a record is written, at any level.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .registration import Registration
+
+logger = logging.getLogger("authorizer_pools")
+
+# A URL with a query that carries a signature: S3's SigV4 (X-Amz-Signature) or SigV2 (Signature).
+_SIGNED_URL = re.compile(
+    r"(https?://[^\s\"'<>?]+)\?[^\s\"'<>]*?(?:X-Amz-Signature|Signature)=[^\s\"'<>]*",
+    re.IGNORECASE,
+)
+_REDACTED = r"\1?<redacted>"
+_LOGGERS_THAT_SEE_THE_URL = ("crhelper", "crhelper.resource_helper", "crhelper.utils")
+
+
+def redact(value: object) -> Any:
+    """``value`` with the query of every signed URL in it removed (strings, dicts, lists)."""
+    if isinstance(value, str):
+        return _SIGNED_URL.sub(_REDACTED, value)
+    if isinstance(value, Mapping):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact(item) for item in value)
+    return value
+
+
+class RedactSignedUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, Mapping):
+            record.msg = redact(record.msg)
+        else:
+            message = record.getMessage()
+            cleaned = redact(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = RedactSignedUrls()
+
+
+def install_redaction() -> None:
+    """Attach the filter where records that may hold the URL pass. Idempotent."""
+    for name in (*_LOGGERS_THAT_SEE_THE_URL, logger.name):
+        logging.getLogger(name).addFilter(_FILTER)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_FILTER)
+
+
+def stack_name(stack_id: str) -> str:
+    """``arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/UUID`` → NAME."""
+    parts = stack_id.split("/")
+    return parts[1] if len(parts) >= 3 else stack_id
+
+
+def step(
+    event: Mapping[str, Any],
+    name: str,
+    outcome: str,
+    registration: Registration | None = None,
+    *,
+    level: int = logging.INFO,
+    **details: object,
+) -> None:
+    """One line per step: which stack and registration, what was done, how it ended."""
+    line: dict[str, object] = {
+        "step": name,
+        "outcome": outcome,
+        "requestType": event.get("RequestType"),
+        "stack": stack_name(str(event.get("StackId", ""))),
+        "logicalId": event.get("LogicalResourceId"),
+    }
+    if registration is not None:
+        line["pool"] = str(registration.user_pool_arn)
+        line["api"] = registration.rest_api_id
+        line["authorizer"] = registration.authorizer_id
+    line.update((key, str(value)) for key, value in details.items() if value is not None)
+    logger.log(level, line)

@@ -1,0 +1,130 @@
+"""A registration's resource properties, parsed and checked once, before anything changes.
+
+CloudFormation sends every scalar as a string and lists as lists of strings. Each check refuses
+with a message that names the property and its value; nothing here calls AWS (``validation.py``
+checks that what the properties name exists).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .arns import ArnError, UserPoolArn, arn_like
+from .errors import InvalidProperty, ResourceError, shown
+from .registration import API_ID, Registration
+from .settings import Settings, split_list
+
+USER_POOL_ARN = "UserPoolArn"
+REST_API_ID = "RestApiId"
+AUTHORIZER_ID = "AuthorizerId"
+STAGE_NAMES = "StageNames"
+# ServiceToken is in every custom resource's properties; ServiceTimeout (how long CloudFormation
+# waits for the answer) may be, as it is declared beside it. Neither is ours to check.
+KNOWN_PROPERTIES = (
+    USER_POOL_ARN,
+    REST_API_ID,
+    AUTHORIZER_ID,
+    STAGE_NAMES,
+    "ServiceToken",
+    "ServiceTimeout",
+)
+
+# API Gateway stage names: letters, digits, hyphens and underscores, up to 128 characters.
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+@dataclass(frozen=True)
+class RegistrationProperties:
+    registration: Registration
+    stage_names: tuple[str, ...]
+
+    @property
+    def user_pool_arn(self) -> UserPoolArn:
+        return self.registration.user_pool_arn
+
+    @property
+    def rest_api_id(self) -> str:
+        return self.registration.rest_api_id
+
+    @property
+    def authorizer_id(self) -> str:
+        return self.registration.authorizer_id
+
+
+def parse_properties(raw: Mapping[str, object], settings: Settings) -> RegistrationProperties:
+    _refuse_unknown(raw)
+    pool = _user_pool_arn(raw.get(USER_POOL_ARN), settings)
+    rest_api_id = _api_id(REST_API_ID, raw.get(REST_API_ID), settings.default_rest_api_id)
+    authorizer_id = _api_id(AUTHORIZER_ID, raw.get(AUTHORIZER_ID), settings.default_authorizer_id)
+    stage_names = stage_names_of(raw.get(STAGE_NAMES), settings.default_stage_names)
+    return RegistrationProperties(Registration(rest_api_id, authorizer_id, pool), stage_names)
+
+
+def _refuse_unknown(raw: Mapping[str, object]) -> None:
+    for name in raw:
+        if name not in KNOWN_PROPERTIES:
+            close = difflib.get_close_matches(name, KNOWN_PROPERTIES, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            known = ", ".join(KNOWN_PROPERTIES[:4])
+            raise ResourceError(f"unknown property {shown(name)}{hint} (known: {known})")
+
+
+def _user_pool_arn(value: object, settings: Settings) -> UserPoolArn:
+    if value is None or value == "":
+        raise ResourceError(f"{USER_POOL_ARN} is required")
+    if not isinstance(value, str):
+        raise InvalidProperty(USER_POOL_ARN, value, "must be a string")
+    try:
+        pool = UserPoolArn.parse(value.strip())
+    except ArnError as error:
+        raise InvalidProperty(USER_POOL_ARN, value, str(error)) from None
+    if pool.partition != settings.partition:
+        raise InvalidProperty(
+            USER_POOL_ARN,
+            value,
+            f"is in partition {pool.partition}; this function runs in {settings.partition}",
+        )
+    if not any(arn_like(pattern, str(pool)) for pattern in settings.allowed_user_pool_arns):
+        allowed = ", ".join(settings.allowed_user_pool_arns)
+        raise InvalidProperty(
+            USER_POOL_ARN, value, f"is not allowed by AllowedUserPoolArns ({allowed})"
+        )
+    return pool
+
+
+def _api_id(name: str, value: object, default: str | None) -> str:
+    if value is None or value == "":
+        if default is None:
+            raise ResourceError(f"{name} is required: the function has no default {name}")
+        value = default
+    if not isinstance(value, str) or not API_ID.fullmatch(value.strip()):
+        raise InvalidProperty(name, value, "is not an API Gateway id (letters and digits)")
+    return value.strip()
+
+
+def stage_names_of(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
+    """StageNames as a list of strings, or one comma-separated string (a CommaDelimitedList
+    parameter passed through ``!Join``); duplicates dropped, order kept."""
+    if value is None or value in ("", []):
+        names = default
+        if not names:
+            raise ResourceError(
+                f"{STAGE_NAMES} is required: the function has no default {STAGE_NAMES}"
+            )
+    elif isinstance(value, str):
+        names = split_list(value)
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        names = tuple(item.strip() for item in value)
+    else:
+        raise InvalidProperty(STAGE_NAMES, value, "must be a list of stage names")
+    for name in names:
+        if not STAGE_NAME.fullmatch(name):
+            raise InvalidProperty(
+                STAGE_NAMES, name, "is not a stage name (letters, digits, - and _)"
+            )
+    if not names:
+        raise InvalidProperty(STAGE_NAMES, value, "must name at least one stage")
+    return tuple(dict.fromkeys(names))

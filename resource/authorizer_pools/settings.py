@@ -1,0 +1,62 @@
+"""The function's configuration: template.yaml's parameters, passed as environment variables.
+
+All of them are optional. A registration that names RestApiId, AuthorizerId and StageNames
+itself needs nothing beyond Lambda's standard environment; the partition and account the
+function runs in come from its own ARN.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import ResourceError
+
+REST_API_ID = "REST_API_ID"
+AUTHORIZER_ID = "AUTHORIZER_ID"
+STAGE_NAMES = "STAGE_NAMES"
+ALLOWED_USER_POOL_ARNS = "ALLOWED_USER_POOL_ARNS"
+
+
+class FunctionContext(Protocol):
+    @property
+    def invoked_function_arn(self) -> str: ...
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """A CloudFormation CommaDelimitedList as it arrives in one string."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    partition: str
+    account_id: str
+    default_rest_api_id: str | None
+    default_authorizer_id: str | None
+    default_stage_names: tuple[str, ...]
+    # IAM ArnLike patterns of the pools registrations may name (empty: this account's pools).
+    allowed_user_pool_arns: tuple[str, ...]
+
+    @classmethod
+    def load(cls, context: FunctionContext, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        parts = context.invoked_function_arn.split(":")
+        if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda":
+            raise ResourceError(
+                f"cannot tell partition and account from the function ARN "
+                f"{context.invoked_function_arn!r}"
+            )
+        partition, account_id = parts[1], parts[4]
+        allowed = split_list(env.get(ALLOWED_USER_POOL_ARNS, ""))
+        return cls(
+            partition=partition,
+            account_id=account_id,
+            default_rest_api_id=env.get(REST_API_ID) or None,
+            default_authorizer_id=env.get(AUTHORIZER_ID) or None,
+            default_stage_names=split_list(env.get(STAGE_NAMES, "")),
+            allowed_user_pool_arns=allowed
+            or (f"arn:{partition}:cognito-idp:*:{account_id}:userpool/*",),
+        )
