@@ -43,13 +43,16 @@ build: $(READY)
 
 # The template names its code folder (CodeUri: resource/); the deployed package is the zip
 # `make build` made from it, so the packaged template points at that zip instead.
-deploy: build
+$(BUILD)/template.yaml: template.yaml
+	@mkdir -p $(BUILD)
+	sed 's|^\( *\)CodeUri: resource/$$|\1CodeUri: function.zip|' template.yaml > $@
+	@test "$$(grep -c 'CodeUri: function.zip' $@)" = 1 || \
+		{ echo "template.yaml: expected one 'CodeUri: resource/' line"; rm -f $@; exit 1; }
+
+deploy: build $(BUILD)/template.yaml
 	@test -n "$(S3_BUCKET)" || { echo "make deploy needs S3_BUCKET=<bucket for the code>"; exit 2; }
 	@test -n "$(REST_API_ID)" -a -n "$(AUTHORIZER_ID)" -a -n "$(STAGE_NAMES)" || \
 		{ echo "make deploy needs REST_API_ID=, AUTHORIZER_ID= and STAGE_NAMES="; exit 2; }
-	sed 's|^\( *\)CodeUri: resource/$$|\1CodeUri: function.zip|' template.yaml > $(BUILD)/template.yaml
-	@test "$$(grep -c 'CodeUri: function.zip' $(BUILD)/template.yaml)" = 1 || \
-		{ echo "template.yaml: expected one 'CodeUri: resource/' line"; exit 1; }
 	$(AWS) cloudformation package --template-file $(BUILD)/template.yaml \
 		--s3-bucket $(S3_BUCKET) --s3-prefix $(STACK_NAME) \
 		--output-template-file $(BUILD)/packaged.yaml

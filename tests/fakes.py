@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 
@@ -29,10 +31,8 @@ def client_error(
     retry_after: str | None = None,
 ) -> ClientError:
     headers = {"retry-after": retry_after} if retry_after is not None else {}
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message or code},
-            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers},
-        },
-        operation,
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": message or code},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers},
+    }
+    return ClientError(response, operation)

@@ -81,27 +81,31 @@ def _converge(
     deadline: Deadline,
     decide: Callable[[tuple[str, ...], str], plan.Change],
 ) -> plan.Change:
-    last_refusal: Exception | None = None
-    for _ in range(_MAX_DECISIONS):
+    for attempt in range(1, _MAX_DECISIONS + 1):
         change = decide(state.provider_arns, arn)
         if not change.changes_authorizer:
             return change
         try:
             _patch(state, change, arn, deadline)
         except retries.AmbiguousOutcome as unknown:
-            last_refusal = unknown.error
+            # It may have been applied: wait as for any retry, then read what happened.
+            retries.pause("UpdateAuthorizer", unknown.error, attempt, deadline)
+            state = read(state.rest_api_id, state.authorizer_id, deadline)
+            continue
         except ClientError as error:
             if retries.describe(error)[0] != "BadRequestException":
                 raise
-            last_refusal = error
             logger.debug({"reread": "UpdateAuthorizer", "reason": retries.describe(error)[1]})
-        else:
-            return change
-        before = state.provider_arns
-        state = read(state.rest_api_id, state.authorizer_id, deadline)
-        if isinstance(last_refusal, ClientError) and state.provider_arns == before:
-            # Nobody changed the list: the refusal was about our change itself, not a race.
-            raise last_refusal
-    assert last_refusal is not None
-    code, message = retries.describe(last_refusal)
-    raise AwsCallFailed("UpdateAuthorizer", code, message, attempts=_MAX_DECISIONS)
+            before = state.provider_arns
+            state = read(state.rest_api_id, state.authorizer_id, deadline)
+            if state.provider_arns == before:
+                # Nobody changed the list: the refusal was about our change, not a race.
+                raise
+            continue
+        return change
+    raise AwsCallFailed(
+        "UpdateAuthorizer",
+        "TooManyRaces",
+        f"the pool list kept changing under {_MAX_DECISIONS} attempts to {change.value} {arn}",
+        attempts=_MAX_DECISIONS,
+    )

@@ -28,17 +28,21 @@ helper = CfnResource(
 
 from . import lifecycle, logs  # noqa: E402  (after the helper: see the module docstring)
 from .errors import ResourceError  # noqa: E402
+from .registration import Registration  # noqa: E402
 
 logs.install_redaction()
 
 
-def _answering(work: Callable[[Any, Any], str | None]) -> Callable[[Any, Any], str | None]:
-    """Turn every failure into a reason CloudFormation can show, and report the physical id a
-    half-done Create must be rolled back with."""
+def _answering(
+    work: Callable[[Any, Any], Registration | None],
+) -> Callable[[Any, Any], str | None]:
+    """Answer with the registration's physical id and attributes; turn every failure into a
+    reason CloudFormation can show, with the physical id a half-done Create must be rolled back
+    with."""
 
     def run(event: Any, context: Any) -> str | None:
         try:
-            return work(event, context)
+            registration = work(event, context)
         except ResourceError as error:
             if error.physical_id:
                 helper.PhysicalResourceId = error.physical_id
@@ -49,6 +53,10 @@ def _answering(work: Callable[[Any, Any], str | None]) -> Callable[[Any, Any], s
                 f"internal error {type(error).__name__}: {error} "
                 f"(see the function's log, request {getattr(context, 'aws_request_id', '?')})"
             ) from error
+        if registration is None:
+            return None  # crhelper answers with the event's physical id
+        helper.Data.update(registration.attributes)
+        return registration.physical_id
 
     return run
 

@@ -1,7 +1,7 @@
 """Create, Update and Delete of one registration: properties → plan → AWS calls → answer.
 
-Each function returns the physical id to answer with, or raises :class:`ResourceError` whose
-message becomes the FAILED reason.
+Create and Update return the registration now in place (its physical id and ``Data`` are the
+answer); every function raises :class:`ResourceError`, whose message becomes the FAILED reason.
 
 Failures in the middle never pass silently:
 - a Create that added the pool and then failed carries the deterministic physical id in its
@@ -40,13 +40,13 @@ class Context(FunctionContext, LambdaContext, Protocol):
     """What the function uses of Lambda's context object."""
 
 
-def create(event: Event, context: Context) -> str:
+def create(event: Event, context: Context) -> Registration:
     settings = Settings.load(context)
     props = parse_properties(event["ResourceProperties"], settings)
     return _register(event, props, settings, Deadline.from_context(context), undo_on_failure=False)
 
 
-def update(event: Event, context: Context) -> str:
+def update(event: Event, context: Context) -> Registration:
     settings = Settings.load(context)
     props = parse_properties(event["ResourceProperties"], settings)
     previous = Registration.from_physical_id(event["PhysicalResourceId"])
@@ -94,15 +94,10 @@ def delete(event: Event, context: Context) -> None:
     wanted = _stages_for_delete(event, context, registration)
     existing = _translated(lambda: publishing.existing_stages(registration.rest_api_id, deadline))
     stages = [name for name in wanted if name in existing] if wanted else sorted(existing)
-    published = _translated(
-        lambda: publishing.publish(
-            registration.rest_api_id,
-            stages,
-            _description(event, change, registration),
-            deadline,
-        )
-    )
-    logs.step(event, "publish", "published", registration, stages=_stage_list(published))
+    # Should publishing fail, put the pool back: the authorizer then matches what the stages
+    # serve, and CloudFormation's retry of the Delete removes and publishes it again. Left
+    # removed, a retry would find nothing to remove and never publish the removal.
+    _publish(event, registration, change, stages, deadline, undo_on_failure=True)
 
 
 def _register(
@@ -112,68 +107,101 @@ def _register(
     deadline: Deadline,
     *,
     undo_on_failure: bool,
-) -> str:
+) -> Registration:
     state = _translated(lambda: validation.validate(props, settings, deadline))
     registration = props.registration
     arn = str(registration.user_pool_arn)
-    change = Change.NONE_PRESENT
+    try:
+        change = authorizer.add_pool(state, arn, deadline)
+    except ClientError as error:
+        code, message = retries.describe(error)
+        if code == "BadRequestException":
+            # Nothing was changed: API Gateway refused the pool itself.
+            raise InvalidProperty(
+                USER_POOL_ARN, arn, f"refused by API Gateway: {message}"
+            ) from None
+        raise _as_resource_error(error) from error
+    logs.step(event, "add-pool", change.value, registration)
+    try:
+        # Published even when the pool was there already: a replayed Create may follow one
+        # that added it and then stopped before the stages served it.
+        _publish(
+            event,
+            registration,
+            change,
+            props.stage_names,
+            deadline,
+            undo_on_failure=undo_on_failure,
+        )
+    except ResourceError as failure:
+        if change is Change.ADD and not undo_on_failure:
+            failure.physical_id = registration.physical_id
+        raise
+    return registration
+
+
+def _publish(
+    event: Event,
+    registration: Registration,
+    change: Change,
+    stage_names: Sequence[str],
+    deadline: Deadline,
+    *,
+    undo_on_failure: bool,
+) -> None:
+    """Deploy and flush each stage. On failure, optionally undo ``change`` (and republish the
+    stages that already got it) before raising."""
     published: list[publishing.PublishedStage] = []
     try:
-        try:
-            change = authorizer.add_pool(state, arn, deadline)
-        except ClientError as error:
-            if retries.describe(error)[0] == "BadRequestException":
-                # Nothing was changed: API Gateway refused the pool itself.
-                raise InvalidProperty(
-                    USER_POOL_ARN, arn, f"refused by API Gateway: {retries.describe(error)[1]}"
-                ) from None
-            raise
-        logs.step(event, "add-pool", change.value, registration)
-        for stage_name in props.stage_names:
+        for stage_name in stage_names:
             published += publishing.publish(
                 registration.rest_api_id,
                 [stage_name],
                 _description(event, change, registration),
                 deadline,
             )
-        logs.step(event, "publish", "published", registration, stages=_stage_list(published))
     except (ClientError, ResourceError) as error:
         failure = _as_resource_error(error)
-        if change is Change.ADD:
-            if undo_on_failure:
-                failure = _undo_add(event, registration, published, failure, deadline)
-            else:
-                failure.physical_id = registration.physical_id
-        logs.step(
-            event, "register", "failed", registration, level=logging.ERROR, reason=str(failure)
-        )
+        if undo_on_failure and change.changes_authorizer:
+            failure = _undo(
+                event,
+                registration,
+                change,
+                published=published,
+                failure=failure,
+                deadline=deadline,
+            )
+        logs.step(event, "publish", "failed", registration, level=logging.ERROR, reason=failure)
         raise failure from error
-    return registration.physical_id
+    logs.step(event, "publish", "published", registration, stages=_stage_list(published))
 
 
-def _undo_add(
+def _undo(
     event: Event,
     registration: Registration,
+    change: Change,
+    *,
     published: Sequence[publishing.PublishedStage],
     failure: ResourceError,
     deadline: Deadline,
 ) -> ResourceError:
-    """Take back the pool this failed Update added, and republish the stages that got it."""
+    """Reverse the pool change this request made and republish the stages that served it."""
     arn = str(registration.user_pool_arn)
+    reverse = authorizer.remove_pool if change is Change.ADD else authorizer.add_pool
     try:
         state = authorizer.read(registration.rest_api_id, registration.authorizer_id, deadline)
-        change = authorizer.remove_pool(state, arn, deadline)
+        undone = reverse(state, arn, deadline)
         publishing.publish(
             registration.rest_api_id,
             [stage.stage_name for stage in published],
-            _description(event, change, registration),
+            _description(event, undone, registration),
             deadline,
         )
     except (ClientError, ResourceError) as error:
-        logs.step(event, "undo-add-pool", "failed", registration, level=logging.ERROR)
-        return ResourceError(f"{failure}; also failed to take the pool back off: {error}")
-    logs.step(event, "undo-add-pool", change.value, registration)
-    return ResourceError(f"{failure} (the pool was taken back off)")
+        logs.step(event, "undo", "failed", registration, level=logging.ERROR, reason=error)
+        return ResourceError(f"{failure}; undoing the {change.value} failed too: {error}")
+    logs.step(event, "undo", undone.value, registration)
+    return ResourceError(f"{failure} (the {change.value} was undone)")
 
 
 def _stages_for_delete(

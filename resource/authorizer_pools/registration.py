@@ -28,6 +28,15 @@ class Registration:
         invents (``<stack>_<logical id>_<random>``; stack names cannot contain a colon)."""
         return f"{self.rest_api_id}:{self.authorizer_id}:{self.user_pool_arn}"
 
+    @property
+    def attributes(self) -> dict[str, str]:
+        """The resource's return values (``Fn::GetAtt``), sent as the answer's ``Data``."""
+        return {
+            "UserPoolArn": str(self.user_pool_arn),
+            "RestApiId": self.rest_api_id,
+            "AuthorizerId": self.authorizer_id,
+        }
+
     @classmethod
     def from_physical_id(cls, physical_id: str) -> Registration | None:
         """The registration an id stands for, or None when this resource did not issue it."""

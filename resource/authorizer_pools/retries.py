@@ -134,14 +134,24 @@ def call(
                 raise
             if kind == "ambiguous" and not idempotent:
                 raise AmbiguousOutcome(operation, error) from error
-            code, message = describe(error)
-            wait = backoff.delay(attempt, _rng)
-            asked = retry_after(error)
-            if asked is not None:
-                wait = max(wait, asked)
-            if not deadline.allows(wait + _CALL_ALLOWANCE_SECONDS):
-                raise AwsCallFailed(operation, code, message, attempts=attempt) from error
-            logger.debug(
-                {"retry": operation, "code": code, "attempt": attempt, "wait": round(wait, 3)}
-            )
-            timing.clock.sleep(wait)
+            pause(operation, error, attempt, deadline, backoff)
+
+
+def pause(
+    operation: str,
+    error: Exception,
+    attempt: int,
+    deadline: timing.Deadline,
+    backoff: Backoff = DEFAULT_BACKOFF,
+) -> None:
+    """Wait before the next attempt (at least what ``Retry-After`` asks), or raise
+    :class:`AwsCallFailed` when that wait and the call would run past the deadline."""
+    code, message = describe(error)
+    wait = backoff.delay(attempt, _rng)
+    asked = retry_after(error)
+    if asked is not None:
+        wait = max(wait, asked)
+    if not deadline.allows(wait + _CALL_ALLOWANCE_SECONDS):
+        raise AwsCallFailed(operation, code, message, attempts=attempt) from error
+    logger.debug({"retry": operation, "code": code, "attempt": attempt, "wait": round(wait, 3)})
+    timing.clock.sleep(wait)

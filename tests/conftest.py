@@ -1,0 +1,180 @@
+"""Fixtures: one local AWS and one ResponseURL receiver per session; a fresh shared API per test.
+
+The handler runs unmodified: boto3 reaches the local AWS through AWS_ENDPOINT_URL, and crhelper's
+own sender PUTs its answer to the receiver over HTTPS, trusting its CA through SSL_CERT_FILE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from localaws import apigateway_ext
+from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
+from localaws.control_plane import CallRecord
+from localaws.response_receiver import ResponseReceiver
+from localaws.server import LocalAws
+from localaws.shared_api import SharedApi, create_shared_api, create_user_pool, provider_arns
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+REGISTRATION = "TenantPoolRegistration"
+# The in-process handler runs on compressed time: its clock and its Lambda deadline run ten times
+# faster than the wall clock (the local AWS answers at its own speed). FUNCTION_TIMEOUT is in
+# model seconds: room for retries of transient faults, short enough that a test of giving up in
+# time ends quickly.
+TIME_SCALE = 0.1
+FUNCTION_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    with LocalAws() as aws:
+        yield aws
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[ResponseReceiver]:
+    with ResponseReceiver(region=REGION, account_id=ACCOUNT) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def aws_environment(
+    local_aws: LocalAws, receiver: ResponseReceiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The standard Lambda environment, pointing at the local AWS, set for this process.
+
+    SSL_CERT_FILE holds the machine's CAs plus the receiver's, so that other HTTPS clients in
+    the session (pip in `make build`) keep working."""
+    bundle = tmp_path_factory.mktemp("ca") / "bundle.pem"
+    system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+    bundle.write_text(
+        (system.read_text() if system.is_file() else "") + Path(receiver.ca_file).read_text()
+    )
+    environment = {**local_aws.env(), "SSL_CERT_FILE": str(bundle)}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        for name in ("REST_API_ID", "AUTHORIZER_ID", "STAGE_NAMES", "ALLOWED_USER_POOL_ARNS"):
+            patch.delenv(name, raising=False)
+        yield environment
+
+
+@pytest.fixture(scope="session")
+def handler(aws_environment: dict[str, str]) -> Any:
+    """The handler module, imported once, after the environment is set (as Lambda's init)."""
+    from authorizer_pools import handler as module  # noqa: PLC0415 (after the environment)
+
+    return module.handler
+
+
+def log_lines(logs: str) -> list[dict[str, Any]]:
+    """The function's JSON log lines (crhelper's format), skipping anything else."""
+    lines = []
+    for text in logs.splitlines():
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            lines.append(parsed)
+    return lines
+
+
+@dataclass
+class World:
+    """A shared API on the local AWS, CloudFormation in front of the function, and ways to look
+    at what a user would check."""
+
+    aws: LocalAws
+    api: SharedApi
+    cloudformation: LocalCloudFormation
+    receiver: ResponseReceiver
+
+    def tenant_pool(self, name: str) -> str:
+        return create_user_pool(name)
+
+    def registration(self, pool_arn: str, **overrides: Any) -> dict[str, Any]:
+        properties: dict[str, Any] = {
+            "UserPoolArn": pool_arn,
+            "RestApiId": self.api.rest_api_id,
+            "AuthorizerId": self.api.authorizer_id,
+            "StageNames": list(self.api.stage_names),
+        }
+        properties.update(overrides)
+        return {key: value for key, value in properties.items() if value is not None}
+
+    def create_tenant(self, name: str, pool_arn: str, **overrides: Any) -> Stack:
+        return self.cloudformation.create_stack(
+            name, {REGISTRATION: self.registration(pool_arn, **overrides)}
+        )
+
+    def provider_arns(self) -> list[str]:
+        return provider_arns(self.api)
+
+    def served(self, stage_name: str) -> tuple[str, ...] | None:
+        """The pools the stage's current deployment trusts (what callers really get)."""
+        return apigateway_ext.served_provider_arns(
+            ACCOUNT, REGION, self.api.rest_api_id, stage_name, self.api.authorizer_id
+        )
+
+    def live_everywhere(self, pool_arn: str) -> bool:
+        return all(pool_arn in (self.served(stage) or ()) for stage in self.api.stage_names)
+
+    def gone_everywhere(self, pool_arn: str) -> bool:
+        return all(pool_arn not in (self.served(stage) or ()) for stage in self.api.stage_names)
+
+    def apigateway(self) -> APIGatewayClient:
+        return boto3.client("apigateway")
+
+    def deployments(self) -> list[dict[str, Any]]:
+        found = self.apigateway().get_deployments(restApiId=self.api.rest_api_id)
+        return [dict(item) for item in found["items"]]
+
+    def flushes(self, stage_name: str | None = None) -> int:
+        return len(
+            apigateway_ext.FLUSH_JOURNAL.records(api_id=self.api.rest_api_id, stage_name=stage_name)
+        )
+
+    def calls(self) -> list[CallRecord]:
+        return self.aws.control_plane.journal()
+
+    def snapshot(self) -> tuple[list[str], int, int]:
+        """What a change would alter: the pool list, the deployment count, the flush count."""
+        return self.provider_arns(), len(self.deployments()), self.flushes()
+
+
+@pytest.fixture
+def world(
+    local_aws: LocalAws, receiver: ResponseReceiver, handler: Any, aws_environment: dict[str, str]
+) -> Iterator[World]:
+    local_aws.reset()
+    receiver.clear()
+    api = create_shared_api()
+    local_aws.control_plane.reset()  # count only what the function does
+    function = InProcessFunction(
+        handler,
+        timeout=FUNCTION_TIMEOUT,
+        region=REGION,
+        time_scale=TIME_SCALE,
+        clock_module="authorizer_pools.timing",
+    )
+    cloudformation = LocalCloudFormation(
+        function, receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30
+    )
+    yield World(local_aws, api, cloudformation, receiver)
+    local_aws.control_plane.clear()
+    for name in list(os.environ):
+        assert not name.startswith("LOCALAWS_"), name

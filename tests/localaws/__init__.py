@@ -1,0 +1,21 @@
+"""localaws: a strict local stand-in for the AWS services this project talks to.
+
+The pieces, one module per concern:
+
+- ``apigateway_ext``: moto's API Gateway models extended with the documented behaviour the
+  custom resource relies on (per-ARN ``/providerARNs`` patches, CreateDeployment keeping the
+  stage, FlushStageAuthorizersCache).
+- ``control_plane``: a WSGI middleware that models API Gateway's control plane (per-account
+  quotas, 409 on concurrent modification, fault injection, a call journal).
+- ``server``: ``LocalAws``, moto's server app behind that middleware on a loopback port.
+- ``response_receiver``: CloudFormation's side of the pre-signed ResponseURL, over real HTTPS.
+- ``lambda_runtime``: invokes a handler the way AWS Lambda's Python runtime does
+  (``lambda_bootstrap`` is its child-side script and imports nothing from this package).
+- ``wire``: AWS error answers in each protocol's wire format, as botocore parses them.
+
+Where AWS behaviour is not documented, these modules refuse rather than forgive: an emulator
+kinder than AWS hides bugs. The facts they reproduce are collected, with sources, in
+``shared/reference/aws-facts.md``.
+"""
+
+from __future__ import annotations

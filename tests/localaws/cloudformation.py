@@ -1,0 +1,445 @@
+"""CloudFormation's side of the custom-resource protocol, played locally.
+
+moto's CloudFormation runs custom resources only through Docker-backed Lambda, and only Create,
+so this module plays the part itself, as the CloudFormation user guide describes it
+("Custom resources", "Custom resource request objects", "Custom resource response objects";
+the facts are collected in ``shared/reference/aws-facts.md``):
+
+- events shaped like ``tests/events/{create,update,delete}.json``: every scalar property a
+  string, ``PhysicalResourceId`` on Update and Delete, ``OldResourceProperties`` on Update, a
+  fresh ``RequestId`` and a pre-signed-looking ``ResponseURL`` per request;
+- each event delivered to the function as Lambda delivers CloudFormation's asynchronous
+  invocation, possibly more than once (Lambda retries a failed or timed-out invocation twice);
+- the answer read back from the HTTPS ResponseURL, never from the function's return value; no
+  answer within the service timeout means the stack hangs, which is reported as an error;
+- stack-level semantics: a failed Create is rolled back with a Delete carrying the physical id
+  the FAILED answer gave; an Update answered with a new physical id is a replacement, and the old
+  id is deleted in the cleanup phase (with the *new* properties: which ones AWS sends is not
+  documented, and the new ones are the harder case); a failed Update, or a later failure in the
+  same stack update, rolls back with an Update to the old properties and then a Delete of the
+  new id.
+
+The same driver serves the tests and ``make demo``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from localaws.lambda_bootstrap import ScaledClock
+from localaws.lambda_runtime import (
+    FunctionConfig,
+    InvocationResult,
+    LambdaContainer,
+    invoke_in_process,
+)
+from localaws.response_receiver import ResponseReceiver
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+RESOURCE_TYPE = "Custom::AuthorizerUserPool"
+RequestType = Literal["Create", "Update", "Delete"]
+Properties = Mapping[str, Any]
+
+
+class StackHangs(Exception):
+    """No answer reached the ResponseURL in time: CloudFormation would wait the whole
+    ServiceTimeout (up to an hour) and then fail the stack."""
+
+
+def as_cloudformation_sends(value: Any) -> Any:
+    """CloudFormation sends every scalar property as a string (lists and maps keep shape)."""
+    if isinstance(value, Mapping):
+        return {key: as_cloudformation_sends(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_cloudformation_sends(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def event_template(request_type: RequestType) -> dict[str, Any]:
+    """The fixture for a request type, as CloudFormation sends it."""
+    loaded: dict[str, Any] = json.loads(
+        (EVENTS / f"{request_type.lower()}.json").read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+class Function(Protocol):
+    """Where CloudFormation's events go: the function behind the ServiceToken."""
+
+    arn: str
+
+    def deliver(self, event: Mapping[str, Any]) -> InvocationResult: ...
+
+
+class InProcessFunction:
+    """The handler called in this process (fast; one invocation at a time, as crhelper's module
+    level helper holds per-invocation state).
+
+    With ``time_scale`` and ``clock_module``, time is compressed as in ``FunctionConfig``: the
+    module's ``clock`` (the function's injectable clock) is a scaled one during each delivery,
+    and ``timeout`` is in model seconds."""
+
+    def __init__(
+        self,
+        handler: Callable[[Any, Any], Any],
+        *,
+        timeout: float,
+        function_name: str = "shared-authorizer-pools-Function",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        time_scale: float = 1.0,
+        clock_module: str | None = None,
+    ) -> None:
+        self.handler = handler
+        self.timeout = timeout
+        self.time_scale = time_scale
+        self.clock_module = importlib.import_module(clock_module) if clock_module else None
+        self.function_name = function_name
+        self.region = region
+        self.account_id = account_id
+        self.arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
+        self._lock = threading.Lock()
+
+    def deliver(self, event: Mapping[str, Any]) -> InvocationResult:
+        with self._lock:
+            saved = getattr(self.clock_module, "clock", None)
+            if self.clock_module is not None:
+                self.clock_module.clock = ScaledClock(self.time_scale)  # type: ignore[attr-defined]
+            try:
+                return invoke_in_process(
+                    self.handler,
+                    dict(event),
+                    self.timeout,
+                    function_name=self.function_name,
+                    region=self.region,
+                    account_id=self.account_id,
+                    time_scale=self.time_scale,
+                )
+            finally:
+                if self.clock_module is not None:
+                    self.clock_module.clock = saved  # type: ignore[attr-defined]
+
+
+class LambdaService:
+    """Lambda scaling out: each concurrent delivery runs in its own execution environment (a
+    process), and environments are reused warm once free, as Lambda does."""
+
+    def __init__(self, config: FunctionConfig) -> None:
+        self.config = config
+        self.arn = config.function_arn
+        self._idle: list[LambdaContainer] = []
+        self._all: list[LambdaContainer] = []
+        self._lock = threading.Lock()
+
+    def deliver(self, event: Mapping[str, Any]) -> InvocationResult:
+        with self._lock:
+            container = self._idle.pop() if self._idle else None
+            if container is None:
+                container = LambdaContainer(self.config)
+                self._all.append(container)
+        try:
+            return container.invoke(dict(event))
+        finally:
+            with self._lock:
+                self._idle.append(container)
+
+    @property
+    def environments(self) -> int:
+        """How many execution environments ever ran (the peak concurrency)."""
+        with self._lock:
+            return len(self._all)
+
+    def stop(self) -> None:
+        with self._lock:
+            containers, self._all, self._idle = self._all, [], []
+        for container in containers:
+            container.stop()
+
+    def __enter__(self) -> LambdaService:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request CloudFormation sent and the first answer it got."""
+
+    request_type: RequestType
+    stack_name: str
+    logical_id: str
+    event: Mapping[str, Any]
+    status: str
+    reason: str
+    physical_id: str
+    data: Mapping[str, Any]
+    deliveries: tuple[InvocationResult, ...]
+    answers: int
+    seconds: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCESS"
+
+    @property
+    def logs(self) -> str:
+        return "".join(delivery.logs for delivery in self.deliveries)
+
+
+@dataclass
+class ResourceState:
+    properties: dict[str, Any]
+    physical_id: str
+
+
+@dataclass
+class Stack:
+    name: str
+    stack_id: str
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+    status: str = "CREATE_IN_PROGRESS"
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+class LocalCloudFormation:
+    """Sends CloudFormation's requests to a function and reads its answers back over HTTPS."""
+
+    def __init__(
+        self,
+        function: Function,
+        receiver: ResponseReceiver,
+        *,
+        service_timeout: float = 60.0,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        on_exchange: Callable[[Exchange], None] | None = None,
+    ) -> None:
+        self.function = function
+        self.receiver = receiver
+        self.service_timeout = service_timeout
+        self.region = region
+        self.account_id = account_id
+        self.on_exchange = on_exchange
+        self.stacks: dict[str, Stack] = {}
+        self._lock = threading.Lock()
+
+    # -- one request ---------------------------------------------------------------------
+
+    def new_stack(self, name: str) -> Stack:
+        stack_id = (
+            f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
+        )
+        stack = Stack(name, stack_id)
+        with self._lock:
+            self.stacks[name] = stack
+        return stack
+
+    def build_event(
+        self,
+        request_type: RequestType,
+        stack: Stack,
+        logical_id: str,
+        properties: Properties,
+        *,
+        physical_id: str | None = None,
+        old_properties: Properties | None = None,
+    ) -> dict[str, Any]:
+        event = event_template(request_type)
+        request_id = str(uuid.uuid4())
+        resource_properties = {"ServiceToken": self.function.arn, **properties}
+        event.update(
+            {
+                "ServiceToken": self.function.arn,
+                "ResponseURL": self.receiver.response_url(
+                    request_id, stack_id=stack.stack_id, logical_resource_id=logical_id
+                ),
+                "StackId": stack.stack_id,
+                "RequestId": request_id,
+                "LogicalResourceId": logical_id,
+                "ResourceType": RESOURCE_TYPE,
+                "ResourceProperties": as_cloudformation_sends(resource_properties),
+            }
+        )
+        if request_type == "Create":
+            event.pop("PhysicalResourceId", None)
+        else:
+            assert physical_id, f"{request_type} needs a physical id"
+            event["PhysicalResourceId"] = physical_id
+        if request_type == "Update":
+            assert old_properties is not None, "Update needs the old properties"
+            event["OldResourceProperties"] = as_cloudformation_sends(
+                {"ServiceToken": self.function.arn, **old_properties}
+            )
+        else:
+            event.pop("OldResourceProperties", None)
+        return event
+
+    def send(
+        self,
+        request_type: RequestType,
+        stack: Stack,
+        logical_id: str,
+        properties: Properties,
+        *,
+        physical_id: str | None = None,
+        old_properties: Properties | None = None,
+        deliveries: int = 1,
+    ) -> Exchange:
+        """Send one request and wait for its answer. ``deliveries > 1`` replays the same event,
+        as Lambda's retries of an asynchronous invocation do."""
+        event = self.build_event(
+            request_type,
+            stack,
+            logical_id,
+            properties,
+            physical_id=physical_id,
+            old_properties=old_properties,
+        )
+        return self.deliver(event, stack, deliveries=deliveries)
+
+    def deliver(self, event: Mapping[str, Any], stack: Stack, *, deliveries: int = 1) -> Exchange:
+        started = time.monotonic()
+        results = tuple(
+            self.function.deliver(copy.deepcopy(dict(event))) for _ in range(deliveries)
+        )
+        request_id = str(event["RequestId"])
+        try:
+            answer = self.receiver.wait_for(request_id, self.service_timeout)
+        except TimeoutError as error:
+            logs = "".join(result.logs for result in results)
+            raise StackHangs(
+                f"{event['RequestType']} of {event['LogicalResourceId']} in stack {stack.name}: "
+                f"no answer within {self.service_timeout} s. Function logs:\n{logs[-4000:]}"
+            ) from error
+        problems = "; ".join(answer.problems)
+        exchange = Exchange(
+            request_type=event["RequestType"],
+            stack_name=stack.name,
+            logical_id=str(event["LogicalResourceId"]),
+            event=event,
+            status="INVALID" if not answer.valid else str(answer.status),
+            reason=problems if not answer.valid else str(answer.reason or ""),
+            physical_id=str(answer.physical_resource_id or ""),
+            data=dict(answer.data or {}),
+            deliveries=results,
+            answers=len(self.receiver.answers(request_id)),
+            seconds=time.monotonic() - started,
+        )
+        stack.exchanges.append(exchange)
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+        return exchange
+
+    # -- stack operations ----------------------------------------------------------------
+
+    def create_stack(self, name: str, resources: Mapping[str, Properties]) -> Stack:
+        """CREATE_COMPLETE, or ROLLBACK_COMPLETE after deleting what was created."""
+        stack = self.new_stack(name)
+        for logical_id, properties in resources.items():
+            exchange = self.send("Create", stack, logical_id, properties)
+            if exchange.physical_id:
+                stack.resources[logical_id] = ResourceState(dict(properties), exchange.physical_id)
+            if not exchange.succeeded:
+                self._delete_all(stack, "ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+                return stack
+        stack.status = "CREATE_COMPLETE"
+        return stack
+
+    def update_stack(
+        self,
+        name: str,
+        resources: Mapping[str, Properties],
+        *,
+        fail_after_resources: bool = False,
+    ) -> Stack:
+        """Update each resource whose properties changed. ``fail_after_resources`` makes a later
+        resource of the same stack fail, so CloudFormation rolls the whole update back."""
+        stack = self.stacks[name]
+        updated: dict[str, ResourceState] = {}  # logical id -> state before the update
+        for logical_id, properties in resources.items():
+            before = stack.resources[logical_id]
+            if dict(properties) == before.properties:
+                continue
+            exchange = self.send(
+                "Update",
+                stack,
+                logical_id,
+                properties,
+                physical_id=before.physical_id,
+                old_properties=before.properties,
+            )
+            if not exchange.succeeded:
+                # A failed Update leaves the recorded physical id as it was; the rollback
+                # Update carries the attempted properties as its old ones.
+                updated[logical_id] = before
+                stack.resources[logical_id] = ResourceState(dict(properties), before.physical_id)
+                return self._roll_back_update(stack, updated)
+            updated[logical_id] = before
+            stack.resources[logical_id] = ResourceState(dict(properties), exchange.physical_id)
+        if fail_after_resources:
+            return self._roll_back_update(stack, updated)
+        stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+        for logical_id, before in updated.items():
+            now = stack.resources[logical_id]
+            if now.physical_id != before.physical_id:
+                self.send(
+                    "Delete", stack, logical_id, now.properties, physical_id=before.physical_id
+                )
+        stack.status = "UPDATE_COMPLETE"
+        return stack
+
+    def _roll_back_update(self, stack: Stack, updated: Mapping[str, ResourceState]) -> Stack:
+        stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        failed = False
+        replaced: dict[str, ResourceState] = {}
+        for logical_id, before in updated.items():
+            now = stack.resources[logical_id]
+            exchange = self.send(
+                "Update",
+                stack,
+                logical_id,
+                before.properties,
+                physical_id=now.physical_id,
+                old_properties=now.properties,
+            )
+            failed |= not exchange.succeeded
+            if now.physical_id != before.physical_id:
+                replaced[logical_id] = now
+            stack.resources[logical_id] = before
+        stack.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+        for logical_id, new in replaced.items():
+            exchange = self.send(
+                "Delete", stack, logical_id, new.properties, physical_id=new.physical_id
+            )
+            failed |= not exchange.succeeded
+        stack.status = "UPDATE_ROLLBACK_FAILED" if failed else "UPDATE_ROLLBACK_COMPLETE"
+        return stack
+
+    def delete_stack(self, name: str) -> Stack:
+        """DELETE_COMPLETE, or DELETE_FAILED when a Delete was answered FAILED."""
+        stack = self.stacks[name]
+        self._delete_all(stack, "DELETE_COMPLETE", "DELETE_FAILED")
+        return stack
+
+    def _delete_all(self, stack: Stack, done: str, failed: str) -> None:
+        stack.status = done
+        for logical_id, state in reversed(list(stack.resources.items())):
+            exchange = self.send(
+                "Delete", stack, logical_id, state.properties, physical_id=state.physical_id
+            )
+            if exchange.succeeded:
+                del stack.resources[logical_id]
+            else:
+                stack.status = failed

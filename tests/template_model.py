@@ -1,0 +1,167 @@
+"""template.yaml, read the way CloudFormation would deploy it, for tests.
+
+Resolves the few intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join, Fn::If,
+Fn::Equals, Fn::GetAtt, and the LanguageExtensions' Fn::ForEach) for given parameter values, and
+evaluates the role's IAM policy for a request: so tests can check that every call the function
+really made is allowed, and nothing broader is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    template, problems = decode(str(path))
+    assert not problems, problems
+    assert template is not None
+    return dict(template)
+
+
+@dataclass
+class Deployment:
+    """The template resolved for one set of parameter values in one account and region."""
+
+    template: dict[str, Any]
+    parameters: Mapping[str, str | list[str]]
+    account: str = "123456789012"
+    region: str = "us-east-1"
+    partition: str = "aws"
+    stack_name: str = "shared-authorizer-pools"
+
+    def resolve(self, value: Any, local: Mapping[str, str] | None = None) -> Any:
+        local = local or {}
+        if isinstance(value, list):
+            return [self.resolve(item, local) for item in value]
+        if not isinstance(value, Mapping):
+            return value
+        if len(value) != 1:
+            return {key: self.resolve(item, local) for key, item in value.items()}
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return self._ref(argument, local)
+        if function == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            bound = {**local, **{k: self.resolve(v, local) for k, v in variables.items()}}
+            return _SUB_VARIABLE.sub(lambda m: str(self._ref(m.group(1), bound)), text)
+        if function == "Fn::Join":
+            separator, items = argument
+            return separator.join(self.resolve(items, local))
+        if function == "Fn::If":
+            name, when_true, when_false = argument
+            chosen = when_true if self.condition(name) else when_false
+            return self.resolve(chosen, local)
+        if function == "Fn::Equals":
+            left, right = self.resolve(argument, local)
+            return left == right
+        if function == "Fn::GetAtt":
+            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".")
+            return self._attribute(logical_id, attribute)
+        return {function: self.resolve(argument, local)}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template["Conditions"][name]))
+
+    def _ref(self, name: str, local: Mapping[str, str]) -> Any:
+        if "." in name:
+            return self._attribute(*name.split(".", 1))
+        pseudo = {
+            "AWS::Partition": self.partition,
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account,
+            "AWS::StackName": self.stack_name,
+        }
+        for scope in (local, pseudo, self.parameters):
+            if name in scope:
+                return scope[name]
+        if name in self.template["Parameters"]:
+            return self.template["Parameters"][name].get("Default", "")
+        return f"<{name}>"
+
+    def _attribute(self, logical_id: str, attribute: str) -> str:
+        if logical_id == "FunctionLogGroup" and attribute == "Arn":
+            return (
+                f"arn:{self.partition}:logs:{self.region}:{self.account}:"
+                f"log-group:{self.stack_name}-FunctionLogGroup:*"
+            )
+        return f"<{logical_id}.{attribute}>"
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """Resources after Fn::ForEach expansion, with intrinsic functions resolved."""
+        expanded: dict[str, dict[str, Any]] = {}
+        for logical_id, body in self.template["Resources"].items():
+            if logical_id.startswith("Fn::ForEach::"):
+                variable, collection, output = body
+                for item in self.resolve(collection):
+                    for name_template, resource in output.items():
+                        name = name_template.replace(
+                            f"&{{{variable}}}", re.sub(r"[^A-Za-z0-9]", "", item)
+                        )
+                        expanded[name] = self.resolve(resource, {variable: item})
+            else:
+                expanded[logical_id] = self.resolve(body)
+        return expanded
+
+    def role_statements(self) -> list[dict[str, Any]]:
+        """Every IAM statement that ends up on the function's role."""
+        statements: list[dict[str, Any]] = []
+        for resource in self.resources().values():
+            if resource["Type"] == "AWS::IAM::Role":
+                for policy in resource["Properties"].get("Policies", []):
+                    statements += policy["PolicyDocument"]["Statement"]
+            elif resource["Type"] == "AWS::IAM::RolePolicy":
+                statements += resource["Properties"]["PolicyDocument"]["Statement"]
+        return statements
+
+    def allows(self, action: str, resource: str, context: Mapping[str, str] | None = None) -> bool:
+        """IAM's answer for an identity policy with Allow statements only."""
+        context = context or {}
+        for statement in self.role_statements():
+            if statement["Effect"] != "Allow":
+                continue
+            if not any(_like(a, action, ignore_case=True) for a in _listed(statement["Action"])):
+                continue
+            if not any(_like(r, resource) for r in _listed(statement["Resource"])):
+                continue
+            if _conditions_hold(statement.get("Condition", {}), context):
+                return True
+        return False
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _like(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    for operator, keys in conditions.items():
+        if operator != "ArnLike":
+            raise NotImplementedError(f"condition operator {operator}")
+        for key, patterns in keys.items():
+            # A key absent from the request makes a condition false (IAM's documented rule).
+            if key not in context:
+                return False
+            if not any(_arn_like(p, context[key]) for p in _listed(patterns)):
+                return False
+    return True
+
+
+def _arn_like(pattern: str, arn: str) -> bool:
+    pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
+    return len(pattern_parts) == len(arn_parts) == 6 and all(
+        _like(p, a) for p, a in zip(pattern_parts, arn_parts, strict=True)
+    )

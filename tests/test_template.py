@@ -1,0 +1,165 @@
+"""template.yaml: the function, its role and its log group, checked as a reviewer would."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import Any
+
+import pytest
+from template_model import ROOT, Deployment, load_template
+
+from authorizer_pools import settings
+
+API, AUTHORIZER = "a1b2c3d4e5", "x9y8z7"
+APIGW = f"arn:aws:apigateway:us-east-1::/restapis/{API}"
+OWN_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC123"
+OTHER_ACCOUNT_POOL = "arn:aws:cognito-idp:us-east-1:210987654321:userpool/us-east-1_Zz9"
+POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def deployed(template: dict[str, Any]) -> Deployment:
+    return Deployment(
+        template,
+        {"RestApiId": API, "AuthorizerId": AUTHORIZER, "StageNames": ["dev", "prod_eu"]},
+    )
+
+
+def function(template: dict[str, Any]) -> dict[str, Any]:
+    return dict(template["Resources"]["Function"]["Properties"])
+
+
+def test_the_function_runs_a_current_python_on_arm64_with_room_to_retry(
+    template: dict[str, Any],
+) -> None:
+    props = function(template)
+    major, minor = map(int, re.fullmatch(r"python(\d+)\.(\d+)", props["Runtime"]).groups())  # type: ignore[union-attr]
+    assert (major, minor) >= (3, 12)
+    assert props["Architectures"] == ["arm64"]
+    assert props["Timeout"] >= 300
+
+
+def test_the_handler_names_a_module_under_the_code_folder(template: dict[str, Any]) -> None:
+    props = function(template)
+    assert props["CodeUri"] == "resource/"
+    module, attribute = props["Handler"].rsplit(".", 1)
+    path = ROOT / props["CodeUri"] / (module.replace(".", "/") + ".py")
+    assert path.is_file()
+    assert f"def {attribute}(" in path.read_text()
+    # The standard library already has a module named `resource`.
+    assert module.split(".")[0] != "resource"
+
+
+def test_its_environment_is_what_the_function_reads(template: dict[str, Any]) -> None:
+    variables = set(function(template)["Environment"]["Variables"])
+    read = {
+        settings.REST_API_ID,
+        settings.AUTHORIZER_ID,
+        settings.STAGE_NAMES,
+        settings.ALLOWED_USER_POOL_ARNS,
+        "LOG_LEVEL",
+    }
+    assert variables == read
+
+
+def test_parameters_and_the_exported_service_token(template: dict[str, Any]) -> None:
+    assert {"RestApiId", "AuthorizerId", "StageNames", "AllowedUserPoolArns", "LogLevel"} <= set(
+        template["Parameters"]
+    )
+    export = template["Outputs"]["ServiceToken"]["Export"]["Name"]
+    assert export == {"Fn::Sub": "${AWS::StackName}-ServiceToken"}
+
+
+def test_logs_go_to_its_own_log_group_with_retention(deployed: Deployment) -> None:
+    resources = deployed.resources()
+    assert resources["FunctionLogGroup"]["Properties"]["RetentionInDays"] > 0
+    logging_config = resources["Function"]["Properties"]["LoggingConfig"]
+    assert logging_config["LogGroup"] == "<FunctionLogGroup>"  # a Ref to the group above
+
+
+def test_no_statement_uses_a_wildcard_action(deployed: Deployment) -> None:
+    actions = [
+        action
+        for statement in deployed.role_statements()
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    ]
+    assert actions
+    assert not [action for action in actions if "*" in action or "?" in action]
+    assert all(statement["Effect"] == "Allow" for statement in deployed.role_statements())
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context", "allowed"),
+    [
+        ("apigateway:GET", f"{APIGW}/authorizers/{AUTHORIZER}", {}, True),
+        ("apigateway:GET", f"{APIGW}/stages", {}, True),
+        ("apigateway:PATCH", f"{APIGW}/authorizers/{AUTHORIZER}", {POOL_KEY: OWN_POOL}, True),
+        # Pools of other accounts only when AllowedUserPoolArns says so.
+        (
+            "apigateway:PATCH",
+            f"{APIGW}/authorizers/{AUTHORIZER}",
+            {POOL_KEY: OTHER_ACCOUNT_POOL},
+            False,
+        ),
+        ("apigateway:PATCH", f"{APIGW}/authorizers/{AUTHORIZER}", {}, False),
+        ("apigateway:PATCH", f"{APIGW}/authorizers/other1", {POOL_KEY: OWN_POOL}, False),
+        ("apigateway:PATCH", f"{APIGW}/stages/dev", {}, False),
+        ("apigateway:POST", f"{APIGW}/deployments", {}, True),
+        (
+            "apigateway:POST",
+            "arn:aws:apigateway:us-east-1::/restapis/zzzzzzzzzz/deployments",
+            {},
+            False,
+        ),
+        ("apigateway:DELETE", f"{APIGW}/stages/dev/cache/authorizers", {}, True),
+        ("apigateway:DELETE", f"{APIGW}/stages/prod_eu/cache/authorizers", {}, True),
+        ("apigateway:DELETE", f"{APIGW}/stages/qa/cache/authorizers", {}, False),
+        ("apigateway:DELETE", f"{APIGW}/stages/dev", {}, False),
+        ("apigateway:DELETE", f"{APIGW}/authorizers/{AUTHORIZER}", {}, False),
+        ("cognito-idp:DescribeUserPool", OWN_POOL, {}, True),
+        ("cognito-idp:DescribeUserPool", OTHER_ACCOUNT_POOL, {}, False),
+        ("cognito-idp:DeleteUserPool", OWN_POOL, {}, False),
+    ],
+)
+def test_the_role_allows_exactly_what_the_function_needs(
+    deployed: Deployment, action: str, resource: str, context: dict[str, str], allowed: bool
+) -> None:
+    assert deployed.allows(action, resource, context) is allowed
+
+
+def test_allowed_pool_patterns_flow_into_the_patch_condition(template: dict[str, Any]) -> None:
+    other_accounts = Deployment(
+        template,
+        {
+            "RestApiId": API,
+            "AuthorizerId": AUTHORIZER,
+            "StageNames": ["dev"],
+            "AllowedUserPoolArns": ["arn:aws:cognito-idp:*:210987654321:userpool/*"],
+        },
+    )
+    authorizer = f"{APIGW}/authorizers/{AUTHORIZER}"
+    assert other_accounts.allows("apigateway:PATCH", authorizer, {POOL_KEY: OTHER_ACCOUNT_POOL})
+    assert not other_accounts.allows("apigateway:PATCH", authorizer, {POOL_KEY: OWN_POOL})
+
+
+def test_the_template_make_deploy_packages_points_at_the_built_zip_and_still_lints() -> None:
+    packaged = ROOT / "build" / "template.yaml"
+    subprocess.run(["make", "--silent", "build/template.yaml"], cwd=ROOT, check=True)
+    text = packaged.read_text()
+    assert text.count("CodeUri: function.zip") == 1
+    assert "CodeUri: resource/" not in text
+    lint = subprocess.run(
+        [str(ROOT / ".venv/bin/cfn-lint"), str(packaged)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
