@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
 
 ACCOUNT = "123456789012"
+FUNCTION_AGENT = "cognito-authorizer-pools"
 REGION = "us-east-1"
 REGISTRATION = "TenantPoolRegistration"
 # The in-process handler runs on compressed time: its clock and its Lambda deadline run ten times
@@ -149,7 +150,10 @@ class World:
         )
 
     def calls(self) -> list[CallRecord]:
-        return self.aws.control_plane.journal()
+        """The calls the function made (its user agent says so), not the test's own."""
+        return [
+            call for call in self.aws.control_plane.journal() if FUNCTION_AGENT in call.user_agent
+        ]
 
     def snapshot(self) -> tuple[list[str], int, int]:
         """What a change would alter: the pool list, the deployment count, the flush count."""

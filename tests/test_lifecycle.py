@@ -301,3 +301,39 @@ def test_the_last_pool_is_kept_so_the_tenant_stack_can_still_go(world: World) ->
     (warning,) = [line for line in log_lines(delete.logs) if line["level"] == "WARNING"]
     assert warning["message"]["outcome"] == "kept-last-pool"
     assert "operators' pool" in warning["message"]["remedy"]
+
+
+OTHER_ACCOUNT_POOL = "arn:aws:cognito-idp:eu-west-1:210987654321:userpool/eu-west-1_Zz9Yy8"
+
+
+def test_another_accounts_pool_is_refused_unless_the_stack_allows_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = world.create_tenant("tenant-partner", OTHER_ACCOUNT_POOL)
+    assert "is not allowed by AllowedUserPoolArns" in refused.exchanges[0].reason
+
+    monkeypatch.setenv("ALLOWED_USER_POOL_ARNS", "arn:aws:cognito-idp:*:210987654321:userpool/*")
+    allowed = world.create_tenant("tenant-partner-2", OTHER_ACCOUNT_POOL)
+
+    assert allowed.status == "CREATE_COMPLETE", allowed.exchanges[0].reason
+    assert world.live_everywhere(OTHER_ACCOUNT_POOL)
+
+
+def test_a_registration_naming_only_its_pool_uses_the_functions_defaults(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REST_API_ID", world.api.rest_api_id)
+    monkeypatch.setenv("AUTHORIZER_ID", world.api.authorizer_id)
+    monkeypatch.setenv("STAGE_NAMES", "dev,prod")
+    pool = world.tenant_pool("acme")
+
+    stack = world.create_tenant(
+        "tenant-acme", pool, RestApiId=None, AuthorizerId=None, StageNames=None
+    )
+
+    assert stack.status == "CREATE_COMPLETE", stack.exchanges[0].reason
+    assert set(stack.exchanges[0].event["ResourceProperties"]) == {"ServiceToken", "UserPoolArn"}
+    assert world.live_everywhere(pool)
+    deleted = world.cloudformation.delete_stack("tenant-acme")
+    assert deleted.status == "DELETE_COMPLETE"
+    assert world.gone_everywhere(pool)

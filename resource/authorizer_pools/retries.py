@@ -150,7 +150,9 @@ def pause(
     wait = backoff.delay(attempt, _rng)
     asked = retry_after(error)
     if asked is not None:
-        wait = max(wait, asked)
+        # Jitter on top of the asked wait: every throttled container is told the same moment,
+        # and arriving all together at it would throttle all but one of them again.
+        wait += asked
     if not deadline.allows(wait + _CALL_ALLOWANCE_SECONDS):
         raise AwsCallFailed(operation, code, message, attempts=attempt) from error
     logger.debug({"retry": operation, "code": code, "attempt": attempt, "wait": round(wait, 3)})

@@ -510,6 +510,12 @@ class CallRecord:
     api_id: str | None
     status: int
     injected: bool = False
+    # What IAM would authorize: the HTTP method and path, and the request body (for the
+    # condition keys it carries, such as the pool ARNs of an UpdateAuthorizer).
+    method: str = ""
+    path: str = ""
+    body: bytes = b""
+    user_agent: str = ""
 
 
 class ControlPlane:
@@ -731,8 +737,11 @@ class ControlPlane:
     def _throttled(self, wait: float, config: ControlPlaneConfig) -> HttpAnswer:
         headers: tuple[tuple[str, str], ...] = ()
         if config.retry_after:
-            # Whole seconds, never 0: a client honouring it must not retry at once.
-            headers = (("Retry-After", str(max(1, math.ceil(wait)))),)
+            # Whole seconds, never 0: a client honouring it must not retry at once. In model
+            # seconds (what AWS would say): a client on compressed time sleeps on a clock
+            # compressed by the same factor.
+            model_wait = wait / config.time_scale
+            headers = (("Retry-After", str(max(1, math.ceil(model_wait - 1e-9)))),)
         return error_answer(
             "rest-json",
             429,
@@ -786,6 +795,10 @@ class ControlPlane:
             api_id=info.api_id,
             status=status,
             injected=injected,
+            method=info.method,
+            path=info.path,
+            body=info.body,
+            user_agent=info.headers.get("User-Agent", info.headers.get("user-agent", "")),
         )
         with self._lock:
             old = self._counters.get(info.operation, OperationCounters())

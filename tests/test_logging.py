@@ -1,0 +1,78 @@
+"""What the function logs, in its own process as Lambda runs it: one JSON line per step, and
+never the pre-signed ResponseURL's signature, whatever the log level."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REGISTRATION, World, log_lines
+from template_model import ROOT, load_template
+
+from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
+from localaws.lambda_runtime import FunctionConfig
+
+
+def run_lifecycle(world: World, environment: dict[str, str]) -> Stack:
+    function = load_template()["Resources"]["Function"]["Properties"]
+    config = FunctionConfig(
+        code_dir=ROOT / function["CodeUri"],
+        handler=function["Handler"],
+        timeout=60,
+        environment=environment,
+    )
+    with LambdaService(config) as service:
+        cloudformation = LocalCloudFormation(service, world.receiver, service_timeout=90)
+        pool = world.tenant_pool("acme")
+        stack = cloudformation.create_stack("tenant-acme", {REGISTRATION: world.registration(pool)})
+        cloudformation.delete_stack("tenant-acme")
+    return stack
+
+
+@pytest.fixture
+def debug_lifecycle(world: World, aws_environment: dict[str, str]) -> Stack:
+    return run_lifecycle(world, {**aws_environment, "LOG_LEVEL": "DEBUG"})
+
+
+@pytest.fixture
+def info_lifecycle(world: World, aws_environment: dict[str, str]) -> Stack:
+    return run_lifecycle(world, {**aws_environment, "LOG_LEVEL": "INFO"})
+
+
+def test_no_signature_is_logged_even_at_debug(world: World, debug_lifecycle: Stack) -> None:
+    logs = "".join(exchange.logs for exchange in debug_lifecycle.exchanges)
+    assert "ResponseURL" in logs  # crhelper did log the event at DEBUG...
+    assert "<redacted>" in logs  # ...with the URL's query cut out
+    for secret in world.receiver.secrets():
+        assert secret not in logs
+
+
+def test_at_info_the_response_url_is_not_logged_at_all(world: World, info_lifecycle: Stack) -> None:
+    logs = "".join(exchange.logs for exchange in info_lifecycle.exchanges)
+    host_and_path = world.receiver.issued(
+        str(info_lifecycle.exchanges[0].event["RequestId"])
+    ).url.split("?")[0]
+    assert host_and_path not in logs
+    for secret in world.receiver.secrets():
+        assert secret not in logs
+
+
+def test_each_step_is_one_json_line_naming_stack_logical_id_pool_api_and_outcome(
+    info_lifecycle: Stack,
+) -> None:
+    create, delete = info_lifecycle.exchanges
+    steps = [
+        line["message"]
+        for exchange in (create, delete)
+        for line in log_lines(exchange.logs)
+        if isinstance(line.get("message"), dict) and "step" in line["message"]
+    ]
+    assert [(step["requestType"], step["step"], step["outcome"]) for step in steps] == [
+        ("Create", "add-pool", "add"),
+        ("Create", "publish", "published"),
+        ("Delete", "remove-pool", "remove"),
+        ("Delete", "publish", "published"),
+    ]
+    for step in steps:
+        assert step["stack"] == "tenant-acme"
+        assert step["logicalId"] == REGISTRATION
+        assert step["pool"].startswith("arn:aws:cognito-idp:us-east-1:")
+        assert step["api"]
