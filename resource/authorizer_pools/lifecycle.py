@@ -7,7 +7,9 @@ Failures in the middle never pass silently:
 - a Create that added the pool and then failed carries the deterministic physical id in its
   FAILED answer, so CloudFormation's rollback Delete (with a fresh time budget) removes it;
 - an Update that added a new pool and then failed removes it again before answering, because
-  CloudFormation's update rollback never deletes what a failed Update made.
+  CloudFormation's update rollback never deletes what a failed Update made;
+- a Delete that removed the pool and then could not publish puts it back before answering, so
+  that CloudFormation's retry of the deletion removes and publishes it again.
 """
 
 from __future__ import annotations
