@@ -1,4 +1,5 @@
 # Every target bootstraps what it needs (.venv) on a fresh clone.
+#   make demo     the whole tenant lifecycle on a local AWS (no account, no Docker), in seconds
 #   make test     the whole suite, plus cfn-lint, ruff and mypy
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker)
@@ -23,10 +24,6 @@ AWS ?= aws
 
 .PHONY: test lint build deploy demo clean
 
-demo:
-	@echo "make demo (the whole tenant lifecycle on a local AWS) arrives with the next release;"
-	@echo "until then, 'make test' runs the same lifecycle in its integration tests."
-	@exit 2
 
 $(READY): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +34,13 @@ lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml examples/*.yaml
 
 test: lint
 	$(BIN)/pytest
+
+demo: $(READY)
+	PYTHONPATH=tests $(BIN)/python -m localaws.demo
 
 build: $(READY)
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \

@@ -1,16 +1,20 @@
-"""The shared API of ``examples/shared-api.yaml``, made through boto3 on the local AWS.
+"""The stacks of ``examples/``, made through boto3 on the local AWS.
 
-moto cannot create API Gateway resources from a template for us, so this makes the same
-resources the template declares, call by call; keep the two in step. A REST API with one method
-behind a COGNITO_USER_POOLS authorizer, the operators' permanent pool on that authorizer (API
-Gateway refuses an empty pool list, and the operators keep access), and one stage per name.
+moto cannot create API Gateway resources (nor run custom resources) from a template, so these
+functions make, call by call, the resources ``examples/shared-api.yaml`` and the non-custom part
+of ``examples/tenant.yaml`` declare. Keep them in step with the templates:
+
+- shared-api.yaml: the operators' user pool; a REST API; a COGNITO_USER_POOLS authorizer trusting
+  only the operators' pool (API Gateway refuses an empty list); ``/orders`` with a GET method
+  behind it and a MOCK integration; one deployment; the stages ``dev`` and ``prod`` on it.
+- tenant.yaml: the tenant's user pool and its app client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -36,16 +40,29 @@ def cognito() -> CognitoIdentityProviderClient:
 
 
 def create_user_pool(name: str) -> str:
-    """A user pool (as a tenant stack's AWS::Cognito::UserPool); returns its ARN."""
+    """A user pool; returns its ARN."""
     return cognito().create_user_pool(PoolName=name)["UserPool"]["Arn"]
+
+
+def create_tenant_pool(tenant: str) -> str:
+    """tenant.yaml's TenantUserPool and TenantAppClient; returns the pool's ARN."""
+    pool = cognito().create_user_pool(PoolName=f"tenant-{tenant}")["UserPool"]
+    cognito().create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName=f"tenant-{tenant}-web",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )
+    return pool["Arn"]
 
 
 def create_shared_api(
     name: str = "shared-api", stage_names: Sequence[str] = ("dev", "prod")
 ) -> SharedApi:
+    """shared-api.yaml's resources (ApiName = ``name``)."""
     client = apigateway()
     operators_pool_arn = create_user_pool(f"{name}-operators")
-    api_id = client.create_rest_api(name=name)["id"]
+    api_id = client.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
     resources = client.get_resources(restApiId=api_id)["items"]
     root_id = next(item["id"] for item in resources if item["path"] == "/")
     authorizer_id = client.create_authorizer(
@@ -59,24 +76,16 @@ def create_shared_api(
     resource_id = client.create_resource(restApiId=api_id, parentId=root_id, pathPart="orders")[
         "id"
     ]
-    client.put_method(
-        restApiId=api_id,
-        resourceId=resource_id,
-        httpMethod="GET",
-        authorizationType="COGNITO_USER_POOLS",
-        authorizerId=authorizer_id,
-    )
+    method: Any = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": "GET"}
+    client.put_method(**method, authorizationType="COGNITO_USER_POOLS", authorizerId=authorizer_id)
+    client.put_method_response(**method, statusCode="200")
     client.put_integration(
-        restApiId=api_id,
-        resourceId=resource_id,
-        httpMethod="GET",
-        type="MOCK",
-        requestTemplates={"application/json": '{"statusCode": 200}'},
+        **method, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
     )
+    client.put_integration_response(**method, statusCode="200")
+    deployment_id = client.create_deployment(restApiId=api_id, description="shared API stack")["id"]
     for stage_name in stage_names:
-        client.create_deployment(
-            restApiId=api_id, stageName=stage_name, description="shared API stack"
-        )
+        client.create_stage(restApiId=api_id, stageName=stage_name, deploymentId=deployment_id)
     return SharedApi(api_id, authorizer_id, operators_pool_arn, tuple(stage_names))
 
 

@@ -1,0 +1,502 @@
+"""``make demo``: the product's main job, played end to end on a local AWS.
+
+A local AWS (moto's server with this project's API Gateway model: quotas, 409s, per-deployment
+snapshots) starts on a free loopback port; the shared API of ``examples/shared-api.yaml`` is
+made on it; then CloudFormation's side of the protocol is played for tenant stacks shaped like
+``examples/tenant.yaml``: each event goes to the handler ``template.yaml`` names, in its own
+Lambda-like process, and each answer is read back from a local HTTPS ResponseURL. Time runs
+faster than the wall clock: API Gateway's quotas and the function's own waits by the same factor.
+
+The story checks itself: every expectation is asserted, and the demo exits non-zero, naming the
+step, when one fails. Everything it started is stopped when it ends, whether it passed or not.
+
+Run: ``make demo`` (or ``python -m localaws.demo`` with ``tests`` on ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import os
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from cfnlint.decode import decode  # type: ignore[import-untyped]
+
+from localaws import apigateway_ext
+from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
+from localaws.control_plane import ControlPlaneConfig
+from localaws.lambda_runtime import FunctionConfig
+from localaws.response_receiver import ResponseReceiver
+from localaws.server import LocalAws
+from localaws.shared_api import SharedApi, create_shared_api, create_tenant_pool, provider_arns
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REGISTRATION = "TenantPoolRegistration"  # examples/tenant.yaml's logical id
+ACCOUNT, REGION = "123456789012", "us-east-1"
+TIME_SCALE = 0.1  # ten times faster than real time
+FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
+ANSWER_TIMEOUT = 120.0  # real seconds to wait for an answer before calling the stack hung
+MALFORMED_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/not a pool"
+
+
+class DemoFailed(Exception):
+    """An expectation of the story did not hold."""
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+class Output:
+    """The timeline: compact lines, colour only on a terminal, nothing but a summary when quiet."""
+
+    def __init__(self, stream: TextIO, *, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+        self.colour = self.tty and not os.environ.get("NO_COLOR") and not quiet
+        self._lock = threading.Lock()
+        self._spinner_text = ""
+
+    def paint(self, text: str, style: str) -> str:
+        codes = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+        return f"\033[{codes[style]}m{text}\033[0m" if self.colour else text
+
+    def line(self, text: str = "") -> None:
+        if self.quiet:
+            return
+        with self._lock:
+            if self._spinner_text:
+                self.stream.write("\r\033[K")
+            self.stream.write(text + "\n")
+            if self._spinner_text:
+                self.stream.write(self._spinner_text)
+            self.stream.flush()
+
+    def always(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    @contextlib.contextmanager
+    def waiting(self, what: str) -> Iterator[None]:
+        """A spinner with the elapsed time on a terminal; a plain note otherwise."""
+        if self.quiet:
+            yield
+            return
+        if not self.tty:
+            self.line(self.paint(f"     … {what}", "dim"))
+            yield
+            return
+        done = threading.Event()
+        started = time.monotonic()
+
+        def spin() -> None:
+            for frame in itertools.cycle("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"):
+                if done.wait(0.1):
+                    break
+                with self._lock:
+                    elapsed = time.monotonic() - started
+                    self._spinner_text = self.paint(f"     {frame} {what} {elapsed:4.1f} s", "dim")
+                    self.stream.write("\r\033[K" + self._spinner_text)
+                    self.stream.flush()
+
+        spinner = threading.Thread(target=spin, daemon=True)
+        spinner.start()
+        try:
+            yield
+        finally:
+            done.set()
+            spinner.join()
+            with self._lock:
+                self._spinner_text = ""
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+
+
+# -- what the story knows about the world ---------------------------------------------------
+
+
+@dataclass
+class World:
+    api: SharedApi
+    labels: dict[str, str] = field(default_factory=dict)  # pool ARN -> a name people read
+    owners: dict[str, str] = field(default_factory=dict)  # pool ARN -> the tenant stack
+    flushes_seen: dict[str, int] = field(default_factory=dict)
+
+    def label(self, arn: str) -> str:
+        return self.labels.get(arn, arn)
+
+    def short(self, arn: str) -> str:
+        pool_id = arn.rsplit("/", 1)[-1]
+        return pool_id if len(pool_id) <= 20 else pool_id[:16] + "…"
+
+    def provider_arns(self) -> list[str]:
+        return provider_arns(self.api)
+
+    def served(self, stage: str) -> tuple[str, ...]:
+        found = apigateway_ext.served_provider_arns(
+            ACCOUNT, REGION, self.api.rest_api_id, stage, self.api.authorizer_id
+        )
+        return found or ()
+
+    def stage_deployment(self, stage: str) -> tuple[str, str]:
+        client = boto3.client("apigateway")
+        deployment_id = client.get_stage(restApiId=self.api.rest_api_id, stageName=stage)[
+            "deploymentId"
+        ]
+        created = client.get_deployment(restApiId=self.api.rest_api_id, deploymentId=deployment_id)[
+            "createdDate"
+        ]
+        return deployment_id, created.strftime("%H:%M:%S")
+
+    def flushes(self, stage: str) -> int:
+        records = apigateway_ext.FLUSH_JOURNAL.records(
+            api_id=self.api.rest_api_id, stage_name=stage
+        )
+        return len(records)
+
+
+# -- the story -----------------------------------------------------------------------------
+
+
+class Story:
+    def __init__(self, output: Output, world: World, cloudformation: LocalCloudFormation) -> None:
+        self.out = output
+        self.world = world
+        self.cloudformation = cloudformation
+        self.step = ""
+
+    # Helpers ---------------------------------------------------------------------------
+
+    def begin(self, number: int, title: str) -> None:
+        self.step = f"step {number} ({title})"
+        self.out.line()
+        self.out.line(self.out.paint(f"{number}. {title}", "bold"))
+
+    def expect(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise DemoFailed(f"{self.step}: {message}")
+
+    def passed(self, message: str) -> None:
+        self.out.line(f"   {self.out.paint('✓', 'green')} {message}")
+
+    def show_exchange(self, exchange: Exchange) -> None:
+        event = exchange.event
+        properties = event["ResourceProperties"]
+        pool = properties.get("UserPoolArn", "")
+        sent = f"{event['RequestType']:<6} {exchange.stack_name}/{exchange.logical_id}"
+        detail = f"UserPoolArn={self.world.label(pool)}"
+        if "PhysicalResourceId" in event:
+            detail += f"  PhysicalResourceId={self.short_id(event['PhysicalResourceId'])}"
+        self.out.line(f"   → {sent}  {self.out.paint(detail, 'dim')}")
+        status = self.out.paint(exchange.status, "green" if exchange.status == "SUCCESS" else "red")
+        self.out.line(
+            f"     ← {status}  PhysicalResourceId={self.short_id(exchange.physical_id)}"
+            f"  ({exchange.seconds:.1f} s)"
+        )
+        if exchange.reason:
+            self.out.line(f"       reason: {exchange.reason}")
+
+    def short_id(self, physical_id: str) -> str:
+        """``api:authorizer:arn…/pool`` with the pool id shortened; other ids as they are."""
+        api, _, rest = physical_id.partition(":")
+        authorizer, _, arn = rest.partition(":")
+        if not arn.startswith("arn:"):
+            return physical_id
+        return f"{api}:{authorizer}:…/{self.world.short(arn)}"
+
+    def show_state(self) -> None:
+        world = self.world
+        self.out.line("   providerARNs")
+        for arn in world.provider_arns():
+            if arn == world.api.operators_pool_arn:
+                note = self.out.paint("unmanaged (the shared API's own permanent pool)", "yellow")
+            else:
+                note = f"{world.owners.get(arn, '?')}/{REGISTRATION}"
+            self.out.line(f"     • {world.label(arn):<10} {world.short(arn):<20} {note}")
+        self.out.line("   stages")
+        for stage in world.api.stage_names:
+            deployment_id, created = world.stage_deployment(stage)
+            flushes = world.flushes(stage)
+            new_flushes = flushes - world.flushes_seen.get(stage, 0)
+            world.flushes_seen[stage] = flushes
+            serves = ", ".join(world.label(arn) for arn in world.served(stage)) or "nothing"
+            self.out.line(
+                f"     {stage:<5} deployment {deployment_id} ({created})  "
+                f"cache flushes +{new_flushes}  serves: {serves}"
+            )
+
+    def all_at_once(self, what: str, actions: Sequence[Callable[[], Stack]]) -> list[Stack]:
+        with self.out.waiting(what), ThreadPoolExecutor(max_workers=len(actions)) as pool:
+            futures = [pool.submit(action) for action in actions]
+            return [future.result() for future in futures]
+
+    def registration(self, pool_arn: str) -> dict[str, Any]:
+        # examples/tenant.yaml names only its pool: RestApiId, AuthorizerId and StageNames
+        # come from the function's configuration (template.yaml's parameters).
+        return {"UserPoolArn": pool_arn}
+
+    def expect_live(self, arns: Sequence[str], absent: Sequence[str] = ()) -> None:
+        world = self.world
+        listed = world.provider_arns()
+        expected = [world.api.operators_pool_arn, *arns]
+        self.expect(
+            sorted(listed) == sorted(expected),
+            f"providerARNs are {[world.label(a) for a in listed]}, "
+            f"expected {[world.label(a) for a in expected]}",
+        )
+        for stage in world.api.stage_names:
+            served = world.served(stage)
+            self.expect(
+                set(served) == set(expected),
+                f"stage {stage} serves {[world.label(a) for a in served]}, "
+                f"expected {[world.label(a) for a in expected]}",
+            )
+        for arn in absent:
+            self.expect(arn not in listed, f"{world.label(arn)} is still on the authorizer")
+
+    # The steps -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.shared_api()
+        tenants = self.three_tenants()
+        tenants = self.acme_moves(tenants)
+        self.malformed_arn()
+        self.everyone_leaves(tenants)
+
+    def shared_api(self) -> None:
+        self.begin(1, "the shared API, as examples/shared-api.yaml declares it")
+        world = self.world
+        self.out.line(
+            f"   REST API {world.api.rest_api_id}, authorizer {world.api.authorizer_id} "
+            f"(COGNITO_USER_POOLS), stages {', '.join(world.api.stage_names)}"
+        )
+        self.show_state()
+        self.expect(world.provider_arns() == [world.api.operators_pool_arn], "authorizer not set")
+        self.passed("only the operators' pool is trusted")
+
+    def three_tenants(self) -> dict[str, str]:
+        self.begin(2, "three tenant stacks created at once (examples/tenant.yaml)")
+        pools = {name: self.tenant_pool(name) for name in ("acme", "globex", "initech")}
+        stacks = self.all_at_once(
+            "waiting for 3 answers",
+            [
+                lambda name=name, pool=pool: self.cloudformation.create_stack(  # type: ignore[misc]
+                    f"tenant-{name}", {REGISTRATION: self.registration(pool)}
+                )
+                for name, pool in pools.items()
+            ],
+        )
+        for name, pool in pools.items():
+            self.world.owners[pool] = f"tenant-{name}"
+        self.show_state()
+        for stack in stacks:
+            self.expect(
+                stack.status == "CREATE_COMPLETE",
+                f"{stack.name} is {stack.status}: {stack.exchanges[0].reason}",
+            )
+            self.expect(
+                set(stack.exchanges[0].data) == {"UserPoolArn", "RestApiId", "AuthorizerId"},
+                f"{stack.name}'s answer has no Data",
+            )
+        self.expect_live(list(pools.values()))
+        for stage in self.world.api.stage_names:
+            self.expect(
+                self.world.flushes(stage) >= 3, f"stage {stage}'s cache was not flushed per tenant"
+            )
+        self.passed("all three SUCCESS; each pool listed once and served on every stage")
+        return pools
+
+    def acme_moves(self, pools: dict[str, str]) -> dict[str, str]:
+        self.begin(3, "tenant-acme moves to a new pool (a replacement, then the cleanup Delete)")
+        old, new = pools["acme"], self.tenant_pool("acme", version=2)
+        self.world.owners[new] = "tenant-acme"
+        with self.out.waiting("waiting for the update and its cleanup"):
+            stack = self.cloudformation.update_stack(
+                "tenant-acme", {REGISTRATION: self.registration(new)}
+            )
+        self.show_state()
+        update, cleanup = stack.exchanges[-2:]
+        self.expect(stack.status == "UPDATE_COMPLETE", f"the stack is {stack.status}")
+        self.expect(update.physical_id.endswith(new), "the Update did not answer a new id")
+        self.expect(
+            cleanup.request_type == "Delete" and cleanup.event["PhysicalResourceId"].endswith(old),
+            "CloudFormation did not clean up the old registration",
+        )
+        pools = {**pools, "acme": new}
+        self.expect_live(list(pools.values()), absent=[old])
+        self.passed("new pool live everywhere; the old one removed by the cleanup Delete")
+        return pools
+
+    def malformed_arn(self) -> None:
+        self.begin(4, "a tenant stack with a malformed pool ARN")
+        before = (self.world.provider_arns(), len(self.deployments()))
+        self.world.labels[MALFORMED_ARN] = "'not a pool'"
+        stack = self.cloudformation.create_stack(
+            "tenant-typo", {REGISTRATION: self.registration(MALFORMED_ARN)}
+        )
+        self.show_state()
+        create, rollback = stack.exchanges
+        self.expect(create.status == "FAILED", "the malformed ARN was accepted")
+        self.expect(
+            create.reason.startswith(f"UserPoolArn {MALFORMED_ARN!r}"),
+            f"the reason does not name the property and value: {create.reason!r}",
+        )
+        self.expect(
+            rollback.request_type == "Delete" and rollback.status == "SUCCESS",
+            "the rollback Delete did not succeed",
+        )
+        self.expect(stack.status == "ROLLBACK_COMPLETE", f"the stack is {stack.status}")
+        after = (self.world.provider_arns(), len(self.deployments()))
+        self.expect(after == before, "the failed stack changed the authorizer or deployed")
+        self.passed("FAILED with a clear reason; the rollback Delete succeeded and changed nothing")
+
+    def everyone_leaves(self, pools: dict[str, str]) -> None:
+        self.begin(5, "every tenant stack deleted at once")
+        stacks = self.all_at_once(
+            f"waiting for {len(pools)} answers",
+            [
+                lambda name=name: self.cloudformation.delete_stack(f"tenant-{name}")  # type: ignore[misc]
+                for name in pools
+            ],
+        )
+        self.show_state()
+        for stack in stacks:
+            self.expect(
+                stack.status == "DELETE_COMPLETE",
+                f"{stack.name} is {stack.status}: {stack.exchanges[-1].reason}",
+            )
+        self.expect_live([], absent=list(pools.values()))
+        self.passed("all deleted; only the operators' pool is trusted and served")
+
+    # ------------------------------------------------------------------------------------
+
+    def tenant_pool(self, tenant: str, version: int = 1) -> str:
+        name = tenant if version == 1 else f"{tenant}-v{version}"
+        arn = create_tenant_pool(name)
+        self.world.labels[arn] = name
+        return arn
+
+    def deployments(self) -> list[Any]:
+        client = boto3.client("apigateway")
+        return list(client.get_deployments(restApiId=self.world.api.rest_api_id)["items"])
+
+
+# -- running it ------------------------------------------------------------------------------
+
+
+def function_settings(template: Path = TEMPLATE) -> tuple[Path, str]:
+    """CodeUri and Handler, as template.yaml names them."""
+    document, problems = decode(str(template))
+    if problems or document is None:
+        raise SystemExit(f"cannot read {template}: {problems}")
+    function = document["Resources"]["Function"]["Properties"]
+    return template.parent / str(function["CodeUri"]), str(function["Handler"])
+
+
+def ca_bundle(receiver: ResponseReceiver, directory: Path) -> Path:
+    """The machine's CAs plus the receiver's, for the function's SSL_CERT_FILE."""
+    bundle = directory / "ca-bundle.pem"
+    system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+    bundle.write_text(
+        (system.read_text() if system.is_file() else "") + Path(receiver.ca_file).read_text()
+    )
+    return bundle
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run(output: Output, code_dir: Path, handler: str, time_scale: float) -> None:
+    started = time.monotonic()
+    model = ControlPlaneConfig(model_enabled=True, time_scale=time_scale)
+    with (
+        LocalAws(model, region=REGION) as aws,
+        ResponseReceiver(region=REGION, account_id=ACCOUNT) as receiver,
+        tempfile.TemporaryDirectory(prefix="demo-") as scratch,
+        environment(aws.env()),
+    ):
+        output.line(output.paint("make demo: the tenant lifecycle on a local AWS", "bold"))
+        output.line(
+            f"   local AWS {aws.endpoint_url} (moto + API Gateway's quotas and 409s), "
+            f"running {1 / time_scale:g} times faster than real time"
+        )
+        shown = code_dir.relative_to(ROOT) if code_dir.is_relative_to(ROOT) else code_dir
+        output.line(f"   function  {handler} from {shown}/, one process per execution")
+        world = World(create_shared_api())
+        world.labels[world.api.operators_pool_arn] = "operators"
+        config = FunctionConfig(
+            code_dir=code_dir,
+            handler=handler,
+            timeout=FUNCTION_TIMEOUT,
+            function_name="shared-authorizer-pools-Function",
+            environment={
+                **aws.env(),
+                "SSL_CERT_FILE": str(ca_bundle(receiver, Path(scratch))),
+                # template.yaml's parameters, as its Environment passes them.
+                "REST_API_ID": world.api.rest_api_id,
+                "AUTHORIZER_ID": world.api.authorizer_id,
+                "STAGE_NAMES": ",".join(world.api.stage_names),
+                "ALLOWED_USER_POOL_ARNS": "",
+                "LOG_LEVEL": "INFO",
+            },
+            time_scale=time_scale,
+            clock_module="authorizer_pools.timing",
+        )
+        with LambdaService(config) as service:
+            story = Story(
+                output,
+                world,
+                LocalCloudFormation(service, receiver, service_timeout=ANSWER_TIMEOUT),
+            )
+            story.cloudformation.on_exchange = story.show_exchange
+            story.run()
+    output.line()
+    output.always(f"demo: all 5 steps passed in {time.monotonic() - started:.1f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    code_dir, handler = function_settings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quiet", action="store_true", help="print only the outcome")
+    parser.add_argument("--code-dir", type=Path, default=code_dir, help="the function's code")
+    parser.add_argument("--handler", default=handler, help="module.function to invoke")
+    parser.add_argument("--time-scale", type=float, default=TIME_SCALE, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    output = Output(sys.stdout, quiet=args.quiet)
+    try:
+        run(output, args.code_dir.resolve(), args.handler, args.time_scale)
+    except DemoFailed as failure:
+        output.always(f"demo FAILED at {failure}")
+        return 1
+    except KeyboardInterrupt:
+        output.always("demo interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

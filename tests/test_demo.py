@@ -1,0 +1,66 @@
+"""`make demo`, run as the README runs it: the whole story passes, quietly, and leaves nothing
+running; a deliberately broken handler makes it fail, naming the step."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from template_model import ROOT
+
+BOOTSTRAP = "lambda_bootstrap.py"
+
+
+def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    for name in list(environment):
+        if name.startswith("AWS_"):
+            del environment[name]  # the demo brings its own local AWS
+    return subprocess.run(
+        [sys.executable, "-m", "localaws.demo", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def lambda_processes() -> list[str]:
+    found = subprocess.run(
+        ["pgrep", "-af", BOOTSTRAP], capture_output=True, text=True, check=False
+    ).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
+
+
+def test_the_demo_tells_the_whole_story_and_leaves_nothing_running() -> None:
+    before = lambda_processes()
+
+    finished = run_demo("--quiet")
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert finished.stdout.startswith("demo: all 5 steps passed in ")
+    assert lambda_processes() == before
+
+
+def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) -> None:
+    # A plausible bug: the pool is registered, but the stages are never redeployed, so the
+    # change is reported as done without being live.
+    code = tmp_path / "resource"
+    shutil.copytree(ROOT / "resource", code, ignore=shutil.ignore_patterns("__pycache__"))
+    with (code / "authorizer_pools" / "publishing.py").open("a") as module:
+        module.write(
+            "\n\ndef publish(rest_api_id, stage_names, description, deadline):  # broken\n"
+            "    return []\n"
+        )
+
+    finished = run_demo("--code-dir", str(code))
+
+    assert finished.returncode == 1
+    last = finished.stdout.strip().splitlines()[-1]
+    assert last.startswith("demo FAILED at step 2 (three tenant stacks created at once")
+    assert "serves" in last
