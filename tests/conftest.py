@@ -17,12 +17,21 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from authorizer_pools.registry import Registry
+from authorizer_pools.timing import Deadline
 from localaws import apigateway_ext
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
 from localaws.control_plane import CallRecord
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
-from localaws.shared_api import SharedApi, create_shared_api, create_user_pool, provider_arns
+from localaws.shared_api import (
+    REGISTRY_TABLE,
+    SharedApi,
+    create_registry_table,
+    create_shared_api,
+    create_user_pool,
+    provider_arns,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
@@ -64,7 +73,11 @@ def aws_environment(
     bundle.write_text(
         (system.read_text() if system.is_file() else "") + Path(receiver.ca_file).read_text()
     )
-    environment = {**local_aws.env(), "SSL_CERT_FILE": str(bundle)}
+    environment = {
+        **local_aws.env(),
+        "SSL_CERT_FILE": str(bundle),
+        "REGISTRY_TABLE": REGISTRY_TABLE,
+    }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
@@ -155,6 +168,16 @@ class World:
             call for call in self.aws.control_plane.journal() if FUNCTION_AGENT in call.user_agent
         ]
 
+    def owners(self) -> dict[str, list[str]]:
+        """The registry's owners, per pool ARN: "stack/logical id"."""
+        registry = Registry(
+            REGISTRY_TABLE, self.api.rest_api_id, self.api.authorizer_id, Deadline(1e18)
+        )
+        return {
+            arn: sorted(str(record.owner) for record in records)
+            for arn, records in registry.snapshot().owners.items()
+        }
+
     def snapshot(self) -> tuple[list[str], int, int]:
         """What a change would alter: the pool list, the deployment count, the flush count."""
         return self.provider_arns(), len(self.deployments()), self.flushes()
@@ -167,6 +190,7 @@ def world(
     local_aws.reset()
     receiver.clear()
     api = create_shared_api()
+    create_registry_table()
     local_aws.control_plane.reset()  # count only what the function does
     function = InProcessFunction(
         handler,

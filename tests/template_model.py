@@ -38,6 +38,7 @@ class Deployment:
     region: str = "us-east-1"
     partition: str = "aws"
     stack_name: str = "shared-authorizer-pools"
+    table: str = "shared-authorizer-pools-Registry"
 
     def resolve(self, value: Any, local: Mapping[str, str] | None = None) -> Any:
         local = local or {}
@@ -89,6 +90,8 @@ class Deployment:
         return f"<{name}>"
 
     def _attribute(self, logical_id: str, attribute: str) -> str:
+        if logical_id == "Registry" and attribute == "Arn":
+            return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{self.table}"
         if logical_id == "FunctionLogGroup" and attribute == "Arn":
             return (
                 f"arn:{self.partition}:logs:{self.region}:{self.account}:"
@@ -123,7 +126,9 @@ class Deployment:
                 statements += resource["Properties"]["PolicyDocument"]["Statement"]
         return statements
 
-    def allows(self, action: str, resource: str, context: Mapping[str, str] | None = None) -> bool:
+    def allows(
+        self, action: str, resource: str, context: Mapping[str, str | list[str]] | None = None
+    ) -> bool:
         """IAM's answer for an identity policy with Allow statements only."""
         context = context or {}
         for statement in self.role_statements():
@@ -147,16 +152,23 @@ def _like(pattern: str, value: str, ignore_case: bool = False) -> bool:
     return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
 
 
-def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str | list[str]]) -> bool:
     for operator, keys in conditions.items():
-        if operator != "ArnLike":
-            raise NotImplementedError(f"condition operator {operator}")
         for key, patterns in keys.items():
-            # A key absent from the request makes a condition false (IAM's documented rule).
-            if key not in context:
-                return False
-            if not any(_arn_like(p, context[key]) for p in _listed(patterns)):
-                return False
+            if operator == "ArnLike":
+                # A key absent from the request makes a condition false (IAM's documented rule).
+                value = context.get(key)
+                if not isinstance(value, str):
+                    return False
+                if not any(_arn_like(p, value) for p in _listed(patterns)):
+                    return False
+            elif operator == "ForAllValues:StringEquals":
+                # Every value the request carries must be listed (true for no values at all).
+                values = context.get(key, [])
+                if not all(v in _listed(patterns) for v in _listed(values)):
+                    return False
+            else:
+                raise NotImplementedError(f"condition operator {operator}")
     return True
 
 

@@ -54,8 +54,7 @@ def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) 
     shutil.copytree(ROOT / "resource", code, ignore=shutil.ignore_patterns("__pycache__"))
     with (code / "authorizer_pools" / "publishing.py").open("a") as module:
         module.write(
-            "\n\ndef publish(rest_api_id, stage_names, description, deadline):  # broken\n"
-            "    return []\n"
+            "\n\ndef publish_pending(*args, **kwargs):  # broken: never deploys\n    return []\n"
         )
 
     finished = run_demo("--code-dir", str(code))

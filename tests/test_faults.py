@@ -117,23 +117,24 @@ def test_a_create_that_changed_the_authorizer_answers_failed_with_its_determinis
     assert world.provider_arns() == [world.api.operators_pool_arn]
 
 
-def test_a_create_refused_before_any_change_keeps_crhelpers_id_so_its_rollback_is_a_no_op(
-    world: World,
-) -> None:
+def test_a_create_refused_before_its_owner_is_recorded_keeps_crhelpers_id(world: World) -> None:
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
     world.aws.control_plane.inject(
-        "UpdateAuthorizer", 409, "ConflictException", CONFLICT_MESSAGE, service="apigateway"
+        "GetStages", 409, "ConflictException", CONFLICT_MESSAGE, service="apigateway"
     )
     clear_faults_after(world, "Create")
     pool = world.tenant_pool("acme")
 
     stack = world.create_tenant("tenant-acme", pool)
 
-    assert stack.exchanges[0].physical_id.startswith("tenant-acme_TenantPoolRegistration_")
+    create, rollback = stack.exchanges
+    assert create.physical_id.startswith("tenant-acme_TenantPoolRegistration_")
+    assert rollback.status == "SUCCESS"
     assert world.provider_arns() == [world.api.operators_pool_arn]
+    assert world.owners() == {}
 
 
-def test_a_delete_that_cannot_publish_puts_the_pool_back_and_its_retry_finishes_the_job(
+def test_a_delete_that_cannot_publish_fails_and_its_retry_publishes_the_removal(
     world: World,
 ) -> None:
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
@@ -146,22 +147,22 @@ def test_a_delete_that_cannot_publish_puts_the_pool_back_and_its_retry_finishes_
     stack = world.cloudformation.delete_stack("tenant-acme")
 
     assert stack.status == "DELETE_FAILED"
-    reason = stack.exchanges[-1].reason
-    assert reason.startswith("CreateDeployment failed after ")
-    assert reason.endswith("(the remove was undone)")
-    # As it was before the Delete: configured and served.
-    assert world.provider_arns() == [world.api.operators_pool_arn, pool]
+    assert stack.exchanges[-1].reason.startswith("CreateDeployment failed after ")
+    # The removal is recorded and made, but not yet served.
+    assert world.owners() == {}
+    assert world.provider_arns() == [world.api.operators_pool_arn]
     assert world.live_everywhere(pool)
 
     world.aws.control_plane.clear()
     stack = world.cloudformation.delete_stack("tenant-acme")
 
     assert stack.status == "DELETE_COMPLETE"
-    assert world.provider_arns() == [world.api.operators_pool_arn]
     assert world.gone_everywhere(pool)
 
 
-def test_an_update_that_cannot_publish_its_new_pool_takes_it_back_off(world: World) -> None:
+def test_an_update_that_cannot_publish_its_new_pool_takes_the_registration_back(
+    world: World,
+) -> None:
     old, new = world.tenant_pool("acme-v1"), world.tenant_pool("acme-v2")
     world.create_tenant("tenant-acme", old)
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
@@ -176,8 +177,9 @@ def test_an_update_that_cannot_publish_its_new_pool_takes_it_back_off(world: Wor
 
     failed = stack.exchanges[1]
     assert failed.status == "FAILED"
-    assert failed.reason.endswith("(the add was undone)")
+    assert failed.reason.endswith("(the new registration was taken back)")
     assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
     assert world.provider_arns() == [world.api.operators_pool_arn, old]
+    assert set(world.owners()) == {old}
     assert world.live_everywhere(old)
     assert world.gone_everywhere(new)

@@ -66,9 +66,11 @@ def test_each_step_is_one_json_line_naming_stack_logical_id_pool_api_and_outcome
         if isinstance(line.get("message"), dict) and "step" in line["message"]
     ]
     assert [(step["requestType"], step["step"], step["outcome"]) for step in steps] == [
-        ("Create", "add-pool", "add"),
+        ("Create", "register", "added"),
+        ("Create", "converge", "add"),
         ("Create", "publish", "published"),
-        ("Delete", "remove-pool", "remove"),
+        ("Delete", "deregister", "removed"),
+        ("Delete", "converge", "remove"),
         ("Delete", "publish", "published"),
     ]
     for step in steps:

@@ -12,23 +12,56 @@ from template_model import Deployment, load_template
 from localaws.control_plane import CallRecord
 
 POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
+LEADING_KEYS = "dynamodb:LeadingKeys"
 
 
-def iam_request(call: CallRecord) -> tuple[str, str, dict[str, str]]:
-    """(action, resource, condition keys) IAM evaluates for this call."""
+Request = tuple[str, str, dict[str, str | list[str]]]
+# TransactWriteItems is authorized per item, as the underlying single-item action (DynamoDB
+# developer guide, "Using IAM with DynamoDB transactions").
+TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def iam_requests(call: CallRecord) -> list[Request]:
+    """The (action, resource, condition keys) IAM evaluates for this call."""
     if call.service == "apigateway":
         resource = f"arn:aws:apigateway:{call.region}::{unquote(call.path)}"
-        context: dict[str, str] = {}
+        context: dict[str, str | list[str]] = {}
         if call.operation == "UpdateAuthorizer":
             operations = json.loads(call.body)["patchOperations"]
             (operation,) = [op for op in operations if op["path"] == "/providerARNs"]
             context[POOL_KEY] = operation["value"]
-        return f"apigateway:{call.method}", resource, context
+        return [(f"apigateway:{call.method}", resource, context)]
     if call.service == "cognito-idp":
         pool_id = json.loads(call.body)["UserPoolId"]
         region = pool_id.split("_")[0]
         resource = f"arn:aws:cognito-idp:{region}:{call.account_id}:userpool/{pool_id}"
-        return f"cognito-idp:{call.operation}", resource, {}
+        return [(f"cognito-idp:{call.operation}", resource, {})]
+    if call.service == "dynamodb":
+        body = json.loads(call.body)
+        table = f"arn:aws:dynamodb:{call.region}:{call.account_id}:table/"
+        if call.operation == "TransactWriteItems":
+            requests: list[Request] = []
+            for item in body["TransactItems"]:
+                ((kind, write),) = item.items()
+                key = write.get("Key") or write.get("Item")
+                requests.append(
+                    (
+                        f"dynamodb:{TRANSACTION_ACTIONS[kind]}",
+                        table + write["TableName"],
+                        {LEADING_KEYS: [key["pk"]["S"]]},
+                    )
+                )
+            return requests
+        if call.operation == "Query":
+            leading = [body["ExpressionAttributeValues"][":pk"]["S"]]
+        else:
+            leading = [body["Key"]["pk"]["S"]]
+        return [(f"dynamodb:{call.operation}", table + body["TableName"], {LEADING_KEYS: leading})]
     raise AssertionError(f"unexpected call to {call.service}: {call.operation}")
 
 
@@ -58,10 +91,14 @@ def test_every_call_of_a_whole_lifecycle_is_allowed_by_the_role(world: World) ->
         "UpdateAuthorizer",
         "CreateDeployment",
         "FlushStageAuthorizersCache",
+        "TransactWriteItems",
+        "UpdateItem",
+        "GetItem",
     }
     denied = [
-        (call.operation, *iam_request(call)[:2])
+        (call.operation, action, resource)
         for call in calls
-        if not role.allows(*iam_request(call))
+        for action, resource, context in iam_requests(call)
+        if not role.allows(action, resource, context)
     ]
     assert denied == []

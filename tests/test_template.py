@@ -16,6 +16,8 @@ APIGW = f"arn:aws:apigateway:us-east-1::/restapis/{API}"
 OWN_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC123"
 OTHER_ACCOUNT_POOL = "arn:aws:cognito-idp:us-east-1:210987654321:userpool/us-east-1_Zz9"
 POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
+KEYS = "dynamodb:LeadingKeys"
+TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/shared-authorizer-pools-Registry"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,7 @@ def test_its_environment_is_what_the_function_reads(template: dict[str, Any]) ->
         settings.AUTHORIZER_ID,
         settings.STAGE_NAMES,
         settings.ALLOWED_USER_POOL_ARNS,
+        settings.REGISTRY_TABLE,
         "LOG_LEVEL",
     }
     assert variables == read
@@ -81,6 +84,24 @@ def test_logs_go_to_its_own_log_group_with_retention(deployed: Deployment) -> No
     assert resources["FunctionLogGroup"]["Properties"]["RetentionInDays"] > 0
     logging_config = resources["Function"]["Properties"]["LoggingConfig"]
     assert logging_config["LogGroup"] == "<FunctionLogGroup>"  # a Ref to the group above
+
+
+def test_the_registry_outlives_the_function_and_any_stack_update(
+    template: dict[str, Any],
+) -> None:
+    registry = template["Resources"]["Registry"]
+    assert registry["Type"] == "AWS::DynamoDB::Table"
+    # Removed from the template or replaced, the table stays; deleting it needs deletion
+    # protection turned off first.
+    assert registry["DeletionPolicy"] == "Retain"
+    assert registry["UpdateReplacePolicy"] == "Retain"
+    props = registry["Properties"]
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    variables = template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    assert variables["REGISTRY_TABLE"] == {"Ref": "Registry"}
 
 
 def test_no_statement_uses_a_wildcard_action(deployed: Deployment) -> None:
@@ -124,13 +145,23 @@ def test_no_statement_uses_a_wildcard_action(deployed: Deployment) -> None:
         ("apigateway:DELETE", f"{APIGW}/stages/qa/cache/authorizers", {}, False),
         ("apigateway:DELETE", f"{APIGW}/stages/dev", {}, False),
         ("apigateway:DELETE", f"{APIGW}/authorizers/{AUTHORIZER}", {}, False),
+        ("dynamodb:UpdateItem", TABLE, {KEYS: [f"authorizer#{API}#{AUTHORIZER}"]}, True),
+        ("dynamodb:Query", TABLE, {KEYS: [f"authorizer#{API}#{AUTHORIZER}"]}, True),
+        # Only this authorizer's partition of the registry.
+        ("dynamodb:UpdateItem", TABLE, {KEYS: [f"authorizer#{API}#other1"]}, False),
+        ("dynamodb:Scan", TABLE, {}, False),
+        ("dynamodb:DeleteTable", TABLE, {}, False),
         ("cognito-idp:DescribeUserPool", OWN_POOL, {}, True),
         ("cognito-idp:DescribeUserPool", OTHER_ACCOUNT_POOL, {}, False),
         ("cognito-idp:DeleteUserPool", OWN_POOL, {}, False),
     ],
 )
 def test_the_role_allows_exactly_what_the_function_needs(
-    deployed: Deployment, action: str, resource: str, context: dict[str, str], allowed: bool
+    deployed: Deployment,
+    action: str,
+    resource: str,
+    context: dict[str, str | list[str]],
+    allowed: bool,
 ) -> None:
     assert deployed.allows(action, resource, context) is allowed
 

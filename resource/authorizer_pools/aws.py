@@ -17,6 +17,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
@@ -35,3 +36,8 @@ def apigateway() -> APIGatewayClient:
 def cognito(region: str) -> CognitoIdentityProviderClient:
     # A pool may live in another region than the function; ask that region.
     return boto3.client("cognito-idp", region_name=region, config=CONFIG)
+
+
+@functools.cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=CONFIG)

@@ -1,15 +1,19 @@
 """Create, Update and Delete of one registration: properties → plan → AWS calls → answer.
 
+Each request records or forgets its owner in the registry, then converges the pool (the
+authorizer lists it exactly when someone owns it, or when it was there before any registration),
+then publishes the change on the named stages unless they serve it already.
+
 Create and Update return the registration now in place (its physical id and ``Data`` are the
 answer); every function raises :class:`ResourceError`, whose message becomes the FAILED reason.
 
 Failures in the middle never pass silently:
-- a Create that added the pool and then failed carries the deterministic physical id in its
-  FAILED answer, so CloudFormation's rollback Delete (with a fresh time budget) removes it;
-- an Update that added a new pool and then failed removes it again before answering, because
-  CloudFormation's update rollback never deletes what a failed Update made;
-- a Delete that removed the pool and then could not publish puts it back before answering, so
-  that CloudFormation's retry of the deletion removes and publishes it again.
+- a Create that recorded its owner and then failed carries the deterministic physical id in its
+  FAILED answer, so CloudFormation's rollback Delete (with a fresh time budget) undoes it;
+- an Update that registered a new pool and then failed takes that registration back before
+  answering, because CloudFormation's update rollback never deletes what a failed Update made;
+- a Delete that could not publish leaves the removal recorded but unpublished: its retry, or
+  `reconcile`, publishes it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from . import authorizer, logs, publishing, retries, validation
+from . import convergence, logs, publishing, retries, validation
 from .errors import AwsCallFailed, InvalidProperty, ResourceError
 from .plan import Change
 from .properties import (
@@ -31,6 +35,7 @@ from .properties import (
     stage_names_of,
 )
 from .registration import Registration
+from .registry import Owner, Registry
 from .settings import FunctionContext, Settings
 from .timing import Deadline, LambdaContext
 
@@ -41,11 +46,14 @@ Event = Mapping[str, Any]
 class Context(FunctionContext, LambdaContext, Protocol):
     """What the function uses of Lambda's context object."""
 
+    @property
+    def aws_request_id(self) -> str: ...
+
 
 def create(event: Event, context: Context) -> Registration:
     settings = Settings.load(context)
     props = parse_properties(event["ResourceProperties"], settings)
-    return _register(event, props, settings, Deadline.from_context(context), undo_on_failure=False)
+    return _register(event, context, props, settings, undo_on_failure=False)
 
 
 def update(event: Event, context: Context) -> Registration:
@@ -55,9 +63,7 @@ def update(event: Event, context: Context) -> Registration:
     replacing = previous != props.registration
     # A new API, authorizer or pool is a new registration with a new physical id; CloudFormation
     # deletes the old one in its cleanup. Otherwise (StageNames changed) the id stays.
-    return _register(
-        event, props, settings, Deadline.from_context(context), undo_on_failure=replacing
-    )
+    return _register(event, context, props, settings, undo_on_failure=replacing)
 
 
 def delete(event: Event, context: Context) -> None:
@@ -67,143 +73,139 @@ def delete(event: Event, context: Context) -> None:
         # changed anything; the rollback Delete carries that id. There is nothing to remove.
         logs.step(event, "delete", "not-a-registration-id")
         return
-    deadline = Deadline.from_context(context)
+    request = _Request(event, context, registration, Settings.load(context))
+    removed = _translated(lambda: request.registry.remove_owner(request.arn, request.owner))
+    record = _translated(lambda: request.registry.pool(request.arn))
+    if record is None:
+        # The registry never saw this pool: whatever put it on the authorizer, it was not a
+        # registration, so it is not ours to remove.
+        request.log("deregister", "not-registered")
+        return
+    request.log("deregister", "removed" if removed else "already-gone")
     try:
-        state = authorizer.read(registration.rest_api_id, registration.authorizer_id, deadline)
+        converged = request.converge()
+        existing = publishing.existing_stages(registration.rest_api_id, request.deadline)
     except ClientError as error:
         if not publishing.is_not_found(error):
             raise _as_resource_error(error) from error
-        logs.step(event, "remove-pool", "authorizer-gone", registration)
-        return
-    change = _translated(
-        lambda: authorizer.remove_pool(state, str(registration.user_pool_arn), deadline)
-    )
-    if change is Change.KEEP_LAST_POOL:
-        logs.step(
-            event,
-            "remove-pool",
-            change.value,
-            registration,
-            level=logging.WARNING,
-            remedy="API Gateway refuses an empty providerARNs: the pool stays trusted until "
-            "another pool is added and this one removed. Keep a permanent operators' pool on "
-            "the authorizer (see README, 'The last pool').",
-        )
-        return
-    logs.step(event, "remove-pool", change.value, registration)
-    if change is not Change.REMOVE:
+        request.log("converge", "api-or-authorizer-gone")
         return
     wanted = _stages_for_delete(event, context, registration)
-    existing = _translated(lambda: publishing.existing_stages(registration.rest_api_id, deadline))
     stages = [name for name in wanted if name in existing] if wanted else sorted(existing)
-    # Should publishing fail, put the pool back: the authorizer then matches what the stages
-    # serve, and CloudFormation's retry of the Delete removes and publishes it again. Left
-    # removed, a retry would find nothing to remove and never publish the removal.
-    _publish(event, registration, change, stages, deadline, undo_on_failure=True)
+    _translated(lambda: request.publish(converged, stages))
 
 
 def _register(
     event: Event,
+    context: Context,
     props: RegistrationProperties,
     settings: Settings,
-    deadline: Deadline,
     *,
     undo_on_failure: bool,
 ) -> Registration:
-    state = _translated(lambda: validation.validate(props, settings, deadline))
-    registration = props.registration
-    arn = str(registration.user_pool_arn)
+    request = _Request(event, context, props.registration, settings)
+    _translated(lambda: validation.validate(props, settings, request.deadline))
     try:
-        change = authorizer.add_pool(state, arn, deadline)
-    except ClientError as error:
-        code, message = retries.describe(error)
-        if code == "BadRequestException":
-            # Nothing was changed: API Gateway refused the pool itself.
-            raise InvalidProperty(
-                USER_POOL_ARN, arn, f"refused by API Gateway: {message}"
-            ) from None
-        raise _as_resource_error(error) from error
-    logs.step(event, "add-pool", change.value, registration)
-    try:
-        # Published even when the pool was there already: a replayed Create may follow one
-        # that added it and then stopped before the stages served it.
-        _publish(
-            event,
-            registration,
-            change,
-            props.stage_names,
-            deadline,
-            undo_on_failure=undo_on_failure,
-        )
-    except ResourceError as failure:
-        if change is Change.ADD and not undo_on_failure:
-            failure.physical_id = registration.physical_id
-        raise
-    return registration
-
-
-def _publish(
-    event: Event,
-    registration: Registration,
-    change: Change,
-    stage_names: Sequence[str],
-    deadline: Deadline,
-    *,
-    undo_on_failure: bool,
-) -> None:
-    """Deploy and flush each stage. On failure, optionally undo ``change`` (and republish the
-    stages that already got it) before raising."""
-    published: list[publishing.PublishedStage] = []
-    try:
-        for stage_name in stage_names:
-            published += publishing.publish(
-                registration.rest_api_id,
-                [stage_name],
-                _description(event, change, registration),
-                deadline,
-            )
+        added = request.registry.add_owner(request.arn, request.owner, str(event["RequestId"]))
+        request.log("register", "added" if added else "already-registered")
+        converged = request.converge()
+        request.publish(converged, props.stage_names)
     except (ClientError, ResourceError) as error:
         failure = _as_resource_error(error)
-        if undo_on_failure and change.changes_authorizer:
-            failure = _undo(
-                event,
-                registration,
-                change,
-                published=published,
-                failure=failure,
-                deadline=deadline,
-            )
-        logs.step(event, "publish", "failed", registration, level=logging.ERROR, reason=failure)
+        if undo_on_failure:
+            failure = request.undo(failure)
+        else:
+            # The owner may be recorded: CloudFormation's rollback Delete must carry this id.
+            failure.physical_id = props.registration.physical_id
+        request.log("register", "failed", level=logging.ERROR, reason=failure)
         raise failure from error
-    logs.step(event, "publish", "published", registration, stages=_stage_list(published))
+    return props.registration
 
 
-def _undo(
-    event: Event,
-    registration: Registration,
-    change: Change,
-    *,
-    published: Sequence[publishing.PublishedStage],
-    failure: ResourceError,
-    deadline: Deadline,
-) -> ResourceError:
-    """Reverse the pool change this request made and republish the stages that served it."""
-    arn = str(registration.user_pool_arn)
-    reverse = authorizer.remove_pool if change is Change.ADD else authorizer.add_pool
-    try:
-        state = authorizer.read(registration.rest_api_id, registration.authorizer_id, deadline)
-        undone = reverse(state, arn, deadline)
-        publishing.publish(
+class _Request:
+    """One request's work on one registration: its owner, its registry, its deadline."""
+
+    def __init__(
+        self, event: Event, context: Context, registration: Registration, settings: Settings
+    ) -> None:
+        self.event = event
+        self.registration = registration
+        self.arn = str(registration.user_pool_arn)
+        self.owner = Owner(str(event["StackId"]), str(event["LogicalResourceId"]))
+        # Who holds a pool's lease: this CloudFormation request (a Lambda retry of it may take
+        # the lease back at once), and this invocation of it.
+        self.holder = f"{event['RequestId']}/{context.aws_request_id}"
+        self.deadline = Deadline.from_context(context)
+        self.registry = Registry(
+            settings.require_registry_table(),
             registration.rest_api_id,
-            [stage.stage_name for stage in published],
-            _description(event, undone, registration),
-            deadline,
+            registration.authorizer_id,
+            self.deadline,
         )
-    except (ClientError, ResourceError) as error:
-        logs.step(event, "undo", "failed", registration, level=logging.ERROR, reason=error)
-        return ResourceError(f"{failure}; undoing the {change.value} failed too: {error}")
-    logs.step(event, "undo", undone.value, registration)
-    return ResourceError(f"{failure} (the {change.value} was undone)")
+
+    def log(self, step: str, outcome: str, **details: Any) -> None:
+        logs.step(self.event, step, outcome, self.registration, **details)
+
+    def converge(self) -> convergence.Converged:
+        record = self.registry.pool(self.arn)
+        try:
+            converged = convergence.converge(
+                self.registry,
+                self.registration.rest_api_id,
+                self.registration.authorizer_id,
+                self.arn,
+                version=record.version if record else 0,
+                holder=self.holder,
+                deadline=self.deadline,
+            )
+        except ClientError as error:
+            code, message = retries.describe(error)
+            if code == "BadRequestException":
+                # API Gateway refused the pool itself.
+                raise InvalidProperty(
+                    USER_POOL_ARN, self.arn, f"refused by API Gateway: {message}"
+                ) from None
+            raise
+        if converged.change is Change.KEEP_LAST_POOL:
+            self.log(
+                "converge",
+                converged.change.value,
+                level=logging.WARNING,
+                remedy="API Gateway refuses an empty providerARNs: the pool stays trusted until "
+                "another pool is added and `reconcile` runs. Keep a permanent operators' pool "
+                "on the authorizer (see README, 'The last pool').",
+            )
+        else:
+            self.log("converge", converged.change.value)
+        return converged
+
+    def publish(self, converged: convergence.Converged, stage_names: Sequence[str]) -> None:
+        published = publishing.publish_pending(
+            self.registry,
+            self.registration.rest_api_id,
+            stage_names,
+            target_seq=converged.record.changed_seq,
+            description=_description(self.event, converged.change, self.registration),
+            deadline=self.deadline,
+        )
+        self.log(
+            "publish", "published" if published else "already-live", stages=_stage_list(published)
+        )
+
+    def undo(self, failure: ResourceError) -> ResourceError:
+        """Take back the registration this failed Update made. Publishing failed already, so
+        this does not try again: the next change on these stages, or `reconcile`, publishes
+        the removal."""
+        try:
+            self.registry.remove_owner(self.arn, self.owner)
+            self.converge()
+        except (ClientError, ResourceError) as error:
+            self.log("undo", "failed", level=logging.ERROR, reason=error)
+            return ResourceError(
+                f"{failure}; taking the new registration back failed too ({error}): run `reconcile`"
+            )
+        self.log("undo", "taken-back")
+        return ResourceError(f"{failure} (the new registration was taken back)")
 
 
 def _stages_for_delete(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from . import aws, retries
+from .registry import Registry
 from .timing import Deadline
 
 # CreateDeployment's description shows in the console's deployment history.
@@ -54,6 +55,32 @@ def publish(
         )
         flush_authorizer_cache(rest_api_id, stage_name, deadline)
         published.append(PublishedStage(stage_name, deployment["id"]))
+    return published
+
+
+def publish_pending(
+    registry: Registry,
+    rest_api_id: str,
+    stage_names: Iterable[str],
+    *,
+    target_seq: int,
+    description: str,
+    deadline: Deadline,
+) -> list[PublishedStage]:
+    """Make every authorizer change up to ``target_seq`` live on each stage.
+
+    A stage whose latest registry deployment began after that change serves it already, so it
+    is not deployed again. Otherwise the change counter is read *before* the deployment begins:
+    the deployment then serves every change up to the value read, and the stage is recorded so.
+    """
+    published = []
+    for stage_name in stage_names:
+        if registry.published_seq(stage_name) >= target_seq:
+            continue
+        seq = registry.current_seq()
+        (stage,) = publish(rest_api_id, [stage_name], description, deadline)
+        registry.record_published(stage_name, seq, stage.deployment_id)
+        published.append(stage)
     return published
 
 

@@ -86,16 +86,36 @@ def status_of(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
+# A DynamoDB transaction cancelled for these reasons changed nothing and may simply be repeated;
+# one cancelled by a failed condition is an answer, for the caller.
+_TRANSIENT_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+
+
 def classify(error: Exception) -> Kind:
     if isinstance(error, ClientError):
         code, _ = describe(error)
         status = status_of(error)
+        if code == "TransactionCanceledException":
+            reasons = set(cancellation_reasons(error))
+            transient = (
+                reasons & _TRANSIENT_CANCELLATIONS and "ConditionalCheckFailed" not in reasons
+            )
+            return "refused" if transient else "final"
         if code in _REFUSED_CODES or status in _REFUSED_STATUS:
             return "refused"
         return "ambiguous" if status >= 500 else "final"
     if isinstance(error, BotoConnectionError | HTTPClientError):
         return "ambiguous"
     return "final"
+
+
+def cancellation_reasons(error: ClientError) -> list[str]:
+    """Why DynamoDB cancelled a transaction, one code per item ("None" for items that were
+    fine)."""
+    reasons = error.response.get("CancellationReasons", [])
+    return [str(reason.get("Code", "None")) for reason in reasons]
 
 
 def retry_after(error: Exception) -> float | None:

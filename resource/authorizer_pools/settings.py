@@ -1,8 +1,8 @@
 """The function's configuration: template.yaml's parameters, passed as environment variables.
 
-All of them are optional. A registration that names RestApiId, AuthorizerId and StageNames
-itself needs nothing beyond Lambda's standard environment; the partition and account the
-function runs in come from its own ARN.
+Only REGISTRY_TABLE is required (the ownership registry). A registration that names RestApiId,
+AuthorizerId and StageNames itself needs nothing else beyond Lambda's standard environment; the
+partition and account the function runs in come from its own ARN.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ REST_API_ID = "REST_API_ID"
 AUTHORIZER_ID = "AUTHORIZER_ID"
 STAGE_NAMES = "STAGE_NAMES"
 ALLOWED_USER_POOL_ARNS = "ALLOWED_USER_POOL_ARNS"
+REGISTRY_TABLE = "REGISTRY_TABLE"
 
 
 class FunctionContext(Protocol):
@@ -39,6 +40,16 @@ class Settings:
     default_stage_names: tuple[str, ...]
     # IAM ArnLike patterns of the pools registrations may name (empty: this account's pools).
     allowed_user_pool_arns: tuple[str, ...]
+    # The ownership registry's DynamoDB table (template.yaml creates it).
+    registry_table: str | None = None
+
+    def require_registry_table(self) -> str:
+        if not self.registry_table:
+            raise ResourceError(
+                f"the function has no {REGISTRY_TABLE}: deploy it with template.yaml, which "
+                "creates the ownership registry and passes its name"
+            )
+        return self.registry_table
 
     @classmethod
     def load(cls, context: FunctionContext, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,4 +70,5 @@ class Settings:
             default_stage_names=split_list(env.get(STAGE_NAMES, "")),
             allowed_user_pool_arns=allowed
             or (f"arn:{partition}:cognito-idp:*:{account_id}:userpool/*",),
+            registry_table=env.get(REGISTRY_TABLE) or None,
         )

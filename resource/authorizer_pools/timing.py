@@ -16,12 +16,19 @@ from typing import Protocol
 class Clock(Protocol):
     def monotonic(self) -> float: ...
 
+    def time(self) -> float:
+        """Wall-clock seconds since the epoch: what leases shared between containers expire by."""
+        ...
+
     def sleep(self, seconds: float) -> None: ...
 
 
 class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -518,6 +518,9 @@ class CallRecord:
     user_agent: str = ""
 
 
+_DYNAMODB_LOCK = threading.Lock()
+
+
 class ControlPlane:
     """WSGI middleware: the control-plane model in front of moto's server application."""
 
@@ -782,6 +785,13 @@ class ControlPlane:
             return apigateway_ext.flush_stage_authorizers_cache(
                 info.account_id, info.region, info.api_id, info.stage_name
             )
+        if info.service == "dynamodb":
+            # DynamoDB applies each write, condition included, atomically (developer guide,
+            # "Condition expressions"; transactions are all-or-nothing). moto's models check
+            # and then write without a lock, so concurrent requests could both pass one
+            # condition; one request at a time restores the atomicity.
+            with _DYNAMODB_LOCK:
+                return _call_wsgi(self._app, environ)
         return _call_wsgi(self._app, environ)
 
     def _record(self, info: RequestInfo, status: int, injected: bool) -> None:

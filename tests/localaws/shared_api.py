@@ -8,6 +8,9 @@ of ``examples/tenant.yaml`` declare. Keep them in step with the templates:
   only the operators' pool (API Gateway refuses an empty list); ``/orders`` with a GET method
   behind it and a MOCK integration; one deployment; the stages ``dev`` and ``prod`` on it.
 - tenant.yaml: the tenant's user pool and its app client.
+
+And ``create_registry_table`` makes the ownership registry as ``template.yaml`` declares it
+(key schema and on-demand billing; moto ignores the rest).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import boto3
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
+REGISTRY_TABLE = "shared-authorizer-pools-Registry"
 
 
 @dataclass(frozen=True)
@@ -92,3 +97,27 @@ def create_shared_api(
 def provider_arns(api: SharedApi) -> list[str]:
     found = apigateway().get_authorizer(restApiId=api.rest_api_id, authorizerId=api.authorizer_id)
     return list(found.get("providerARNs", []))
+
+
+def create_registry_table(name: str = REGISTRY_TABLE) -> str:
+    """template.yaml's Registry table; returns its name."""
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        SSESpecification={"Enabled": True},
+        DeletionProtectionEnabled=True,
+    )
+    client.update_continuous_backups(
+        TableName=name,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+    return name
