@@ -28,6 +28,8 @@ AWS ?= aws
 $(READY): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The function's package, editable, so that `.venv/bin/python -m authorizer_pools` works.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 lint: $(READY)

@@ -49,8 +49,6 @@ class LeaseLost(ResourceError):
 
 def converge(
     registry: Registry,
-    rest_api_id: str,
-    authorizer_id: str,
     arn: str,
     *,
     version: int,
@@ -73,8 +71,6 @@ def converge(
         try:
             outcome = _apply(
                 registry,
-                rest_api_id,
-                authorizer_id,
                 arn,
                 before=before,
                 holder=holder,
@@ -96,8 +92,6 @@ def converge(
 
 def _apply(
     registry: Registry,
-    rest_api_id: str,
-    authorizer_id: str,
     arn: str,
     *,
     before: PoolRecord,
@@ -110,7 +104,7 @@ def _apply(
     # A lease taken over from another holder that expired: it may have changed the authorizer
     # without recording it, so count a change (a later deployment then covers it).
     unsure = before.lease_holder is not None and before.lease_holder != holder
-    state = authorizer.read(rest_api_id, authorizer_id, held)
+    state = authorizer.read(registry.rest_api_id, registry.authorizer_id, held)
     present = arn in state.provider_arns
     origin = before.origin
     change = plan.Change.NONE_PRESENT if present else plan.Change.NONE_ABSENT

@@ -151,8 +151,6 @@ class _Request:
         try:
             converged = convergence.converge(
                 self.registry,
-                self.registration.rest_api_id,
-                self.registration.authorizer_id,
                 self.arn,
                 version=record.version if record else 0,
                 holder=self.holder,

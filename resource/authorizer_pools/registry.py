@@ -120,6 +120,8 @@ class Registry:
         self, table: str, rest_api_id: str, authorizer_id: str, deadline: Deadline
     ) -> None:
         self.table = table
+        self.rest_api_id = rest_api_id
+        self.authorizer_id = authorizer_id
         self.pk = f"authorizer#{rest_api_id}#{authorizer_id}"
         self.deadline = deadline
 

@@ -30,7 +30,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -364,12 +364,24 @@ class LocalCloudFormation:
         *,
         fail_after_resources: bool = False,
     ) -> Stack:
-        """Update each resource whose properties changed. ``fail_after_resources`` makes a later
-        resource of the same stack fail, so CloudFormation rolls the whole update back."""
+        """Update the stack to ``resources``: new logical ids are created, changed ones updated,
+        and, in the cleanup phase, replaced physical ids and removed logical ids deleted.
+        ``fail_after_resources`` makes a later resource of the same stack fail, so
+        CloudFormation rolls the whole update back."""
         stack = self.stacks[name]
         updated: dict[str, ResourceState] = {}  # logical id -> state before the update
+        created: list[str] = []
         for logical_id, properties in resources.items():
-            before = stack.resources[logical_id]
+            before = stack.resources.get(logical_id)
+            if before is None:
+                exchange = self.send("Create", stack, logical_id, properties)
+                if exchange.physical_id and exchange.succeeded:
+                    stack.resources[logical_id] = ResourceState(
+                        dict(properties), exchange.physical_id
+                    )
+                    created.append(logical_id)
+                    continue
+                return self._roll_back_update(stack, updated, created)
             if dict(properties) == before.properties:
                 continue
             exchange = self.send(
@@ -385,11 +397,11 @@ class LocalCloudFormation:
                 # Update carries the attempted properties as its old ones.
                 updated[logical_id] = before
                 stack.resources[logical_id] = ResourceState(dict(properties), before.physical_id)
-                return self._roll_back_update(stack, updated)
+                return self._roll_back_update(stack, updated, created)
             updated[logical_id] = before
             stack.resources[logical_id] = ResourceState(dict(properties), exchange.physical_id)
         if fail_after_resources:
-            return self._roll_back_update(stack, updated)
+            return self._roll_back_update(stack, updated, created)
         stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
         for logical_id, before in updated.items():
             now = stack.resources[logical_id]
@@ -397,10 +409,17 @@ class LocalCloudFormation:
                 self.send(
                     "Delete", stack, logical_id, now.properties, physical_id=before.physical_id
                 )
+        for logical_id in [name for name in stack.resources if name not in resources]:
+            removed = stack.resources.pop(logical_id)
+            self.send(
+                "Delete", stack, logical_id, removed.properties, physical_id=removed.physical_id
+            )
         stack.status = "UPDATE_COMPLETE"
         return stack
 
-    def _roll_back_update(self, stack: Stack, updated: Mapping[str, ResourceState]) -> Stack:
+    def _roll_back_update(
+        self, stack: Stack, updated: Mapping[str, ResourceState], created: Sequence[str] = ()
+    ) -> Stack:
         stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
         failed = False
         replaced: dict[str, ResourceState] = {}
@@ -419,6 +438,12 @@ class LocalCloudFormation:
                 replaced[logical_id] = now
             stack.resources[logical_id] = before
         stack.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+        for logical_id in created:
+            new = stack.resources.pop(logical_id)
+            exchange = self.send(
+                "Delete", stack, logical_id, new.properties, physical_id=new.physical_id
+            )
+            failed |= not exchange.succeeded
         for logical_id, new in replaced.items():
             exchange = self.send(
                 "Delete", stack, logical_id, new.properties, physical_id=new.physical_id

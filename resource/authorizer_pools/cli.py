@@ -1,0 +1,169 @@
+"""The operator CLI: ``python -m authorizer_pools [target] list|reconcile [--dry-run]``.
+
+Works wherever boto3 does: a real account (standard credentials and region) or the local AWS of
+``make demo`` (``AWS_ENDPOINT_URL``). The target is the registrar stack (``--stack``, whose
+parameters and outputs name the API, the authorizer, the stages and the registry table) or those
+named one by one.
+
+Exit status: 0 when the registry and the authorizer agree, 1 when drift was found (repaired,
+unless ``--dry-run``), 2 when the command could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import reconcile, timing
+from .errors import ResourceError
+from .registry import Registry
+from .settings import split_list
+
+DRIFT_FOUND = 1
+FAILED = 2
+# Time the CLI allows itself, like a function's deadline.
+BUDGET_SECONDS = 600.0
+
+_ACTIONS = {
+    reconcile.State.MISSING: ("would add back", "added back"),
+    reconcile.State.STALE: ("would remove", "removed"),
+    reconcile.State.UNPUBLISHED: ("would publish", "published"),
+    reconcile.State.KEPT_LAST: ("cannot remove: the last pool", "cannot remove: the last pool"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    rest_api_id: str
+    authorizer_id: str
+    table: str
+    stage_names: tuple[str, ...]
+    account_id: str | None
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args, out)
+    except (ClientError, BotoCoreError, ResourceError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return FAILED
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    target = _target(args)
+    deadline = timing.Deadline(timing.clock.monotonic() + BUDGET_SECONDS)
+    registry = Registry(target.table, target.rest_api_id, target.authorizer_id, deadline)
+    found = reconcile.survey(
+        registry, target.stage_names, account_id=target.account_id, deadline=deadline
+    )
+    print(
+        f"authorizer {target.authorizer_id} of REST API {target.rest_api_id} "
+        f"(registry {target.table}; stages {', '.join(target.stage_names) or 'none'})",
+        file=out,
+    )
+    if args.command == "list":
+        _table(found, out, repaired=None)
+        return 0
+    repaired = not args.dry_run and found.drift
+    published: list[str] = []
+    if repaired:
+        repairs = reconcile.repair(registry, found, deadline)
+        published = [r.done for r in repairs if r.done.startswith("published ")]
+    _table(found, out, repaired=repaired)
+    if not found.drift:
+        print(
+            "no drift: the authorizer lists exactly the unmanaged and registered pools",
+            file=out,
+        )
+        return 0
+    if found.unpublished_stages:
+        verb = "published" if repaired else "would publish"
+        print(
+            f"stages behind the registry: {', '.join(found.unpublished_stages)} ({verb})",
+            file=out,
+        )
+    if repaired and published:
+        print("; ".join(published), file=out)
+    print("drift found" + ("; repaired" if repaired else " (dry run: nothing changed)"), file=out)
+    return DRIFT_FOUND
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m authorizer_pools",
+        description="List the shared authorizer's pools and their owners; find and repair drift "
+        "between the ownership registry and the authorizer.",
+    )
+    parser.add_argument(
+        "--stack",
+        help="the stack deployed from template.yaml; its parameters and outputs name the rest",
+    )
+    parser.add_argument("--rest-api-id")
+    parser.add_argument("--authorizer-id")
+    parser.add_argument("--table", help="the registry table (the stack's RegistryTableName)")
+    parser.add_argument("--stage-names", help="comma-separated stages to publish repairs to")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the authorizer's pools, each with its owners")
+    repair = commands.add_parser(
+        "reconcile", help="show drift and repair it (never removes an unmanaged pool)"
+    )
+    repair.add_argument("--dry-run", action="store_true", help="show drift, change nothing")
+    return parser
+
+
+def _target(args: argparse.Namespace) -> Target:
+    known: dict[str, str] = {}
+    account_id: str | None = None
+    if args.stack:
+        stack = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+        known.update(
+            {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+        )
+        known.update({o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])})
+        account_id = stack["StackId"].split(":")[4]
+    else:
+        account_id = boto3.client("sts").get_caller_identity()["Account"]
+    rest_api_id = args.rest_api_id or known.get("RestApiId")
+    authorizer_id = args.authorizer_id or known.get("AuthorizerId")
+    table = args.table or known.get("RegistryTableName")
+    missing = [
+        flag
+        for flag, value in (
+            ("--rest-api-id", rest_api_id),
+            ("--authorizer-id", authorizer_id),
+            ("--table", table),
+        )
+        if not value
+    ]
+    if missing:
+        raise ResourceError(f"name the target: {', '.join(missing)} (or --stack)")
+    stages = split_list(args.stage_names or known.get("StageNames", ""))
+    return Target(str(rest_api_id), str(authorizer_id), str(table), stages, account_id)
+
+
+def _table(found: reconcile.Survey, out: TextIO, *, repaired: bool | None) -> None:
+    rows = [("STATE", "OWNERS", "POOL", "OWNED BY / ACTION")]
+    for pool in found.pools:
+        owners = ", ".join(str(record.owner) for record in pool.owners)
+        if pool.state is reconcile.State.UNMANAGED:
+            note = "unmanaged: never removed"
+        else:
+            note = owners or "(no owner left)"
+        if pool.state in _ACTIONS and repaired is not None:
+            note += f"  → {_ACTIONS[pool.state][1 if repaired else 0]}"
+        if pool.cognito_pool_gone:
+            note += "  (the Cognito pool no longer exists)"
+        rows.append(
+            (pool.state.value, str(len(pool.owners)) if pool.owners else "-", pool.arn, note)
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        print("  ".join([*cells, row[3]]).rstrip(), file=out)

@@ -1,0 +1,227 @@
+"""Pools owned by several registrations, drift, and repair: a tenant is never locked out.
+
+Each scenario ends by checking the invariant: the authorizer lists exactly the unmanaged pools
+and the pools with at least one live owner, once each, and every stage serves exactly that.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import boto3
+from conftest import REGISTRATION, World
+
+from authorizer_pools import cli
+from localaws.shared_api import REGISTRY_TABLE
+
+
+def assert_invariant(world: World, *owned: str, unmanaged: tuple[str, ...] = ()) -> None:
+    expected = {world.api.operators_pool_arn, *unmanaged, *owned}
+    listed = world.provider_arns()
+    assert sorted(listed) == sorted(expected), "the authorizer lists the wrong pools"
+    assert set(world.owners()) == set(owned), "the registry's owners are not the live ones"
+    for stage in world.api.stage_names:
+        assert set(world.served(stage) or ()) == expected, f"stage {stage} serves the wrong pools"
+
+
+def test_pooled_tier_one_tenant_leaving_does_not_lock_out_the_others(world: World) -> None:
+    shared = world.tenant_pool("pooled-tier")
+    for tenant in ("small-a", "small-b", "small-c"):
+        assert world.create_tenant(f"tenant-{tenant}", shared).status == "CREATE_COMPLETE"
+    assert world.owners()[shared] == [
+        f"tenant-{t}/{REGISTRATION}" for t in ("small-a", "small-b", "small-c")
+    ]
+
+    world.cloudformation.delete_stack("tenant-small-b")
+
+    assert_invariant(world, shared)
+    assert len(world.owners()[shared]) == 2
+    world.cloudformation.delete_stack("tenant-small-a")
+    assert_invariant(world, shared)
+    world.cloudformation.delete_stack("tenant-small-c")
+    assert_invariant(world)
+
+
+def test_a_second_owner_of_a_live_pool_needs_no_deployment(world: World) -> None:
+    shared = world.tenant_pool("pooled-tier")
+    world.create_tenant("tenant-a", shared)
+    deployments = len(world.deployments())
+
+    stack = world.create_tenant("tenant-b", shared)
+
+    assert stack.status == "CREATE_COMPLETE"
+    assert len(world.deployments()) == deployments  # the stages serve it already
+    assert_invariant(world, shared)
+
+
+def test_renaming_the_logical_id_keeps_the_pool(world: World) -> None:
+    pool = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", pool)
+
+    # The template renames the resource: CloudFormation creates the new one (the pool is
+    # already listed), then deletes the old one in its cleanup.
+    stack = world.cloudformation.update_stack(
+        "tenant-acme", {"PoolRegistration": world.registration(pool)}
+    )
+
+    assert stack.status == "UPDATE_COMPLETE"
+    assert [e.request_type for e in stack.exchanges[-2:]] == ["Create", "Delete"]
+    assert world.owners() == {pool: ["tenant-acme/PoolRegistration"]}
+    assert_invariant(world, pool)
+
+
+def test_moving_a_registration_to_another_stack_keeps_the_pool(world: World) -> None:
+    pool = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme-old", pool)
+
+    world.create_tenant("tenant-acme-new", pool)
+    world.cloudformation.delete_stack("tenant-acme-old")
+
+    assert world.owners() == {pool: [f"tenant-acme-new/{REGISTRATION}"]}
+    assert_invariant(world, pool)
+
+
+def test_a_delete_replayed_after_another_owner_registered_the_pool_removes_nothing(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    first = world.create_tenant("tenant-first", pool)
+    world.cloudformation.delete_stack("tenant-first")
+    (delete,) = [e for e in first.exchanges if e.request_type == "Delete"]
+    world.create_tenant("tenant-second", pool)
+
+    # Lambda retries the asynchronous invocation: the same Delete arrives again.
+    replay = world.cloudformation.deliver(delete.event, first)
+
+    assert replay.status == "SUCCESS"
+    assert_invariant(world, pool)
+
+
+def test_a_pool_found_on_the_authorizer_is_never_removed(world: World) -> None:
+    # The operators' pool is registered by a tenant too; that tenant leaving keeps it.
+    world.create_tenant("tenant-ops", world.api.operators_pool_arn)
+    world.cloudformation.delete_stack("tenant-ops")
+    assert_invariant(world)
+
+
+def reconcile(world: World, *arguments: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = cli.main(
+        [
+            "--rest-api-id",
+            world.api.rest_api_id,
+            "--authorizer-id",
+            world.api.authorizer_id,
+            "--table",
+            REGISTRY_TABLE,
+            "--stage-names",
+            ",".join(world.api.stage_names),
+            *arguments,
+        ],
+        out=out,
+    )
+    return status, out.getvalue()
+
+
+def test_the_shared_stack_resetting_the_list_is_repaired_by_reconcile(world: World) -> None:
+    pools = [world.tenant_pool(name) for name in ("acme", "globex")]
+    for number, pool in enumerate(pools):
+        world.create_tenant(f"tenant-{number}", pool)
+    # The shared API's stack is updated: its AWS::ApiGateway::Authorizer sets ProviderARNs back
+    # to the template's list (the operators' pool), and its Deployment is redeployed.
+    for pool in pools:
+        world.apigateway().update_authorizer(
+            restApiId=world.api.rest_api_id,
+            authorizerId=world.api.authorizer_id,
+            patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
+        )
+    for stage in world.api.stage_names:
+        world.apigateway().create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+
+    status, report = reconcile(world, "reconcile", "--dry-run")
+    assert status == cli.DRIFT_FOUND
+    assert report.count("missing") == 2
+    assert "would add back" in report
+    assert world.provider_arns() == [world.api.operators_pool_arn]  # dry run: nothing changed
+
+    status, report = reconcile(world, "reconcile")
+    assert status == cli.DRIFT_FOUND
+    assert "added back" in report
+    assert_invariant(world, *pools)
+
+    status, report = reconcile(world, "reconcile")
+    assert status == 0
+    assert "no drift" in report
+
+
+def test_list_shows_each_pools_owners_or_unmanaged(world: World) -> None:
+    shared = world.tenant_pool("pooled-tier")
+    world.create_tenant("tenant-a", shared)
+    world.create_tenant("tenant-b", shared)
+
+    status, report = reconcile(world, "list")
+
+    assert status == 0
+    lines = report.splitlines()
+    assert lines[1].split() == ["STATE", "OWNERS", "POOL", "OWNED", "BY", "/", "ACTION"]
+    (operators,) = [line for line in lines if world.api.operators_pool_arn in line]
+    assert operators.split()[:2] == ["unmanaged", "-"]
+    assert "never removed" in operators
+    (pooled,) = [line for line in lines if shared in line]
+    assert pooled.split()[:2] == ["ok", "2"]
+    assert f"tenant-a/{REGISTRATION}, tenant-b/{REGISTRATION}" in pooled
+
+
+def test_a_pool_added_in_the_console_is_unmanaged_and_never_removed(world: World) -> None:
+    console = world.tenant_pool("added-by-hand")
+    world.apigateway().update_authorizer(
+        restApiId=world.api.rest_api_id,
+        authorizerId=world.api.authorizer_id,
+        patchOperations=[{"op": "add", "path": "/providerARNs", "value": console}],
+    )
+    pool = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", pool)
+    world.cloudformation.delete_stack("tenant-acme")
+
+    status, report = reconcile(world, "reconcile")
+
+    assert console in world.provider_arns()
+    assert status == 0, report
+    assert "unmanaged" in next(line for line in report.splitlines() if console in line)
+
+
+def test_reconcile_reports_a_registered_pool_whose_cognito_pool_is_gone(world: World) -> None:
+    pool = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", pool)
+    boto3.client("cognito-idp").delete_user_pool(UserPoolId=pool.rsplit("/", 1)[1])
+
+    status, report = reconcile(world, "reconcile", "--dry-run")
+
+    assert status == cli.DRIFT_FOUND
+    line = next(line for line in report.splitlines() if pool in line)
+    assert "the Cognito pool no longer exists" in line
+
+
+def test_the_cli_runs_as_python_dash_m(world: World, aws_environment: dict[str, str]) -> None:
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "authorizer_pools",
+            "--rest-api-id",
+            world.api.rest_api_id,
+            "--authorizer-id",
+            world.api.authorizer_id,
+            "--table",
+            REGISTRY_TABLE,
+            "list",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=aws_environment | {"PATH": "/usr/bin:/bin"},
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert world.api.operators_pool_arn in finished.stdout
