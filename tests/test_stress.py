@@ -1,0 +1,120 @@
+"""Stress: more than fifty mixed events at once, each in its own Lambda execution environment
+(process), against an API Gateway that answers 409 to overlapping changes and throttles
+CreateDeployment (once per 5 s per account) and every call (10/s, burst 40), time running
+fifty times faster. Creates, pooled-tier registrations, deletes, renames, moves and replays
+interleave; at the end the invariant holds and no valid event was answered FAILED."""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import REGISTRATION, World
+from template_model import ROOT, load_template
+from test_ownership import assert_invariant
+
+from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
+from localaws.lambda_runtime import FunctionConfig
+
+TIME_SCALE = 0.02
+FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
+OWN_TENANTS = 24  # each with its own pool
+POOLED_TENANTS = 10  # sharing one pool
+
+
+@pytest.fixture
+def cloudformation(world: World, aws_environment: dict[str, str]) -> Iterator[LocalCloudFormation]:
+    function = load_template()["Resources"]["Function"]["Properties"]
+    config = FunctionConfig(
+        code_dir=ROOT / function["CodeUri"],
+        handler=function["Handler"],
+        timeout=FUNCTION_TIMEOUT,
+        function_name="shared-authorizer-pools-Function",
+        environment={**aws_environment, "LOG_LEVEL": "INFO"},
+        time_scale=TIME_SCALE,
+        clock_module="authorizer_pools.timing",
+    )
+    with LambdaService(config) as service:
+        yield LocalCloudFormation(
+            service, world.receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 60
+        )
+
+
+def at_once(actions: Sequence[Callable[[], object]]) -> list[object]:
+    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+        return [future.result() for future in [pool.submit(action) for action in actions]]
+
+
+def test_fifty_mixed_events_at_once_keep_the_invariant_with_no_failure(
+    world: World, cloudformation: LocalCloudFormation
+) -> None:
+    cfn = cloudformation
+    own = {f"tenant-{n:02d}": world.tenant_pool(f"own-{n:02d}") for n in range(OWN_TENANTS)}
+    shared = world.tenant_pool("pooled-tier")
+    pooled = [f"pooled-{n:02d}" for n in range(POOLED_TENANTS)]
+    world.aws.control_plane.enable_model(time_scale=TIME_SCALE)
+    started = time.monotonic()
+
+    # Launch: every tenant at once, a third of them on the pooled tier's shared pool.
+    def create(name: str, pool: str) -> Callable[[], Stack]:
+        return lambda: cfn.create_stack(name, {REGISTRATION: world.registration(pool)})
+
+    at_once(
+        [create(name, pool) for name, pool in own.items()]
+        + [create(name, shared) for name in pooled]
+    )
+
+    # Then everything else at once: deletes (own and pooled), renames, moves, and replays of
+    # events already answered (Lambda retries asynchronous invocations).
+    names = list(own)
+    deleted, renamed, moved = names[:8], names[8:12], names[12:16]
+    replayed = [cfn.stacks[name].exchanges[0] for name in names[16:20]]
+    replayed += [cfn.stacks[name].exchanges[0] for name in pooled[:2]]
+
+    def rename(name: str) -> Callable[[], Stack]:
+        return lambda: cfn.update_stack(name, {"PoolRegistration": world.registration(own[name])})
+
+    def move(name: str) -> Callable[[], object]:
+        def run() -> object:
+            cfn.create_stack(f"{name}-moved", {REGISTRATION: world.registration(own[name])})
+            return cfn.delete_stack(name)
+
+        return run
+
+    def replay(exchange: Exchange) -> Callable[[], Exchange]:
+        return lambda: cfn.deliver(exchange.event, cfn.stacks[exchange.stack_name])
+
+    at_once(
+        [lambda name=name: cfn.delete_stack(name) for name in deleted + pooled[5:]]
+        + [rename(name) for name in renamed]
+        + [move(name) for name in moved]
+        + [replay(exchange) for exchange in replayed]
+    )
+    elapsed = time.monotonic() - started
+
+    exchanges = [e for stack in cfn.stacks.values() for e in stack.exchanges]
+    failed = [(e.stack_name, e.request_type, e.reason) for e in exchanges if not e.succeeded]
+    assert failed == []
+    assert len(exchanges) >= 50
+    still_owned = [own[name] for name in names if name not in deleted] + [shared]
+    assert_invariant(world, *still_owned)
+    owners = world.owners()
+    assert len(owners[shared]) == 5
+    assert owners[own[renamed[0]]] == [f"{renamed[0]}/PoolRegistration"]
+    assert owners[own[moved[0]]] == [f"{moved[0]}-moved/{REGISTRATION}"]
+
+    counters = world.aws.control_plane.counters()
+    calls = collections.Counter({op: c.calls for op, c in counters.items()})
+    conflicts = sum(c.conflicts for c in counters.values())
+    throttled = sum(c.throttled for c in counters.values())
+    kinds = collections.Counter(e.request_type for e in exchanges)
+    print(
+        f"\nstress: {len(exchanges)} events ({dict(kinds)}), 0 FAILED, "
+        f"{conflicts} answered 409, {throttled} answered 429 (each retried), "
+        f"{calls['CreateDeployment']} CreateDeployment calls, "
+        f"{cfn.function.environments} execution environments, "  # type: ignore[attr-defined]
+        f"{elapsed:.1f} s wall ({elapsed / TIME_SCALE:.0f} s at full scale)"
+    )
