@@ -43,7 +43,7 @@ def test_the_demo_tells_the_whole_story_and_leaves_nothing_running() -> None:
     finished = run_demo("--quiet")
 
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    assert finished.stdout.startswith("demo: all 5 steps passed in ")
+    assert finished.stdout.startswith("demo: all 7 steps passed in ")
     assert lambda_processes() == before
 
 

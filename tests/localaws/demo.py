@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import os
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +34,8 @@ from typing import Any, TextIO
 import boto3
 from cfnlint.decode import decode  # type: ignore[import-untyped]
 
+from authorizer_pools.registry import Registry
+from authorizer_pools.timing import Deadline
 from localaws import apigateway_ext
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
 from localaws.control_plane import ControlPlaneConfig
@@ -55,6 +58,7 @@ TIME_SCALE = 0.1  # ten times faster than real time
 FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
 ANSWER_TIMEOUT = 120.0  # real seconds to wait for an answer before calling the stack hung
 MALFORMED_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/not a pool"
+STEPS = 7
 
 
 class DemoFailed(Exception):
@@ -137,9 +141,19 @@ class Output:
 @dataclass
 class World:
     api: SharedApi
+    table: str
     labels: dict[str, str] = field(default_factory=dict)  # pool ARN -> a name people read
-    owners: dict[str, str] = field(default_factory=dict)  # pool ARN -> the tenant stack
     flushes_seen: dict[str, int] = field(default_factory=dict)
+
+    def owners(self) -> dict[str, list[str]]:
+        """The ownership registry, as the function keeps it: pool ARN -> "stack/logical id"."""
+        registry = Registry(
+            self.table, self.api.rest_api_id, self.api.authorizer_id, Deadline(float("inf"))
+        )
+        return {
+            arn: sorted(str(record.owner) for record in records)
+            for arn, records in registry.snapshot().owners.items()
+        }
 
     def label(self, arn: str) -> str:
         return self.labels.get(arn, arn)
@@ -225,12 +239,15 @@ class Story:
 
     def show_state(self) -> None:
         world = self.world
-        self.out.line("   providerARNs")
+        self.out.line("   providerARNs, with their owners in the registry")
+        owners = world.owners()
         for arn in world.provider_arns():
-            if arn == world.api.operators_pool_arn:
-                note = self.out.paint("unmanaged (the shared API's own permanent pool)", "yellow")
+            if arn in owners:
+                note = ", ".join(owners[arn])
             else:
-                note = f"{world.owners.get(arn, '?')}/{REGISTRATION}"
+                note = self.out.paint(
+                    "unmanaged (no registration added it: never removed)", "yellow"
+                )
             self.out.line(f"     • {world.label(arn):<10} {world.short(arn):<20} {note}")
         self.out.line("   stages")
         for stage in world.api.stage_names:
@@ -280,7 +297,9 @@ class Story:
         tenants = self.three_tenants()
         tenants = self.acme_moves(tenants)
         self.malformed_arn()
-        self.everyone_leaves(tenants)
+        pooled = self.pooled_tier(list(tenants.values()))
+        self.drift_repaired([*tenants.values(), pooled])
+        self.everyone_leaves([*tenants, "small-b"], [*tenants.values(), pooled])
 
     def shared_api(self) -> None:
         self.begin(1, "the shared API, as examples/shared-api.yaml declares it")
@@ -305,8 +324,6 @@ class Story:
                 for name, pool in pools.items()
             ],
         )
-        for name, pool in pools.items():
-            self.world.owners[pool] = f"tenant-{name}"
         self.show_state()
         for stack in stacks:
             self.expect(
@@ -326,7 +343,6 @@ class Story:
     def acme_moves(self, pools: dict[str, str]) -> dict[str, str]:
         self.begin(3, "tenant-acme moves to a new pool (a replacement, then the cleanup Delete)")
         old, new = pools["acme"], self.tenant_pool("acme", version=2)
-        self.world.owners[new] = "tenant-acme"
         with self.out.waiting("waiting for the update and its cleanup"):
             stack = self.cloudformation.update_stack(
                 "tenant-acme", {REGISTRATION: self.registration(new)}
@@ -367,13 +383,70 @@ class Story:
         self.expect(after == before, "the failed stack changed the authorizer or deployed")
         self.passed("FAILED with a clear reason; the rollback Delete succeeded and changed nothing")
 
-    def everyone_leaves(self, pools: dict[str, str]) -> None:
-        self.begin(5, "every tenant stack deleted at once")
+    def pooled_tier(self, tenant_pools: list[str]) -> str:
+        self.begin(5, "two small tenants share one pool (pooled tier); one of them leaves")
+        shared = self.tenant_pool("pooled")
         stacks = self.all_at_once(
-            f"waiting for {len(pools)} answers",
+            "waiting for 2 answers",
+            [
+                lambda name=name: self.cloudformation.create_stack(  # type: ignore[misc]
+                    f"tenant-{name}", {REGISTRATION: self.registration(shared)}
+                )
+                for name in ("small-a", "small-b")
+            ],
+        )
+        self.expect(
+            all(stack.status == "CREATE_COMPLETE" for stack in stacks), "a pooled tenant failed"
+        )
+        self.expect(len(self.world.owners().get(shared, [])) == 2, "the pool has not two owners")
+        left = self.cloudformation.delete_stack("tenant-small-a")
+        self.show_state()
+        self.expect(left.status == "DELETE_COMPLETE", f"tenant-small-a is {left.status}")
+        self.expect(
+            self.world.owners().get(shared) == [f"tenant-small-b/{REGISTRATION}"],
+            "the remaining owner is not tenant-small-b",
+        )
+        self.expect_live([*tenant_pools, shared])
+        self.passed("tenant-small-a left; the shared pool stays: tenant-small-b still owns it")
+        return shared
+
+    def drift_repaired(self, registered: list[str]) -> None:
+        self.begin(6, "the shared API's own stack resets the pool list; reconcile repairs it")
+        client = boto3.client("apigateway")
+        api = self.world.api
+        for arn in registered:
+            client.update_authorizer(
+                restApiId=api.rest_api_id,
+                authorizerId=api.authorizer_id,
+                patchOperations=[{"op": "remove", "path": "/providerARNs", "value": arn}],
+            )
+        for stage in api.stage_names:
+            client.create_deployment(restApiId=api.rest_api_id, stageName=stage)
+        self.out.line("   (an update of shared-api.yaml set ProviderARNs back to its own list)")
+        self.show_state()
+        for arguments, expected in (
+            (["reconcile", "--dry-run"], 1),
+            (["reconcile"], 1),
+            (["reconcile"], 0),
+        ):
+            status, report = self.operator_cli(arguments)
+            self.out.line(
+                f"   $ python -m authorizer_pools … {' '.join(arguments)}   (exit {status})"
+            )
+            for line in report.splitlines():
+                self.out.line(f"     {line}")
+            self.expect(status == expected, f"{' '.join(arguments)} exited {status}")
+        self.show_state()
+        self.expect_live(registered)
+        self.passed("drift found, repaired, and a second reconcile finds none")
+
+    def everyone_leaves(self, names: list[str], pools: list[str]) -> None:
+        self.begin(7, "every tenant stack deleted at once")
+        stacks = self.all_at_once(
+            f"waiting for {len(names)} answers",
             [
                 lambda name=name: self.cloudformation.delete_stack(f"tenant-{name}")  # type: ignore[misc]
-                for name in pools
+                for name in names
             ],
         )
         self.show_state()
@@ -382,8 +455,33 @@ class Story:
                 stack.status == "DELETE_COMPLETE",
                 f"{stack.name} is {stack.status}: {stack.exchanges[-1].reason}",
             )
-        self.expect_live([], absent=list(pools.values()))
+        self.expect_live([], absent=pools)
+        self.expect(self.world.owners() == {}, "the registry still lists owners")
         self.passed("all deleted; only the operators' pool is trusted and served")
+
+    def operator_cli(self, arguments: list[str]) -> tuple[int, str]:
+        api = self.world.api
+        finished = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "authorizer_pools",
+                "--rest-api-id",
+                api.rest_api_id,
+                "--authorizer-id",
+                api.authorizer_id,
+                "--table",
+                self.world.table,
+                "--stage-names",
+                ",".join(api.stage_names),
+                *arguments,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        return finished.returncode, (finished.stdout + finished.stderr).rstrip()
 
     # ------------------------------------------------------------------------------------
 
@@ -450,9 +548,8 @@ def run(output: Output, code_dir: Path, handler: str, time_scale: float) -> None
         )
         shown = code_dir.relative_to(ROOT) if code_dir.is_relative_to(ROOT) else code_dir
         output.line(f"   function  {handler} from {shown}/, one process per execution")
-        world = World(create_shared_api())
+        world = World(create_shared_api(), create_registry_table())
         world.labels[world.api.operators_pool_arn] = "operators"
-        table = create_registry_table()
         config = FunctionConfig(
             code_dir=code_dir,
             handler=handler,
@@ -466,7 +563,7 @@ def run(output: Output, code_dir: Path, handler: str, time_scale: float) -> None
                 "AUTHORIZER_ID": world.api.authorizer_id,
                 "STAGE_NAMES": ",".join(world.api.stage_names),
                 "ALLOWED_USER_POOL_ARNS": "",
-                "REGISTRY_TABLE": table,
+                "REGISTRY_TABLE": world.table,
                 "LOG_LEVEL": "INFO",
             },
             time_scale=time_scale,
@@ -481,7 +578,7 @@ def run(output: Output, code_dir: Path, handler: str, time_scale: float) -> None
             story.cloudformation.on_exchange = story.show_exchange
             story.run()
     output.line()
-    output.always(f"demo: all 5 steps passed in {time.monotonic() - started:.1f} s")
+    output.always(f"demo: all {STEPS} steps passed in {time.monotonic() - started:.1f} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
