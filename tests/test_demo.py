@@ -30,28 +30,38 @@ def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def lambda_processes() -> list[str]:
+def lambda_processes(code: Path) -> list[str]:
+    """The demo's Lambda-like processes: they run the code from ``code``."""
     found = subprocess.run(
         ["pgrep", "-af", BOOTSTRAP], capture_output=True, text=True, check=False
     ).stdout
-    return [line for line in found.splitlines() if "pgrep" not in line]
+    return [line for line in found.splitlines() if str(code) in line and "pgrep" not in line]
 
 
-def test_the_demo_tells_the_whole_story_and_leaves_nothing_running() -> None:
-    before = lambda_processes()
+def copy_of_the_function(tmp_path: Path) -> Path:
+    """The function's code in a folder of this test's own, so its processes can be told from
+    those of other tests running at the same time."""
+    code = tmp_path / "resource"
+    shutil.copytree(
+        ROOT / "resource", code, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    return code
 
-    finished = run_demo("--quiet")
+
+def test_the_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -> None:
+    code = copy_of_the_function(tmp_path)
+
+    finished = run_demo("--quiet", "--code-dir", str(code))
 
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert finished.stdout.startswith("demo: all 7 steps passed in ")
-    assert lambda_processes() == before
+    assert lambda_processes(code) == []
 
 
 def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) -> None:
     # A plausible bug: the pool is registered, but the stages are never redeployed, so the
     # change is reported as done without being live.
-    code = tmp_path / "resource"
-    shutil.copytree(ROOT / "resource", code, ignore=shutil.ignore_patterns("__pycache__"))
+    code = copy_of_the_function(tmp_path)
     with (code / "authorizer_pools" / "publishing.py").open("a") as module:
         module.write(
             "\n\ndef publish_pending(*args, **kwargs):  # broken: never deploys\n    return []\n"
