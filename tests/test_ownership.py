@@ -7,6 +7,7 @@ and the pools with at least one live owner, once each, and every stage serves ex
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import boto3
 from conftest import REGISTRATION, World
 
 from authorizer_pools import cli
+from localaws.control_plane import RequestInfo
 from localaws.shared_api import REGISTRY_TABLE
 
 
@@ -225,3 +227,38 @@ def test_the_cli_runs_as_python_dash_m(world: World, aws_environment: dict[str, 
     )
     assert finished.returncode == 0, finished.stderr
     assert world.api.operators_pool_arn in finished.stdout
+
+
+def test_a_change_interrupted_before_it_was_counted_is_finished_by_reconcile(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", pool)
+    world.cloudformation.function.timeout = 20.0  # type: ignore[attr-defined]
+
+    def counts_a_change(info: RequestInfo) -> bool:
+        return json.loads(info.body or b"{}").get("Key", {}).get("sk", {}).get("S") == "authorizer"
+
+    # The Delete takes the pool off the authorizer, then cannot count the change.
+    world.aws.control_plane.inject(
+        "UpdateItem",
+        500,
+        "InternalServerError",
+        "Internal server error",
+        predicate=counts_a_change,
+        service="dynamodb",
+    )
+    stack = world.cloudformation.delete_stack("tenant-acme")
+    world.aws.control_plane.clear()
+    assert stack.status == "DELETE_FAILED"
+    assert pool not in world.provider_arns()
+    assert world.live_everywhere(pool)  # removed, but still served: the stages must follow
+
+    status, report = reconcile(world, "reconcile", "--dry-run")
+    assert status == cli.DRIFT_FOUND
+    assert next(line for line in report.splitlines() if pool in line).startswith("interrupted")
+
+    status, report = reconcile(world, "reconcile")
+    assert status == cli.DRIFT_FOUND
+    assert world.gone_everywhere(pool)
+    assert reconcile(world, "reconcile")[0] == 0

@@ -21,8 +21,8 @@ from .timing import Deadline
 logger = logging.getLogger(__name__)
 
 COGNITO_USER_POOLS = "COGNITO_USER_POOLS"
-# Re-reads after a refused or unknown change before giving up; each needs another container
-# to have changed the list in between, so a handful is plenty.
+# Re-reads after a change refused because the list changed under it, before giving up; each
+# needs another container to have changed the list in between, so a handful is plenty.
 _MAX_DECISIONS = 6
 
 
@@ -81,15 +81,19 @@ def _converge(
     deadline: Deadline,
     decide: Callable[[tuple[str, ...], str], plan.Change],
 ) -> plan.Change:
-    for attempt in range(1, _MAX_DECISIONS + 1):
+    races = 0
+    unknown_outcomes = 0
+    while True:
         change = decide(state.provider_arns, arn)
         if not change.changes_authorizer:
             return change
         try:
             _patch(state, change, arn, deadline)
         except retries.AmbiguousOutcome as unknown:
-            # It may have been applied: wait as for any retry, then read what happened.
-            retries.pause("UpdateAuthorizer", unknown.error, attempt, deadline)
+            # It may have been applied: wait as for any retry (until the deadline says stop,
+            # naming this error), then read what happened and decide again.
+            unknown_outcomes += 1
+            retries.pause("UpdateAuthorizer", unknown.error, unknown_outcomes, deadline)
             state = read(state.rest_api_id, state.authorizer_id, deadline)
             continue
         except ClientError as error:
@@ -101,11 +105,13 @@ def _converge(
             if state.provider_arns == before:
                 # Nobody changed the list: the refusal was about our change, not a race.
                 raise
+            races += 1
+            if races >= _MAX_DECISIONS:
+                raise AwsCallFailed(
+                    "UpdateAuthorizer",
+                    "TooManyRaces",
+                    f"the pool list kept changing under {races} attempts to {change.value} {arn}",
+                    attempts=races,
+                ) from error
             continue
         return change
-    raise AwsCallFailed(
-        "UpdateAuthorizer",
-        "TooManyRaces",
-        f"the pool list kept changing under {_MAX_DECISIONS} attempts to {change.value} {arn}",
-        attempts=_MAX_DECISIONS,
-    )

@@ -34,6 +34,7 @@ _ACTIONS = {
     reconcile.State.MISSING: ("would add back", "added back"),
     reconcile.State.STALE: ("would remove", "removed"),
     reconcile.State.UNPUBLISHED: ("would publish", "published"),
+    reconcile.State.INTERRUPTED: ("would finish the change and publish", "finished and published"),
     reconcile.State.KEPT_LAST: ("cannot remove: the last pool", "cannot remove: the last pool"),
 }
 

@@ -101,9 +101,10 @@ def _apply(
     """One pass under the lease. None when the lease must be taken again."""
     lease_ends = timing.clock.monotonic() + LEASE_SECONDS - LEASE_MARGIN_SECONDS
     held = Deadline(min(deadline.at, lease_ends))
-    # A lease taken over from another holder that expired: it may have changed the authorizer
-    # without recording it, so count a change (a later deployment then covers it).
-    unsure = before.lease_holder is not None and before.lease_holder != holder
+    # A lease taken over from another holder that expired, or a pool a holder was changing
+    # when it stopped: the authorizer may have changed without being counted, so count a
+    # change (a later deployment then covers it).
+    unsure = before.changing or (before.lease_holder is not None and before.lease_holder != holder)
     state = authorizer.read(registry.rest_api_id, registry.authorizer_id, held)
     present = arn in state.provider_arns
     origin = before.origin
@@ -114,13 +115,14 @@ def _apply(
         origin, unsure = FOUND, True
     wanted = before.owners > 0 or origin == FOUND
     if wanted and not present:
-        if origin is None:
-            # Recorded before the add: a pool this registry added must never look found.
-            if not registry.set_origin(arn, holder, ADDED):
-                return None
-            origin = ADDED
+        new_origin = ADDED if origin is None else None
+        if not registry.mark_changing(arn, holder, new_origin):
+            return None
+        origin = origin or ADDED
         change = authorizer.add_pool(state, arn, held)
     elif not wanted and present and origin == ADDED:
+        if not registry.mark_changing(arn, holder, None):
+            return None
         change = authorizer.remove_pool(state, arn, held)
     changed_seq = registry.next_seq() if change.changes_authorizer or unsure else None
     if not registry.release(arn, holder, before.version, origin, changed_seq):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from . import authorizer, aws, convergence, publishing, retries
+from . import authorizer, aws, convergence, publishing, retries, timing
 from .arns import ArnError, UserPoolArn
 from .registry import FOUND, OwnerRecord, PoolRecord, Registry, Snapshot
 from .timing import Deadline
@@ -30,6 +30,7 @@ class State(enum.Enum):
     STALE = "stale"  # listed, added by registrations, none of which is left: removed
     KEPT_LAST = "kept-last"  # stale, but the last pool: API Gateway refuses an empty list
     UNPUBLISHED = "unpublished"  # listed as it should be, but a stage does not serve it yet
+    INTERRUPTED = "interrupted"  # a request stopped while changing it: what stages serve is unknown
 
     @property
     def is_drift(self) -> bool:
@@ -64,8 +65,10 @@ def classify(
     listed: Sequence[str],
     stage_names: Sequence[str],
     gone_from_cognito: Iterable[str] = (),
+    now: float = 0.0,
 ) -> Survey:
-    """Pure: each pool's state, given the registry and what the authorizer lists."""
+    """Pure: each pool's state, given the registry, what the authorizer lists, and the time
+    (leases still running are changes in progress, not drift)."""
     gone = set(gone_from_cognito)
 
     def published(stage_name: str) -> int:
@@ -79,7 +82,9 @@ def classify(
         present = arn in listed
         wanted = bool(owners) or record.origin == FOUND
         behind = any(published(name) < record.changed_seq for name in stage_names)
-        if present and not owners and record.origin in (None, FOUND):
+        if record.changing and (record.lease_holder is None or record.lease_until < now):
+            state = State.INTERRUPTED
+        elif present and not owners and record.origin in (None, FOUND):
             state = State.UNMANAGED
         elif wanted and not present:
             state = State.MISSING
@@ -105,7 +110,7 @@ def survey(
     listed = authorizer.read(registry.rest_api_id, registry.authorizer_id, deadline).provider_arns
     candidates = set(listed) | {arn for arn, owners in snapshot.owners.items() if owners}
     gone = [arn for arn in sorted(candidates) if _cognito_pool_gone(arn, account_id, deadline)]
-    return classify(snapshot, listed, stage_names, gone)
+    return classify(snapshot, listed, stage_names, gone, now=timing.clock.time())
 
 
 def _cognito_pool_gone(arn: str, account_id: str | None, deadline: Deadline) -> bool:
@@ -137,7 +142,7 @@ def repair(registry: Registry, found: Survey, deadline: Deadline) -> list[Repair
     holder = f"reconcile-{uuid.uuid4()}/{uuid.uuid4()}"
     repairs = []
     for pool in found.pools:
-        if pool.state not in (State.MISSING, State.STALE):
+        if pool.state not in (State.MISSING, State.STALE, State.INTERRUPTED):
             continue
         record = registry.pool(pool.arn)
         converged = convergence.converge(

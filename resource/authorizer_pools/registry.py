@@ -8,8 +8,9 @@ One partition per authorizer (``pk = authorizer#<api>#<authorizer>``) holds:
   every owner change), ``applied`` (the version the authorizer was last made to match),
   ``origin`` (``added``: a registration put it on the authorizer; ``found``: it was there
   already, so it is never removed), ``changed_seq`` (the authorizer change that last touched
-  it), and a lease (``lease_holder``, ``lease_until``) that one request holds while it changes
-  the pool on the authorizer;
+  it), ``changing`` (a holder is changing it, or stopped while it did), and a lease
+  (``lease_holder``, ``lease_until``) that one request holds while it changes the pool on the
+  authorizer;
 - ``authorizer``: ``seq``, a counter of the authorizer changes made through the registry;
 - ``stage#<name>``: ``published_seq``, the counter's value read before the stage's latest
   deployment made through the registry began: that deployment serves every change up to it.
@@ -64,6 +65,9 @@ class PoolRecord:
     applied: int = 0
     origin: str | None = None
     changed_seq: int = 0
+    # Set before a holder changes the pool on the authorizer, cleared when it releases: a pool
+    # left marked was changed, or maybe changed, by a holder that did not finish.
+    changing: bool = False
     lease_holder: str | None = None
     lease_until: float = 0.0
 
@@ -83,6 +87,7 @@ class PoolRecord:
             applied=_int(item, "applied"),
             origin=_str(item, "origin"),
             changed_seq=_int(item, "changed_seq"),
+            changing=bool(item.get("changing", {}).get("BOOL", False)),
             lease_holder=_str(item, "lease_holder"),
             lease_until=_int(item, "lease_until") / 1000.0,
         )
@@ -234,22 +239,27 @@ class Registry:
             raise
         return PoolRecord.from_item(arn, found.get("Attributes"))
 
-    def set_origin(self, arn: str, holder: str, origin: str) -> bool:
-        """Record the pool's origin while holding its lease (before adding it, so that a crash
-        in between cannot make a pool the registry added look found)."""
-        return self._conditional_update(
-            arn,
-            "SET origin = :origin",
-            "lease_holder = :holder",
-            {":origin": {"S": origin}, ":holder": {"S": holder}},
-        )
+    def mark_changing(self, arn: str, holder: str, origin: str | None) -> bool:
+        """Before changing the pool on the authorizer, while holding its lease: mark it, so
+        that if this request stops before its release, whoever looks next (a holder, or
+        `reconcile`) counts a change it cannot see; and record a new ``origin`` first, so a pool
+        this registry added never looks found. False when the lease is no longer ours."""
+        expression = "SET changing = :true"
+        values: dict[str, AttributeValueTypeDef] = {
+            ":true": {"BOOL": True},
+            ":holder": {"S": holder},
+        }
+        if origin is not None:
+            expression += ", origin = :origin"
+            values[":origin"] = {"S": origin}
+        return self._conditional_update(arn, expression, "lease_holder = :holder", values)
 
     def release(
         self, arn: str, holder: str, version: int, origin: str | None, changed_seq: int | None
     ) -> bool:
         """Give the lease back, recording that the authorizer now matches ``version``. False
         when the pool's owners changed meanwhile, or the lease was lost: look again."""
-        expression = "REMOVE lease_holder, lease_until SET applied = :version"
+        expression = "REMOVE lease_holder, lease_until, changing SET applied = :version"
         values: dict[str, AttributeValueTypeDef] = {
             ":version": {"N": str(version)},
             ":holder": {"S": holder},

@@ -1,0 +1,527 @@
+"""The fault matrix: every AWS call the function (and the operator CLI) makes, failing for a
+moment and failing for good, on the lifecycle step where the call matters.
+
+Each cell must end in SUCCESS, or in FAILED answered by the function itself before its
+deadline; and then the system must be consistent, or repaired by what comes next: the rollback
+Delete CloudFormation sends after a failed Create, a retried ``delete_stack``, or ``reconcile``.
+The repair is run, with the fault cleared, and checked.
+
+Consistent means the invariant of ``test_ownership``: the authorizer lists exactly the
+operators' pool plus the pools with a live owner in the registry, each once, and every stage
+serves exactly that. Every cell ends with ``reconcile --dry-run`` finding no drift.
+
+The session prints the matrix (see :class:`MatrixReport`).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pytest
+from conftest import FUNCTION_TIMEOUT, TIME_SCALE, World
+
+from authorizer_pools import cli, retries, timing
+from localaws.cloudformation import Exchange, InProcessFunction
+from localaws.control_plane import CallRecord, InjectedFault, RequestInfo
+from localaws.lambda_bootstrap import ScaledClock
+from localaws.shared_api import REGISTRY_TABLE
+
+Kind = Literal["transient", "permanent"]
+Step = Literal["Create", "Delete", "reconcile"]
+# Model seconds: a permanent fault makes the function give up within about 1.5 s of wall time.
+SHORT_TIMEOUT = 20.0
+TRANSIENT_TIMES = 2
+
+# What each service answers. Transient: the throttling or conflict a busy account sees, twice.
+# Permanent: an outage, every call a 5xx until the fault is cleared.
+ErrorSpec = tuple[int, str, str]
+ERRORS: dict[tuple[str, Kind], ErrorSpec] = {
+    ("apigateway", "transient"): (
+        409,
+        "ConflictException",
+        "Unable to complete operation due to concurrent modification. Please try again later.",
+    ),
+    ("apigateway", "permanent"): (
+        500,
+        "InternalFailure",
+        "An internal error occurred. Please try again later.",
+    ),
+    ("dynamodb", "transient"): (
+        400,
+        "ProvisionedThroughputExceededException",
+        "The level of configured provisioned throughput for the table was exceeded.",
+    ),
+    ("dynamodb", "permanent"): (
+        500,
+        "InternalServerError",
+        "Internal server error",
+    ),
+    ("cognito-idp", "transient"): (
+        429,
+        "TooManyRequestsException",
+        "Too many requests",
+    ),
+    ("cognito-idp", "permanent"): (
+        500,
+        "InternalErrorException",
+        "Internal error",
+    ),
+}
+
+
+def _registry_key(info: RequestInfo) -> str:
+    """The sort key a DynamoDB GetItem / UpdateItem addresses ("" when there is none)."""
+    body = info.json_body()
+    if not isinstance(body, dict):
+        return ""
+    key = body.get("Key")
+    if not isinstance(key, dict):
+        return ""
+    sk = key.get("sk")
+    return str(sk.get("S", "")) if isinstance(sk, dict) else ""
+
+
+Target = Callable[[RequestInfo], bool]
+TARGETS: dict[str, Target] = {
+    # The change counter's item ("authorizer"): next_seq, after the authorizer was changed.
+    "change counter": lambda info: _registry_key(info) == "authorizer",
+    # What publishing reads: a stage's published_seq, and the counter's current value.
+    "stage reads": lambda info: (
+        _registry_key(info) == "authorizer" or _registry_key(info).startswith("stage#")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    step: Step
+    operation: str
+    service: str
+    # Which uses of the call fail (a key of TARGETS); None: every use, so the first one.
+    target: str | None = None
+
+    @property
+    def call(self) -> str:
+        return f"{self.operation} ({self.target})" if self.target else self.operation
+
+
+# Every call on the Create path (GetRestApi is only made on an error path). On Create, GetItem
+# first reads the pool's record and UpdateItem first takes the pool's lease.
+CREATE_CALLS = [
+    Cell("Create", "DescribeUserPool", "cognito-idp"),
+    Cell("Create", "GetAuthorizer", "apigateway"),
+    Cell("Create", "GetStages", "apigateway"),
+    Cell("Create", "TransactWriteItems", "dynamodb"),
+    Cell("Create", "GetItem", "dynamodb"),
+    Cell("Create", "UpdateItem", "dynamodb"),
+    Cell("Create", "UpdateAuthorizer", "apigateway"),
+    Cell("Create", "CreateDeployment", "apigateway"),
+    Cell("Create", "FlushStageAuthorizersCache", "apigateway"),
+]
+# Every call on the Delete path. Here GetItem and UpdateItem fail only after the removal: the
+# reads publishing makes, and the change counter counted once the pool is off the authorizer.
+DELETE_CALLS = [
+    Cell("Delete", "TransactWriteItems", "dynamodb"),
+    Cell("Delete", "GetItem", "dynamodb", "stage reads"),
+    Cell("Delete", "UpdateItem", "dynamodb", "change counter"),
+    Cell("Delete", "GetAuthorizer", "apigateway"),
+    Cell("Delete", "UpdateAuthorizer", "apigateway"),
+    Cell("Delete", "GetStages", "apigateway"),
+    Cell("Delete", "CreateDeployment", "apigateway"),
+    Cell("Delete", "FlushStageAuthorizersCache", "apigateway"),
+]
+# The CLI's own call: reading the registry's whole partition.
+RECONCILE_CALLS = [Cell("reconcile", "Query", "dynamodb")]
+KINDS: list[Kind] = ["transient", "permanent"]
+MATRIX = [
+    pytest.param(
+        cell.step,
+        cell.operation,
+        cell.service,
+        kind,
+        cell.target,
+        id=f"{cell.step}-{cell.operation}{f'[{cell.target}]' if cell.target else ''}-{kind}",
+    )
+    for cell in [*CREATE_CALLS, *DELETE_CALLS, *RECONCILE_CALLS]
+    for kind in KINDS
+]
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    cell: Cell
+    kind: Kind
+    outcome: str = "did not finish (the test failed: see above)"
+
+
+RESULTS: list[Row] = []
+
+
+class MatrixReport:
+    """A pytest plugin, registered by this module's fixture: prints RESULTS at the end of the
+    session, so conftest.py needs no hook of its own."""
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not RESULTS:
+            return
+        header = ("STEP", "CALL", "FAULT", "OUTCOME")
+        rows = [header] + [
+            (row.cell.step, row.cell.call, row.kind, row.outcome)
+            for row in sorted(RESULTS, key=_matrix_order)
+        ]
+        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        terminalreporter.write_sep("=", "fault matrix")
+        for row in rows:
+            cells = [text.ljust(width) for text, width in zip(row[:3], widths, strict=True)]
+            terminalreporter.write_line("  ".join([*cells, row[3]]))
+
+
+def _matrix_order(row: Row) -> int:
+    cells = [*CREATE_CALLS, *DELETE_CALLS, *RECONCILE_CALLS]
+    return cells.index(row.cell) * len(KINDS) + KINDS.index(row.kind)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _matrix_report(request: pytest.FixtureRequest) -> None:
+    plugins = request.config.pluginmanager
+    if plugins.get_plugin("fault-matrix-report") is None:
+        plugins.register(MatrixReport(), "fault-matrix-report")
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def problems(world: World) -> list[str]:
+    """How the system breaks the invariant (empty: consistent). Call with no fault injected."""
+    expected = {world.api.operators_pool_arn, *world.owners()}
+    listed = world.provider_arns()
+    found = []
+    if sorted(listed) != sorted(expected):
+        found.append(
+            f"the authorizer lists {sorted(listed)}, the registry wants {sorted(expected)}"
+        )
+    for stage in world.api.stage_names:
+        served = set(world.served(stage) or ())
+        if served != expected:
+            found.append(f"stage {stage} serves {sorted(served)}, not {sorted(expected)}")
+    return found
+
+
+def assert_invariant(world: World, *owned: str, logs: str = "") -> None:
+    assert set(world.owners()) == set(owned), f"the registry's owners: {world.owners()}"
+    assert problems(world) == [], logs[-6000:]
+
+
+def assert_answered_in_time(exchange: Exchange, timeout: float) -> None:
+    """Answered once, by the function itself (not crhelper's timer), before its deadline."""
+    assert exchange.answers == 1, exchange.logs[-6000:]
+    assert not any(delivery.timed_out for delivery in exchange.deliveries), exchange.logs[-6000:]
+    assert exchange.seconds < timeout * TIME_SCALE, exchange.logs[-6000:]
+    assert "Execution timed out" not in exchange.reason, exchange.logs[-6000:]
+
+
+def assert_failure_names(exchange: Exchange, cell: Cell, kind: Kind, row: Row) -> None:
+    """The reason names the call that failed and the error it answered (README, "Quotas,
+    retries and failures"). Checked last, once the repair is known to work."""
+    _, code, _ = ERRORS[(cell.service, kind)]
+    if cell.operation not in exchange.reason or code not in exchange.reason:
+        row.outcome += f"; BUG: reason {exchange.reason[:60]!r}…"
+    assert cell.operation in exchange.reason, exchange.reason
+    assert code in exchange.reason, exchange.reason
+
+
+def timeout_for(kind: Kind) -> float:
+    """The function's timeout for the cell (model seconds)."""
+    return FUNCTION_TIMEOUT if kind == "transient" else SHORT_TIMEOUT
+
+
+class NoJitter(random.Random):
+    """Backoff without its jitter: each wait is the shortest the backoff allows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+def set_timeout(world: World, seconds: float) -> None:
+    function = world.cloudformation.function
+    assert isinstance(function, InProcessFunction)
+    function.timeout = seconds
+
+
+def inject(world: World, cell: Cell, kind: Kind) -> InjectedFault:
+    status, code, message = ERRORS[(cell.service, kind)]
+    return world.aws.control_plane.inject(
+        cell.operation,
+        status,
+        code,
+        message,
+        times=TRANSIENT_TIMES if kind == "transient" else None,
+        predicate=TARGETS[cell.target] if cell.target else None,
+        service=cell.service,
+    )
+
+
+def healed(world: World) -> None:
+    """The fault is over; the next request has the function's usual time."""
+    world.aws.control_plane.clear()
+    set_timeout(world, FUNCTION_TIMEOUT)
+
+
+# -- the CLI, on the function's compressed time ----------------------------------------------
+
+
+@pytest.fixture
+def compressed_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI on the same compressed clock as the function (their leases share one time
+    scale), with a budget as short as the function's in a permanent-failure cell."""
+    monkeypatch.setattr(timing, "clock", ScaledClock(TIME_SCALE))
+    monkeypatch.setattr(cli, "BUDGET_SECONDS", SHORT_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class CliRun:
+    status: int
+    out: str
+    err: str
+    seconds: float
+
+
+def run_cli(world: World, capsys: pytest.CaptureFixture[str], *arguments: str) -> CliRun:
+    capsys.readouterr()
+    out = io.StringIO()
+    started = time.monotonic()
+    status = cli.main(
+        [
+            "--rest-api-id",
+            world.api.rest_api_id,
+            "--authorizer-id",
+            world.api.authorizer_id,
+            "--table",
+            REGISTRY_TABLE,
+            "--stage-names",
+            ",".join(world.api.stage_names),
+            *arguments,
+        ],
+        out=out,
+    )
+    seconds = time.monotonic() - started
+    return CliRun(status, out.getvalue(), capsys.readouterr().err, seconds)
+
+
+def assert_no_drift(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """The registry agrees with the authorizer and the stages, as the operator would check."""
+    found = run_cli(world, capsys, "reconcile", "--dry-run")
+    assert found.status == 0, found.out + found.err
+    assert "no drift" in found.out
+
+
+# -- the matrix ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("step", "operation", "service", "kind", "target"), MATRIX)
+@pytest.mark.usefixtures("compressed_cli")
+def test_fault_matrix(
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    step: Step,
+    operation: str,
+    service: str,
+    kind: Kind,
+    target: str | None,
+) -> None:
+    if operation == "UpdateAuthorizer" and kind == "permanent":
+        # A 5xx leaves the patch's outcome unknown: the function re-reads the authorizer and
+        # decides again, at most 6 times a pass (authorizer._MAX_DECISIONS), then passes again
+        # while more than 15 s are left. Whether those 6 decisions or the deadline end the last
+        # pass is up to the backoff's jitter; without it, always the 6 decisions.
+        monkeypatch.setattr(retries, "_rng", NoJitter())
+    cell = Cell(step, operation, service, target)
+    row = Row(cell, kind)
+    RESULTS.append(row)
+    run = {"Create": create_cell, "Delete": delete_cell, "reconcile": reconcile_cell}[step]
+    row.outcome = run(world, capsys, row)
+    assert_no_drift(world, capsys)
+
+
+def create_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> str:
+    """A new tenant's Create. A failed one is rolled back by CloudFormation's Delete, sent once
+    the fault is over; the state it left before that is recorded."""
+    cell, kind = row.cell, row.kind
+    pool = world.tenant_pool("acme")
+    timeout = timeout_for(kind)
+    set_timeout(world, timeout)
+    fault = inject(world, cell, kind)
+    left_after_failure: list[list[str]] = []
+
+    def on_exchange(exchange: Exchange) -> None:
+        if exchange.request_type == "Create" and not exchange.succeeded:
+            healed(world)
+            left_after_failure.append(problems(world))
+
+    world.cloudformation.on_exchange = on_exchange
+    stack = world.create_tenant("tenant-acme", pool)
+    healed(world)
+
+    create = stack.exchanges[0]
+    assert fault.fired >= 1, f"{cell.operation} was never called: the cell tests nothing"
+    if kind == "transient":
+        assert fault.fired == TRANSIENT_TIMES
+    assert_answered_in_time(create, timeout)
+    if create.succeeded:
+        assert stack.status == "CREATE_COMPLETE"
+        assert_invariant(world, pool, logs=create.logs)
+        return f"SUCCESS in {create.seconds:.1f} s"
+    assert kind == "permanent", f"a transient fault failed the Create: {create.reason}"
+    assert create.status == "FAILED"
+    _, rollback = stack.exchanges
+    assert rollback.request_type == "Delete"
+    assert rollback.status == "SUCCESS", rollback.reason
+    assert stack.status == "ROLLBACK_COMPLETE"
+    (left,) = left_after_failure
+    row.outcome = f"FAILED in {create.seconds:.1f} s"
+    how = repaired(world, capsys, row, left, "rollback Delete", create.logs + rollback.logs)
+    row.outcome += ", " + how
+    assert set(world.owners()) == set()
+    assert world.gone_everywhere(pool)
+    assert_failure_names(create, cell, kind, row)
+    return row.outcome
+
+
+def delete_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> str:
+    """A tenant stack's deletion. A failed one is retried once the fault is over, as an operator
+    retries ``delete-stack`` after DELETE_FAILED."""
+    cell, kind = row.cell, row.kind
+    pool = world.tenant_pool("acme")
+    created = world.create_tenant("tenant-acme", pool)
+    assert created.status == "CREATE_COMPLETE", created.exchanges[0].reason
+    timeout = timeout_for(kind)
+    set_timeout(world, timeout)
+    fault = inject(world, cell, kind)
+
+    stack = world.cloudformation.delete_stack("tenant-acme")
+    healed(world)
+
+    delete = stack.exchanges[-1]
+    assert delete.request_type == "Delete"
+    assert fault.fired >= 1, f"{cell.operation} was never called: the cell tests nothing"
+    if kind == "transient":
+        assert fault.fired == TRANSIENT_TIMES
+    assert_answered_in_time(delete, timeout)
+    if delete.succeeded:
+        assert stack.status == "DELETE_COMPLETE"
+        assert_invariant(world, logs=delete.logs)
+        assert world.gone_everywhere(pool)
+        return f"SUCCESS in {delete.seconds:.1f} s"
+    assert kind == "permanent", f"a transient fault failed the Delete: {delete.reason}"
+    assert delete.status == "FAILED"
+    assert stack.status == "DELETE_FAILED"
+    left = problems(world)
+
+    stack = world.cloudformation.delete_stack("tenant-acme")
+
+    retry = stack.exchanges[-1]
+    assert retry.status == "SUCCESS", retry.reason
+    assert stack.status == "DELETE_COMPLETE"
+    row.outcome = f"FAILED in {delete.seconds:.1f} s"
+    how = repaired(world, capsys, row, left, "retried delete_stack", delete.logs + retry.logs)
+    row.outcome += ", " + how
+    assert set(world.owners()) == set()
+    assert world.gone_everywhere(pool)
+    assert_failure_names(delete, cell, kind, row)
+    return row.outcome
+
+
+def repaired(
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    row: Row,
+    left: list[str],
+    event: str,
+    logs: str,
+) -> str:
+    """How the system stands after a failure that left ``left`` and the ``event`` that followed
+    it (already run, and answered SUCCESS): consistent all along, or repaired by the event.
+
+    An event that answers SUCCESS and leaves the system inconsistent is a bug, whatever could
+    repair it later; the row says whether ``reconcile`` would."""
+    still = problems(world)
+    if not still:
+        return f"consistent; {event} keeps it" if not left else f"→ repaired by {event}"
+    run = run_cli(world, capsys, "reconcile")
+    after = "repairs it" if not problems(world) else f"exit {run.status}, repairs nothing"
+    row.outcome += (
+        f", → NOT repaired: {event} answered SUCCESS, left inconsistent; reconcile {after}"
+    )
+    pytest.fail(
+        f"{event} answered SUCCESS and left: {still}\nreconcile answered {run.status}:\n"
+        f"{run.out}{run.err}\nfunction logs:\n{logs[-6000:]}"
+    )
+
+
+def reconcile_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> str:
+    """``reconcile`` repairing drift: the shared API's stack set the list back to its own pool
+    and redeployed, so a registered tenant is locked out until reconcile adds it back."""
+    cell, kind = row.cell, row.kind
+    pool = world.tenant_pool("acme")
+    assert world.create_tenant("tenant-acme", pool).status == "CREATE_COMPLETE"
+    client = world.apigateway()
+    client.update_authorizer(
+        restApiId=world.api.rest_api_id,
+        authorizerId=world.api.authorizer_id,
+        patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
+    )
+    for stage in world.api.stage_names:
+        client.create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+    left = problems(world)
+    assert left, "no drift to repair"
+    fault = inject(world, cell, kind)
+
+    run = run_cli(world, capsys, "reconcile")
+    healed(world)
+
+    assert fault.fired >= 1, f"{cell.operation} was never called: the cell tests nothing"
+    assert run.seconds < SHORT_TIMEOUT * TIME_SCALE, run.out + run.err
+    if run.status == cli.DRIFT_FOUND:
+        assert fault.fired == TRANSIENT_TIMES
+        assert "added back" in run.out
+        assert_invariant(world, pool)
+        return f"SUCCESS (drift repaired) in {run.seconds:.1f} s"
+    assert kind == "permanent", f"a transient fault failed reconcile: {run.err}"
+    assert run.status == cli.FAILED, run.out + run.err
+    _, code, _ = ERRORS[(cell.service, kind)]
+    assert run.err.startswith(f"error: {cell.operation} failed after "), run.err
+    assert code in run.err
+    assert "Traceback" not in run.err
+    assert problems(world) == left, "a reconcile that failed on its first read changed something"
+
+    repair = run_cli(world, capsys, "reconcile")
+
+    assert repair.status == cli.DRIFT_FOUND, repair.out + repair.err
+    assert "added back" in repair.out
+    assert_invariant(world, pool)
+    return f"FAILED (exit 2) in {run.seconds:.1f} s, drift left as it was → repaired by reconcile"
+
+
+def test_the_matrix_has_a_row_for_every_call_a_create_and_a_delete_make(world: World) -> None:
+    """The rows are the calls the function really makes (the journal names them), so a call
+    added later cannot go untested."""
+    pool = world.tenant_pool("acme")
+    assert world.create_tenant("tenant-acme", pool).status == "CREATE_COMPLETE"
+    on_create = world.calls()
+    assert world.cloudformation.delete_stack("tenant-acme").status == "DELETE_COMPLETE"
+    on_delete = world.calls()[len(on_create) :]
+
+    def made(calls: list[CallRecord]) -> set[tuple[str, str]]:
+        return {(call.operation, call.service) for call in calls}
+
+    assert made(on_create) == {(cell.operation, cell.service) for cell in CREATE_CALLS}
+    assert made(on_delete) == {(cell.operation, cell.service) for cell in DELETE_CALLS}
