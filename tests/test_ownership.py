@@ -237,7 +237,8 @@ def test_a_change_interrupted_before_it_was_counted_is_finished_by_reconcile(
     world.cloudformation.function.timeout = 20.0  # type: ignore[attr-defined]
 
     def counts_a_change(info: RequestInfo) -> bool:
-        return json.loads(info.body or b"{}").get("Key", {}).get("sk", {}).get("S") == "authorizer"
+        key = json.loads(info.body or b"{}").get("Key", {})
+        return bool(key.get("sk", {}).get("S") == "authorizer")
 
     # The Delete takes the pool off the authorizer, then cannot count the change.
     world.aws.control_plane.inject(
