@@ -263,3 +263,36 @@ def test_a_change_interrupted_before_it_was_counted_is_finished_by_reconcile(
     assert status == cli.DRIFT_FOUND
     assert world.gone_everywhere(pool)
     assert reconcile(world, "reconcile")[0] == 0
+
+
+def test_a_create_replayed_after_its_stack_was_deleted_registers_nothing(world: World) -> None:
+    pool = world.tenant_pool("acme")
+    stack = world.create_tenant("tenant-acme", pool)
+    create = stack.exchanges[0]
+    world.cloudformation.delete_stack("tenant-acme")
+
+    # A late retry of the first invocation (Lambda retries asynchronous invocations).
+    replay = world.cloudformation.deliver(create.event, stack)
+
+    assert replay.status == "SUCCESS"  # CloudFormation no longer listens; nothing may change
+    assert_invariant(world)
+
+
+def test_a_cleanup_delete_replayed_after_the_registration_moved_back_removes_nothing(
+    world: World,
+) -> None:
+    first, second = world.tenant_pool("acme-a"), world.tenant_pool("acme-b")
+    world.create_tenant("tenant-acme", first)
+    moved = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(second)}
+    )
+    cleanup = moved.exchanges[-1]
+    assert cleanup.request_type == "Delete"
+    assert cleanup.event["PhysicalResourceId"].endswith(first)
+    world.cloudformation.update_stack("tenant-acme", {REGISTRATION: world.registration(first)})
+
+    replay = world.cloudformation.deliver(cleanup.event, moved)
+
+    assert replay.status == "SUCCESS"
+    assert world.owners() == {first: [f"tenant-acme/{REGISTRATION}"]}
+    assert_invariant(world, first)

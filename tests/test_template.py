@@ -100,6 +100,7 @@ def test_the_registry_outlives_the_function_and_any_stack_update(
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     variables = template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
     assert variables["REGISTRY_TABLE"] == {"Ref": "Registry"}
 

@@ -74,7 +74,9 @@ def delete(event: Event, context: Context) -> None:
         logs.step(event, "delete", "not-a-registration-id")
         return
     request = _Request(event, context, registration, Settings.load(context))
-    removed = _translated(lambda: request.registry.remove_owner(request.arn, request.owner))
+    removed = _translated(
+        lambda: request.registry.remove_owner(request.arn, request.owner, str(event["RequestId"]))
+    )
     record = _translated(lambda: request.registry.pool(request.arn))
     if record is None:
         # The registry never saw this pool: whatever put it on the authorizer, it was not a
@@ -195,7 +197,7 @@ class _Request:
         this does not try again: the next change on these stages, or `reconcile`, publishes
         the removal."""
         try:
-            self.registry.remove_owner(self.arn, self.owner)
+            self.registry.remove_owner(self.arn, self.owner, f"undo:{self.holder}")
             self.converge()
         except (ClientError, ResourceError) as error:
             self.log("undo", "failed", level=logging.ERROR, reason=error)

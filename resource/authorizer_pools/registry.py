@@ -2,8 +2,10 @@
 
 One partition per authorizer (``pk = authorizer#<api>#<authorizer>``) holds:
 
-- ``owner#<pool arn>#<stack id>#<logical id>``: one live registration of a pool (its owner),
-  with when and by which request it was made;
+- ``owner#<pool arn>#<stack id>#<logical id>``: one registration of a pool (its owner), with
+  when and by which request it was made, whether it is ``live``, and every request that handled
+  it (``handled``), so that a replay of any of them changes nothing; a gone owner's item stays
+  as a tombstone until DynamoDB's TTL removes it (``expires_at``);
 - ``pool#<pool arn>``: the pool's state: ``owners`` (how many owner items), ``version`` (bumped by
   every owner change), ``applied`` (the version the authorizer was last made to match),
   ``origin`` (``added``: a registration put it on the authorizer; ``found``: it was there
@@ -133,39 +135,87 @@ class Registry:
     # -- owners -------------------------------------------------------------------------
 
     def add_owner(self, arn: str, owner: Owner, request_id: str) -> bool:
-        """Record ``owner`` for the pool. False when it was recorded already (a replay)."""
-        owner_item: dict[str, AttributeValueTypeDef] = {
-            **self._key(_owner_sk(arn, owner)),
-            "arn": {"S": arn},
-            "stack_id": {"S": owner.stack_id},
-            "logical_id": {"S": owner.logical_id},
-            "request_id": {"S": request_id},
-            "registered_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+        """Record ``owner`` as a live owner of the pool. False when nothing changed: it is live
+        already, or ``request_id`` was handled before (a replay: Lambda retries asynchronous
+        invocations, even after later requests changed the owner)."""
+        values: dict[str, AttributeValueTypeDef] = {
+            ":true": {"BOOL": True},
+            ":false": {"BOOL": False},
+            ":arn": {"S": arn},
+            ":stack": {"S": owner.stack_id},
+            ":logical": {"S": owner.logical_id},
+            ":request": {"S": request_id},
+            ":requests": {"SS": [request_id]},
+            ":at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
         }
-        return self._change_owners(
+        changed = self._change_owners(
             arn,
             {
-                "Put": {
+                "Update": {
                     "TableName": self.table,
-                    "Item": owner_item,
-                    "ConditionExpression": "attribute_not_exists(sk)",
+                    "Key": self._key(_owner_sk(arn, owner)),
+                    "UpdateExpression": "SET live = :true, arn = :arn, stack_id = :stack, "
+                    "logical_id = :logical, request_id = :request, registered_at = :at "
+                    "REMOVE expires_at ADD handled :requests",
+                    "ConditionExpression": "(attribute_not_exists(live) OR live = :false) "
+                    "AND NOT contains(handled, :request)",
+                    "ExpressionAttributeValues": values,
                 }
             },
             delta=1,
         )
+        if not changed:
+            self._remember(arn, owner, request_id)
+        return changed
 
-    def remove_owner(self, arn: str, owner: Owner) -> bool:
-        """Forget ``owner`` of the pool. False when it was not recorded (a replay, or never)."""
-        return self._change_owners(
+    def remove_owner(self, arn: str, owner: Owner, request_id: str) -> bool:
+        """Record that ``owner`` is gone. Its item stays, dead, as a tombstone for
+        ``TOMBSTONE_SECONDS``, so a replay of a request it handled is recognised. False when
+        nothing changed: it was not live, or ``request_id`` was handled before."""
+        changed = self._change_owners(
             arn,
             {
-                "Delete": {
+                "Update": {
                     "TableName": self.table,
                     "Key": self._key(_owner_sk(arn, owner)),
-                    "ConditionExpression": "attribute_exists(sk)",
+                    "UpdateExpression": "SET live = :false, deleted_by = :request, "
+                    "expires_at = :expires ADD handled :requests",
+                    "ConditionExpression": "live = :true AND NOT contains(handled, :request)",
+                    "ExpressionAttributeValues": {
+                        ":true": {"BOOL": True},
+                        ":false": {"BOOL": False},
+                        ":request": {"S": request_id},
+                        ":requests": {"SS": [request_id]},
+                        ":expires": {"N": str(_expires_at())},
+                    },
                 }
             },
             delta=-1,
+        )
+        if not changed:
+            self._remember(arn, owner, request_id)
+        return changed
+
+    def _remember(self, arn: str, owner: Owner, request_id: str) -> None:
+        """Note that this request was handled, whatever it found: a later replay of it must
+        change nothing, even after other requests revived or removed the owner."""
+        self._call(
+            "UpdateItem",
+            lambda: aws.dynamodb().update_item(
+                TableName=self.table,
+                Key=self._key(_owner_sk(arn, owner)),
+                UpdateExpression="SET live = if_not_exists(live, :false), arn = :arn, "
+                "stack_id = :stack, logical_id = :logical, "
+                "expires_at = if_not_exists(expires_at, :expires) ADD handled :requests",
+                ExpressionAttributeValues={
+                    ":false": {"BOOL": False},
+                    ":arn": {"S": arn},
+                    ":stack": {"S": owner.stack_id},
+                    ":logical": {"S": owner.logical_id},
+                    ":expires": {"N": str(_expires_at())},
+                    ":requests": {"SS": [request_id]},
+                },
+            ),
         )
 
     def _change_owners(self, arn: str, owner_write: Any, *, delta: int) -> bool:
@@ -185,7 +235,7 @@ class Registry:
         try:
             # One transaction: the owner item and the pool's counters change together or not at
             # all. Repeating it after an unknown outcome is safe: the owner item's condition
-            # then cancels the repeat.
+            # (this request already handled) then cancels the repeat.
             self._call(
                 "TransactWriteItems",
                 lambda: aws.dynamodb().transact_write_items(
@@ -381,6 +431,8 @@ class Registry:
                 arn = sk.removeprefix("pool#")
                 pools[arn] = PoolRecord.from_item(arn, item)
             elif sk.startswith("owner#"):
+                if not item.get("live", {}).get("BOOL", False):
+                    continue  # a tombstone: this owner is gone
                 record = OwnerRecord(
                     arn=_str(item, "arn") or "",
                     owner=Owner(_str(item, "stack_id") or "", _str(item, "logical_id") or ""),
@@ -424,6 +476,15 @@ class Registry:
         # Every write here is safe to repeat: conditional, tokened, or a counter whose extra
         # step only makes the registry more careful.
         return retries.call(operation, request, self.deadline)
+
+
+# How long a gone owner's item outlives it (DynamoDB's TTL then deletes it): longer than Lambda
+# retries an asynchronous invocation (at most 6 hours), so every replay still finds it.
+TOMBSTONE_SECONDS = 7 * 24 * 3600
+
+
+def _expires_at() -> int:
+    return int(datetime.now(UTC).timestamp()) + TOMBSTONE_SECONDS
 
 
 def _pool_sk(arn: str) -> str:

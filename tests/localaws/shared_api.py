@@ -120,4 +120,8 @@ def create_registry_table(name: str = REGISTRY_TABLE) -> str:
         TableName=name,
         PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
     )
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True},
+    )
     return name
