@@ -42,7 +42,7 @@ from localaws.lambda_runtime import (
     LambdaContainer,
     invoke_in_process,
 )
-from localaws.response_receiver import ResponseReceiver
+from localaws.response_receiver import ReceivedAnswer, ResponseReceiver
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 RESOURCE_TYPE = "Custom::AuthorizerUserPool"
@@ -310,13 +310,16 @@ class LocalCloudFormation:
         return self.deliver(event, stack, deliveries=deliveries)
 
     def deliver(self, event: Mapping[str, Any], stack: Stack, *, deliveries: int = 1) -> Exchange:
+        """Deliver ``event`` and return the first answer it produces. Delivering an event
+        answered before (a replay) returns the replay's own answer, not the earlier one."""
         started = time.monotonic()
+        request_id = str(event["RequestId"])
+        answered_before = len(self.receiver.answers(request_id))
         results = tuple(
             self.function.deliver(copy.deepcopy(dict(event))) for _ in range(deliveries)
         )
-        request_id = str(event["RequestId"])
         try:
-            answer = self.receiver.wait_for(request_id, self.service_timeout)
+            answer = self._next_answer(request_id, answered_before)
         except TimeoutError as error:
             logs = "".join(result.logs for result in results)
             raise StackHangs(
@@ -341,6 +344,16 @@ class LocalCloudFormation:
         if self.on_exchange is not None:
             self.on_exchange(exchange)
         return exchange
+
+    def _next_answer(self, request_id: str, answered_before: int) -> ReceivedAnswer:
+        if answered_before == 0:
+            return self.receiver.wait_for(request_id, self.service_timeout)
+        deadline = time.monotonic() + self.service_timeout
+        while len(answers := self.receiver.answers(request_id)) <= answered_before:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no new answer for request id {request_id!r}")
+            time.sleep(0.01)
+        return answers[answered_before]
 
     # -- stack operations ----------------------------------------------------------------
 

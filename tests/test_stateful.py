@@ -1,0 +1,368 @@
+"""Random sequences of CloudFormation operations, against the real handler on the local AWS, keep
+the ownership invariant after every step.
+
+A hypothesis state machine plays tenant stacks (three stack names, two logical ids, three tenant
+pools and the operators' pool, so that several registrations share a pool, as on the pooled
+tier): it creates stacks with one or two registrations, updates them (a registration moves to
+another pool: a replacement and its cleanup Delete; StageNames alone changes: the physical id
+stays; a logical id is renamed: Create of the new one, Delete of the old), each update possibly
+failing after the resources so that CloudFormation rolls it back, deletes stacks, and replays
+events already answered. Its model is what CloudFormation tracks: the registrations of the live
+stacks. After every step it checks what a user would:
+
+- providerARNs lists the operators' pool and every pool with a live registration, each once;
+- the registry's owners are exactly the live registrations (stack/logical id), per pool;
+- every stage serves exactly providerARNs.
+
+Every answer must be SUCCESS with the physical id the model expects (the pool's deterministic id;
+a StageNames-only update keeps it), and every operation must end in the stack status
+CloudFormation would reach: a FAILED answer to valid input is a bug.
+
+Replays. Lambda retries CloudFormation's asynchronous invocations, so an event already answered can
+arrive again, after any other operations: after its stack was deleted, after its own stack update
+rolled back, after the registration moved to another pool and back. CloudFormation has moved on (it
+listens only for the first answer), so a replay must change nothing the user sees: the model does
+not change, the replay must be answered SUCCESS with the same physical id, and the invariant must
+still hold. The machine replays any event sent so far, whenever; and, so that the hard cases are
+not left to chance, it also has a rule that replays only superseded events: a Create or Update
+whose registration CloudFormation has since deleted, or a Delete of a registration CloudFormation
+has since made again. Such a replay names the same owner (stack id, logical id, pool) as the later,
+opposite request, so only the request id can tell them apart: before the function remembered the
+request ids that acted on each owner, such replays brought a deleted stack's owner back (its pool
+trusted for good) and took a live owner away (a cleanup Delete retried after the registration moved
+back to its pool: the tenant locked out). Time does not pass here: replays later than the registry
+keeps tombstones (a week; Lambda retries for six hours at most) are not played.
+
+The examples are derandomized: every run plays the same sequences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from conftest import FUNCTION_TIMEOUT, REGION, TIME_SCALE, World
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from localaws.cloudformation import Exchange, InProcessFunction, LocalCloudFormation, Stack
+from localaws.response_receiver import ResponseReceiver
+from localaws.server import LocalAws
+from localaws.shared_api import create_registry_table, create_shared_api
+
+STACK_NAMES = ("tenant-a", "tenant-b", "tenant-c")
+LOGICAL_IDS = ("TenantPoolRegistration", "PoolRegistration")
+TENANT_POOLS = ("pool-0", "pool-1", "pool-2")
+OPERATORS = "operators"
+POOLS = (*TENANT_POOLS, OPERATORS)
+# How many ways of writing the same StageNames the machine uses (see `stage_forms`).
+STAGE_FORMS = 4
+
+SETTINGS = settings(
+    max_examples=12,
+    stateful_step_count=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One registration as a tenant template declares it: a pool, and a way of naming every
+    stage (all forms name the same stages, so every stage must serve every change)."""
+
+    pool: str
+    stage_form: int
+
+
+def about(exchange: Exchange) -> str:
+    """The registration an event is about: the one it deletes, or the one it made."""
+    if exchange.request_type == "Delete":
+        return str(exchange.event["PhysicalResourceId"])
+    return exchange.physical_id
+
+
+@dataclass(frozen=True)
+class Sent:
+    """An event CloudFormation sent (not a replay), the stack it was for, and its answer."""
+
+    number: int
+    exchange: Exchange
+    stack: Stack
+    pool: str  # the model's name of the pool the event is about
+
+    @property
+    def resource(self) -> tuple[str, str]:
+        return self.stack.stack_id, self.exchange.logical_id
+
+    @property
+    def deletes(self) -> bool:
+        return self.exchange.request_type == "Delete"
+
+    @property
+    def physical_id(self) -> str:
+        return about(self.exchange)
+
+    def describe(self) -> str:
+        """How a drawn replay shows in hypothesis' output: the event's number among those sent,
+        what it asked and for which pool."""
+        return (
+            f"<event #{self.number}: {self.exchange.request_type} "
+            f"{self.stack.name}/{self.exchange.logical_id} of {self.pool}>"
+        )
+
+
+class TenantStacks(RuleBasedStateMachine):
+    def __init__(self, aws: LocalAws, receiver: ResponseReceiver, handler: Any) -> None:
+        super().__init__()
+        # A clean world per example, made as the `world` fixture makes it.
+        aws.reset()
+        receiver.clear()
+        api = create_shared_api()
+        create_registry_table()
+        aws.control_plane.reset()
+        function = InProcessFunction(
+            handler,
+            timeout=FUNCTION_TIMEOUT,
+            region=REGION,
+            time_scale=TIME_SCALE,
+            clock_module="authorizer_pools.timing",
+        )
+        cloudformation = LocalCloudFormation(
+            function, receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30
+        )
+        self.world = World(aws, api, cloudformation, receiver)
+        # Tenant pools are made when first named (each takes moto a while).
+        self.pools = {OPERATORS: api.operators_pool_arn}
+        names = list(api.stage_names)
+        self.stage_forms: tuple[Any, ...] = (
+            names,
+            names[::-1],
+            ",".join(names),
+            ", ".join(names[::-1]),
+        )
+        assert len(self.stage_forms) == STAGE_FORMS
+        # The model: each live stack's registrations, in template order.
+        self.stacks: dict[str, dict[str, Declared]] = {}
+        self.history: list[Sent] = []
+
+    def teardown(self) -> None:
+        self.world.aws.control_plane.clear()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @property
+    def cloudformation(self) -> LocalCloudFormation:
+        return self.world.cloudformation
+
+    def pool_arn(self, pool: str) -> str:
+        if pool not in self.pools:
+            self.pools[pool] = self.world.tenant_pool(pool)
+        return self.pools[pool]
+
+    def properties(self, declared: Declared) -> dict[str, Any]:
+        return self.world.registration(
+            self.pool_arn(declared.pool), StageNames=self.stage_forms[declared.stage_form]
+        )
+
+    def template(self, registrations: Mapping[str, Declared]) -> dict[str, dict[str, Any]]:
+        return {logical_id: self.properties(d) for logical_id, d in registrations.items()}
+
+    def physical_id(self, declared: Declared) -> str:
+        api = self.world.api
+        return f"{api.rest_api_id}:{api.authorizer_id}:{self.pool_arn(declared.pool)}"
+
+    def check(self, stack: Stack, first: int, status: str, request_types: list[str]) -> None:
+        """The operation's exchanges (from index ``first``) all answered SUCCESS once, in the
+        order CloudFormation sends them, and the stack ended in ``status`` holding the physical
+        ids the model expects."""
+        exchanges = stack.exchanges[first:]
+        for exchange in exchanges:
+            pool = next(n for n, arn in self.pools.items() if about(exchange).endswith(f":{arn}"))
+            self.history.append(Sent(len(self.history), exchange, stack, pool))
+            assert exchange.succeeded, (
+                f"{exchange.request_type} of {stack.name}/{exchange.logical_id} answered "
+                f"{exchange.status}: {exchange.reason}\n{exchange.logs[-6000:]}"
+            )
+            assert exchange.answers == 1, f"{exchange.answers} answers to one delivery"
+            if exchange.request_type != "Delete":
+                pool = exchange.event["ResourceProperties"]["UserPoolArn"]
+                assert exchange.data == {
+                    "UserPoolArn": pool,
+                    "RestApiId": self.world.api.rest_api_id,
+                    "AuthorizerId": self.world.api.authorizer_id,
+                }
+        assert [e.request_type for e in exchanges] == request_types
+        assert stack.status == status
+        expected = {
+            logical_id: self.physical_id(declared)
+            for logical_id, declared in self.stacks.get(stack.name, {}).items()
+        }
+        actual = {logical_id: state.physical_id for logical_id, state in stack.resources.items()}
+        assert actual == expected, "CloudFormation records other physical ids"
+
+    def update(
+        self, name: str, registrations: dict[str, Declared], *, fail: bool, request_types: list[str]
+    ) -> None:
+        """Update the stack to ``registrations``; a failing update must change nothing."""
+        stack = self.cloudformation.stacks[name]
+        first = len(stack.exchanges)
+        self.cloudformation.update_stack(
+            name, self.template(registrations), fail_after_resources=fail
+        )
+        if not fail:
+            self.stacks[name] = registrations
+        self.check(
+            stack, first, "UPDATE_ROLLBACK_COMPLETE" if fail else "UPDATE_COMPLETE", request_types
+        )
+
+    def registrations(self) -> list[tuple[str, str]]:
+        return [(name, lid) for name, declared in sorted(self.stacks.items()) for lid in declared]
+
+    def superseded(self) -> list[Sent]:
+        """Past events a later, opposite event about the same (stack id, logical id, physical
+        id) overtook: the registration a Create or Update made was deleted since, or the one a
+        Delete deleted was made again. Replaying one repeats a request the function can tell from
+        the later one only by its request id."""
+        found = []
+        for index, sent in enumerate(self.history):
+            last = sent
+            for later in self.history[index + 1 :]:
+                if later.resource == sent.resource and later.physical_id == sent.physical_id:
+                    last = later
+            if last.deletes != sent.deletes:
+                found.append(sent)
+        return found
+
+    def replay(self, data: st.DataObject, candidates: list[Sent]) -> None:
+        """Deliver a past event again, as Lambda's retry does: answered SUCCESS again, with the
+        same physical id; the invariant (checked next) shows it changed nothing."""
+        described = {sent.describe(): sent for sent in candidates}
+        sent = described[data.draw(st.sampled_from(list(described)))]
+        request_id = str(sent.exchange.event["RequestId"])
+        answered = len(self.world.receiver.answers(request_id))
+        replayed = self.cloudformation.deliver(sent.exchange.event, sent.stack)
+        answers = self.world.receiver.answers(request_id)
+        assert len(answers) == answered + 1, "the replay was not answered once"
+        answer = answers[-1]
+        assert answer.valid, answer.problems
+        assert answer.status == "SUCCESS", (
+            f"replayed {sent.describe()} answered {answer.status}: {answer.reason}\n"
+            f"{replayed.logs[-6000:]}"
+        )
+        assert answer.physical_resource_id == sent.exchange.physical_id, "another physical id"
+
+    # -- rules ----------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.stacks) < len(STACK_NAMES))
+    @rule(data=st.data())
+    def create_stack(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from([n for n in STACK_NAMES if n not in self.stacks]))
+        logical_ids = data.draw(
+            st.lists(st.sampled_from(LOGICAL_IDS), min_size=1, max_size=2, unique=True)
+        )
+        registrations = {
+            logical_id: Declared(
+                data.draw(st.sampled_from(POOLS)), data.draw(st.integers(0, STAGE_FORMS - 1))
+            )
+            for logical_id in logical_ids
+        }
+        self.stacks[name] = registrations
+        stack = self.cloudformation.create_stack(name, self.template(registrations))
+        self.check(stack, 0, "CREATE_COMPLETE", ["Create"] * len(registrations))
+
+    @precondition(lambda self: bool(self.stacks))
+    @rule(data=st.data(), fail=st.booleans())
+    def move_to_another_pool(self, data: st.DataObject, fail: bool) -> None:
+        name, logical_id = data.draw(st.sampled_from(self.registrations()))
+        before = self.stacks[name][logical_id]
+        pool = data.draw(st.sampled_from([p for p in POOLS if p != before.pool]))
+        registrations = dict(self.stacks[name])
+        registrations[logical_id] = Declared(pool, before.stage_form)
+        # A replacement: Update to the new pool, then the cleanup Delete of the old one; rolled
+        # back: Update back to the old pool, then Delete of the new one.
+        expected = ["Update", "Update", "Delete"] if fail else ["Update", "Delete"]
+        self.update(name, registrations, fail=fail, request_types=expected)
+
+    @precondition(lambda self: bool(self.stacks))
+    @rule(data=st.data(), fail=st.booleans())
+    def change_stage_names(self, data: st.DataObject, fail: bool) -> None:
+        name, logical_id = data.draw(st.sampled_from(self.registrations()))
+        before = self.stacks[name][logical_id]
+        form = data.draw(st.sampled_from([f for f in range(STAGE_FORMS) if f != before.stage_form]))
+        registrations = dict(self.stacks[name])
+        registrations[logical_id] = Declared(before.pool, form)
+        # The same physical id (checked against the model): no cleanup Delete.
+        expected = ["Update", "Update"] if fail else ["Update"]
+        self.update(name, registrations, fail=fail, request_types=expected)
+
+    @precondition(lambda self: any(len(r) < len(LOGICAL_IDS) for r in self.stacks.values()))
+    @rule(data=st.data(), fail=st.booleans())
+    def rename_logical_id(self, data: st.DataObject, fail: bool) -> None:
+        name = data.draw(
+            st.sampled_from(sorted(n for n, r in self.stacks.items() if len(r) < len(LOGICAL_IDS)))
+        )
+        ((old, declared),) = self.stacks[name].items()
+        (new,) = [logical_id for logical_id in LOGICAL_IDS if logical_id != old]
+        # Create of the new logical id, then the cleanup Delete of the old one; rolled back:
+        # Delete of the new one.
+        self.update(name, {new: declared}, fail=fail, request_types=["Create", "Delete"])
+
+    @precondition(lambda self: bool(self.stacks))
+    @rule(data=st.data())
+    def delete_stack(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(self.stacks)))
+        count = len(self.stacks.pop(name))
+        stack = self.cloudformation.stacks[name]
+        first = len(stack.exchanges)
+        self.cloudformation.delete_stack(name)
+        self.check(stack, first, "DELETE_COMPLETE", ["Delete"] * count)
+
+    @precondition(lambda self: bool(self.history))
+    @rule(data=st.data())
+    def replay_any_event(self, data: st.DataObject) -> None:
+        self.replay(data, self.history)
+
+    @precondition(lambda self: bool(self.superseded()))
+    @rule(data=st.data())
+    def replay_a_superseded_event(self, data: st.DataObject) -> None:
+        self.replay(data, self.superseded())
+
+    # -- what the user sees ---------------------------------------------------------------
+
+    @invariant()
+    def authorizer_registry_and_stages_match_the_live_registrations(self) -> None:
+        owners: dict[str, list[str]] = {}
+        for name, registrations in self.stacks.items():
+            for logical_id, declared in registrations.items():
+                owners.setdefault(self.pools[declared.pool], []).append(f"{name}/{logical_id}")
+        expected = sorted({self.world.api.operators_pool_arn, *owners})
+        assert sorted(self.world.provider_arns()) == expected, "the authorizer lists other pools"
+        assert self.world.owners() == {arn: sorted(o) for arn, o in owners.items()}, (
+            "the registry's owners are not the live registrations"
+        )
+        for stage in self.world.api.stage_names:
+            served = sorted(self.world.served(stage) or ())
+            assert served == expected, f"stage {stage} serves other pools"
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_random_stack_operations_keep_the_invariant(
+    local_aws: LocalAws, receiver: ResponseReceiver, handler: Any
+) -> None:
+    class OnTheSessionsLocalAws(TenantStacks):
+        def __init__(self) -> None:
+            super().__init__(local_aws, receiver, handler)
+
+    run_state_machine_as_test(OnTheSessionsLocalAws, settings=SETTINGS)
