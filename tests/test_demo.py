@@ -59,12 +59,12 @@ def test_the_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Pat
 
 
 def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) -> None:
-    # A plausible bug: the pool is registered, but the stages are never redeployed, so the
-    # change is reported as done without being live.
+    # A plausible bug: the deployment is pointed at the first stage only, so the change is
+    # reported as done while the other stage does not serve it.
     code = copy_of_the_function(tmp_path)
     with (code / "authorizer_pools" / "publishing.py").open("a") as module:
         module.write(
-            "\n\ndef publish_pending(*args, **kwargs):  # broken: never deploys\n    return []\n"
+            "\n\ndef point_stage(*args, **kwargs):  # broken: forgets the stage\n    return None\n"
         )
 
     finished = run_demo("--code-dir", str(code))
@@ -72,4 +72,4 @@ def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) 
     assert finished.returncode == 1
     last = finished.stdout.strip().splitlines()[-1]
     assert last.startswith("demo FAILED at step 2 (three tenant stacks created at once")
-    assert "serves" in last
+    assert "stage prod serves" in last

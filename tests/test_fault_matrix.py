@@ -89,11 +89,12 @@ def _registry_key(info: RequestInfo) -> str:
 Target = Callable[[RequestInfo], bool]
 TARGETS: dict[str, Target] = {
     # The change counter's item ("authorizer"): next_seq, after the authorizer was changed.
-    "change counter": lambda info: _registry_key(info) == "authorizer",
-    # What publishing reads: a stage's published_seq, and the counter's current value.
-    "stage reads": lambda info: (
-        _registry_key(info) == "authorizer" or _registry_key(info).startswith("stage#")
+    "change counter": lambda info: (
+        _registry_key(info) == "authorizer"
+        and "ADD seq" in str((info.json_body() or {}).get("UpdateExpression", ""))
     ),
+    # What publishing reads: the counter's current value.
+    "stage reads": lambda info: _registry_key(info) == "authorizer",
 }
 
 
@@ -111,7 +112,8 @@ class Cell:
 
 
 # Every call on the Create path (GetRestApi is only made on an error path). On Create, GetItem
-# first reads the pool's record and UpdateItem first takes the pool's lease.
+# first reads the pool's record, UpdateItem first marks the stages wanted, Query first looks for
+# dirty pools (or the stages' publications).
 CREATE_CALLS = [
     Cell("Create", "DescribeUserPool", "cognito-idp"),
     Cell("Create", "GetAuthorizer", "apigateway"),
@@ -119,20 +121,24 @@ CREATE_CALLS = [
     Cell("Create", "TransactWriteItems", "dynamodb"),
     Cell("Create", "GetItem", "dynamodb"),
     Cell("Create", "UpdateItem", "dynamodb"),
+    Cell("Create", "Query", "dynamodb"),
     Cell("Create", "UpdateAuthorizer", "apigateway"),
     Cell("Create", "CreateDeployment", "apigateway"),
+    Cell("Create", "UpdateStage", "apigateway"),
     Cell("Create", "FlushStageAuthorizersCache", "apigateway"),
 ]
 # Every call on the Delete path. Here GetItem and UpdateItem fail only after the removal: the
-# reads publishing makes, and the change counter counted once the pool is off the authorizer.
+# counter read before publishing, and the change counted once the pool is off the authorizer.
 DELETE_CALLS = [
     Cell("Delete", "TransactWriteItems", "dynamodb"),
     Cell("Delete", "GetItem", "dynamodb", "stage reads"),
     Cell("Delete", "UpdateItem", "dynamodb", "change counter"),
+    Cell("Delete", "Query", "dynamodb"),
     Cell("Delete", "GetAuthorizer", "apigateway"),
     Cell("Delete", "UpdateAuthorizer", "apigateway"),
     Cell("Delete", "GetStages", "apigateway"),
     Cell("Delete", "CreateDeployment", "apigateway"),
+    Cell("Delete", "UpdateStage", "apigateway"),
     Cell("Delete", "FlushStageAuthorizersCache", "apigateway"),
 ]
 # The CLI's own call: reading the registry's whole partition.

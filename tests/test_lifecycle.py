@@ -28,16 +28,27 @@ def test_create_registers_the_pool_and_makes_it_live_on_every_stage(world: World
     assert world.flushes("prod") == 1
 
 
-def test_the_change_is_one_add_operation_and_the_flush_follows_each_deployment(
+def test_one_add_operation_one_deployment_for_both_stages_then_each_cache_flushed(
     world: World,
 ) -> None:
     world.create_tenant("tenant-acme", world.tenant_pool("acme"))
     operations = [call.operation for call in world.calls() if call.service == "apigateway"]
     assert operations.count("UpdateAuthorizer") == 1
     published = [
-        op for op in operations if op in ("CreateDeployment", "FlushStageAuthorizersCache")
+        op
+        for op in operations
+        if op in ("CreateDeployment", "UpdateStage", "FlushStageAuthorizersCache")
     ]
-    assert published == ["CreateDeployment", "FlushStageAuthorizersCache"] * 2
+    # CreateDeployment is allowed once per 5 s per account: one deployment, pointed at the
+    # second stage too; each cache is flushed once the stage serves it.
+    assert published == [
+        "CreateDeployment",
+        "UpdateStage",
+        "FlushStageAuthorizersCache",
+        "FlushStageAuthorizersCache",
+    ]
+    served = {world.served(stage) for stage in world.api.stage_names}
+    assert len(served) == 1
 
 
 def test_a_replayed_create_answers_the_same_id_and_lists_the_pool_once(world: World) -> None:

@@ -67,11 +67,9 @@ def test_each_step_is_one_json_line_naming_stack_logical_id_pool_api_and_outcome
     ]
     assert [(step["requestType"], step["step"], step["outcome"]) for step in steps] == [
         ("Create", "register", "added"),
-        ("Create", "converge", "add"),
-        ("Create", "publish", "published"),
+        ("Create", "settle", "add"),
         ("Delete", "deregister", "removed"),
-        ("Delete", "converge", "remove"),
-        ("Delete", "publish", "published"),
+        ("Delete", "settle", "remove"),
     ]
     for step in steps:
         assert step["stack"] == "tenant-acme"

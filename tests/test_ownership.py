@@ -237,8 +237,9 @@ def test_a_change_interrupted_before_it_was_counted_is_finished_by_reconcile(
     world.cloudformation.function.timeout = 20.0  # type: ignore[attr-defined]
 
     def counts_a_change(info: RequestInfo) -> bool:
-        key = json.loads(info.body or b"{}").get("Key", {})
-        return bool(key.get("sk", {}).get("S") == "authorizer")
+        body = json.loads(info.body or b"{}")
+        on_the_counter = body.get("Key", {}).get("sk", {}).get("S") == "authorizer"
+        return bool(on_the_counter and "ADD seq" in body.get("UpdateExpression", ""))
 
     # The Delete takes the pool off the authorizer, then cannot count the change.
     world.aws.control_plane.inject(

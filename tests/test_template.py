@@ -133,7 +133,8 @@ def test_no_statement_uses_a_wildcard_action(deployed: Deployment) -> None:
         ),
         ("apigateway:PATCH", f"{APIGW}/authorizers/{AUTHORIZER}", {}, False),
         ("apigateway:PATCH", f"{APIGW}/authorizers/other1", {POOL_KEY: OWN_POOL}, False),
-        ("apigateway:PATCH", f"{APIGW}/stages/dev", {}, False),
+        ("apigateway:PATCH", f"{APIGW}/stages/dev", {}, True),
+        ("apigateway:PATCH", f"{APIGW}/stages/qa", {}, False),
         ("apigateway:POST", f"{APIGW}/deployments", {}, True),
         (
             "apigateway:POST",

@@ -1,15 +1,16 @@
-"""The shared authorizer: reading it, and adding or removing one pool ARN.
+"""The shared authorizer: reading it, and adding or removing pool ARNs.
 
-Every change is decided from a fresh read (``plan``) and sent as one per-ARN patch operation.
-When API Gateway refuses the change as a bad request (another container changed the list since
-we read it) or its outcome is unknown (5xx, dropped connection), we read again and decide again:
-correct whatever ``add`` of a listed ARN or ``remove`` of an unlisted one turns out to do.
+Every change is one patch operation per ARN (``plan``), sent only when a fresh read shows it is
+still needed: never the whole list, never an ``add`` of a listed ARN or a ``remove`` of an
+unlisted one, whose effect API Gateway does not document. When the outcome of a call is
+unknown (5xx, dropped connection), or API Gateway refuses it because another writer changed the
+list meanwhile, the authorizer is read again and only what is still needed is sent again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -50,48 +51,26 @@ def read(rest_api_id: str, authorizer_id: str, deadline: Deadline) -> Authorizer
     )
 
 
-def add_pool(state: AuthorizerState, arn: str, deadline: Deadline) -> plan.Change:
-    """Make sure ``arn`` is listed; ``state`` is a recent read. Returns ADD when this call added
-    it, NONE_PRESENT when it was there already."""
-    return _converge(state, arn, deadline, plan.to_register)
+def apply(
+    state: AuthorizerState, changes: Sequence[tuple[plan.Change, str]], deadline: Deadline
+) -> AuthorizerState:
+    """Send ``changes`` (ADD or REMOVE of one ARN each) in one UpdateAuthorizer call; the
+    authorizer as it is afterwards. ``state`` is a recent read.
 
-
-def remove_pool(state: AuthorizerState, arn: str, deadline: Deadline) -> plan.Change:
-    """Make sure ``arn`` is not listed, unless it is the last pool (API Gateway refuses an empty
-    list). Returns REMOVE, NONE_ABSENT or KEEP_LAST_POOL."""
-    return _converge(state, arn, deadline, plan.to_deregister)
-
-
-def _patch(state: AuthorizerState, change: plan.Change, arn: str, deadline: Deadline) -> None:
-    retries.call(
-        "UpdateAuthorizer",
-        lambda: aws.apigateway().update_authorizer(
-            restApiId=state.rest_api_id,
-            authorizerId=state.authorizer_id,
-            patchOperations=[plan.patch_operation(change, arn)],  # type: ignore[list-item]
-        ),
-        deadline,
-        idempotent=False,
-    )
-
-
-def _converge(
-    state: AuthorizerState,
-    arn: str,
-    deadline: Deadline,
-    decide: Callable[[tuple[str, ...], str], plan.Change],
-) -> plan.Change:
-    races = 0
+    A change whose outcome is unknown (5xx, dropped connection) is waited out, the authorizer
+    read again, and what is still needed sent again. A refusal (BadRequest) after which the
+    list turns out to have changed (another writer) is decided again the same way; one with
+    the list unchanged is about the changes themselves, and raised.
+    """
     unknown_outcomes = 0
+    races = 0
     while True:
-        change = decide(state.provider_arns, arn)
-        if not change.changes_authorizer:
-            return change
+        needed = [(change, arn) for change, arn in changes if _needed(change, arn, state)]
+        if not needed:
+            return state
         try:
-            _patch(state, change, arn, deadline)
+            _patch(state, needed, deadline)
         except retries.AmbiguousOutcome as unknown:
-            # It may have been applied: wait as for any retry (until the deadline says stop,
-            # naming this error), then read what happened and decide again.
             unknown_outcomes += 1
             retries.pause("UpdateAuthorizer", unknown.error, unknown_outcomes, deadline)
             state = read(state.rest_api_id, state.authorizer_id, deadline)
@@ -99,19 +78,39 @@ def _converge(
         except ClientError as error:
             if retries.describe(error)[0] != "BadRequestException":
                 raise
-            logger.debug({"reread": "UpdateAuthorizer", "reason": retries.describe(error)[1]})
             before = state.provider_arns
             state = read(state.rest_api_id, state.authorizer_id, deadline)
             if state.provider_arns == before:
-                # Nobody changed the list: the refusal was about our change, not a race.
-                raise
+                raise  # nobody changed the list: the refusal is about our changes
             races += 1
             if races >= _MAX_DECISIONS:
                 raise AwsCallFailed(
                     "UpdateAuthorizer",
                     "TooManyRaces",
-                    f"the pool list kept changing under {races} attempts to {change.value} {arn}",
+                    f"the pool list kept changing under {races} attempts",
                     attempts=races,
                 ) from error
             continue
-        return change
+        listed = [arn for arn in state.provider_arns if (plan.Change.REMOVE, arn) not in needed]
+        listed += [arn for change, arn in needed if change is plan.Change.ADD]
+        return AuthorizerState(state.rest_api_id, state.authorizer_id, state.type, tuple(listed))
+
+
+def _needed(change: plan.Change, arn: str, state: AuthorizerState) -> bool:
+    listed = arn in state.provider_arns
+    return listed if change is plan.Change.REMOVE else not listed
+
+
+def _patch(
+    state: AuthorizerState, changes: Sequence[tuple[plan.Change, str]], deadline: Deadline
+) -> None:
+    retries.call(
+        "UpdateAuthorizer",
+        lambda: aws.apigateway().update_authorizer(
+            restApiId=state.rest_api_id,
+            authorizerId=state.authorizer_id,
+            patchOperations=[plan.patch_operation(change, arn) for change, arn in changes],  # type: ignore[misc]
+        ),
+        deadline,
+        idempotent=False,
+    )

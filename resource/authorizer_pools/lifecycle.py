@@ -1,8 +1,9 @@
 """Create, Update and Delete of one registration: properties → plan → AWS calls → answer.
 
-Each request records or forgets its owner in the registry, then converges the pool (the
-authorizer lists it exactly when someone owns it, or when it was there before any registration),
-then publishes the change on the named stages unless they serve it already.
+Each request records or forgets its owner in the registry, then settles: it waits until the
+authorizer lists the pool exactly when someone owns it (or it was there before any
+registration) and the named stages serve that, doing the work itself, for everyone, when
+nobody else is (``convergence``).
 
 Create and Update return the registration now in place (its physical id and ``Data`` are the
 answer); every function raises :class:`ResourceError`, whose message becomes the FAILED reason.
@@ -35,7 +36,7 @@ from .properties import (
     stage_names_of,
 )
 from .registration import Registration
-from .registry import Owner, Registry
+from .registry import Owner, PoolRecord, Registry
 from .settings import FunctionContext, Settings
 from .timing import Deadline, LambdaContext
 
@@ -77,24 +78,22 @@ def delete(event: Event, context: Context) -> None:
     removed = _translated(
         lambda: request.registry.remove_owner(request.arn, request.owner, str(event["RequestId"]))
     )
-    record = _translated(lambda: request.registry.pool(request.arn))
-    if record is None:
+    if _translated(lambda: request.registry.pool(request.arn)) is None:
         # The registry never saw this pool: whatever put it on the authorizer, it was not a
         # registration, so it is not ours to remove.
         request.log("deregister", "not-registered")
         return
     request.log("deregister", "removed" if removed else "already-gone")
     try:
-        converged = request.converge()
         existing = publishing.existing_stages(registration.rest_api_id, request.deadline)
+        wanted = _stages_for_delete(event, context, registration)
+        request.settle(
+            [name for name in wanted if name in existing] if wanted else sorted(existing)
+        )
     except ClientError as error:
         if not publishing.is_not_found(error):
             raise _as_resource_error(error) from error
-        request.log("converge", "api-or-authorizer-gone")
-        return
-    wanted = _stages_for_delete(event, context, registration)
-    stages = [name for name in wanted if name in existing] if wanted else sorted(existing)
-    _translated(lambda: request.publish(converged, stages))
+        request.log("settle", "api-or-authorizer-gone")
 
 
 def _register(
@@ -110,8 +109,7 @@ def _register(
     try:
         added = request.registry.add_owner(request.arn, request.owner, str(event["RequestId"]))
         request.log("register", "added" if added else "already-registered")
-        converged = request.converge()
-        request.publish(converged, props.stage_names)
+        request.settle(props.stage_names)
     except (ClientError, ResourceError) as error:
         failure = _as_resource_error(error)
         if undo_on_failure:
@@ -134,8 +132,8 @@ class _Request:
         self.registration = registration
         self.arn = str(registration.user_pool_arn)
         self.owner = Owner(str(event["StackId"]), str(event["LogicalResourceId"]))
-        # Who holds a pool's lease: this CloudFormation request (a Lambda retry of it may take
-        # the lease back at once), and this invocation of it.
+        # Who holds the worker's lease: this CloudFormation request (a Lambda retry of it may
+        # take the lease back at once), and this invocation of it.
         self.holder = f"{event['RequestId']}/{context.aws_request_id}"
         self.deadline = Deadline.from_context(context)
         self.registry = Registry(
@@ -148,62 +146,51 @@ class _Request:
     def log(self, step: str, outcome: str, **details: Any) -> None:
         logs.step(self.event, step, outcome, self.registration, **details)
 
-    def converge(self) -> convergence.Converged:
+    def settle(self, stage_names: Sequence[str]) -> PoolRecord:
+        """Wait until the owner change is on the authorizer and served on ``stage_names``,
+        doing the work for everyone when nobody else is."""
         record = self.registry.pool(self.arn)
         try:
-            converged = convergence.converge(
+            settled = convergence.settle(
                 self.registry,
                 self.arn,
                 version=record.version if record else 0,
+                stage_names=stage_names,
                 holder=self.holder,
                 deadline=self.deadline,
             )
-        except ClientError as error:
-            code, message = retries.describe(error)
-            if code == "BadRequestException":
-                # API Gateway refused the pool itself.
-                raise InvalidProperty(
-                    USER_POOL_ARN, self.arn, f"refused by API Gateway: {message}"
-                ) from None
-            raise
-        if converged.change is Change.KEEP_LAST_POOL:
+        except convergence.Refused as refused:
+            raise InvalidProperty(
+                USER_POOL_ARN, self.arn, f"refused by API Gateway: {refused}"
+            ) from None
+        change = settled.last_change or "none"
+        if change == Change.KEEP_LAST_POOL.value:
             self.log(
-                "converge",
-                converged.change.value,
+                "settle",
+                change,
                 level=logging.WARNING,
                 remedy="API Gateway refuses an empty providerARNs: the pool stays trusted until "
                 "another pool is added and `reconcile` runs. Keep a permanent operators' pool "
                 "on the authorizer (see README, 'The last pool').",
             )
         else:
-            self.log("converge", converged.change.value)
-        return converged
-
-    def publish(self, converged: convergence.Converged, stage_names: Sequence[str]) -> None:
-        published = publishing.publish_pending(
-            self.registry,
-            self.registration.rest_api_id,
-            stage_names,
-            target_seq=converged.record.changed_seq,
-            description=_description(self.event, converged.change, self.registration),
-            deadline=self.deadline,
-        )
-        self.log(
-            "publish", "published" if published else "already-live", stages=_stage_list(published)
-        )
+            self.log("settle", change, stages=",".join(stage_names), seq=settled.changed_seq)
+        return settled
 
     def undo(self, failure: ResourceError) -> ResourceError:
-        """Take back the registration this failed Update made. Publishing failed already, so
-        this does not try again: the next change on these stages, or `reconcile`, publishes
-        the removal."""
+        """Take back the registration this failed Update made. If publishing is what failed,
+        the removal may stay unpublished: the next deployment, or `reconcile`, publishes it."""
         try:
             self.registry.remove_owner(self.arn, self.owner, f"undo:{self.holder}")
-            self.converge()
+            self.settle(())
         except (ClientError, ResourceError) as error:
-            self.log("undo", "failed", level=logging.ERROR, reason=error)
-            return ResourceError(
-                f"{failure}; taking the new registration back failed too ({error}): run `reconcile`"
-            )
+            record = self.registry.pool(self.arn)
+            if record is None or record.changing or record.applied < record.version:
+                self.log("undo", "failed", level=logging.ERROR, reason=error)
+                return ResourceError(
+                    f"{failure}; taking the new registration back failed too ({error}): "
+                    "run `reconcile`"
+                )
         self.log("undo", "taken-back")
         return ResourceError(f"{failure} (the new registration was taken back)")
 

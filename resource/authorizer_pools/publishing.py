@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from . import aws, retries
-from .registry import Registry
 from .timing import Deadline
 
 # CreateDeployment's description shows in the console's deployment history.
@@ -58,30 +57,36 @@ def publish(
     return published
 
 
-def publish_pending(
-    registry: Registry,
-    rest_api_id: str,
-    stage_names: Iterable[str],
-    *,
-    target_seq: int,
-    description: str,
-    deadline: Deadline,
-) -> list[PublishedStage]:
-    """Make every authorizer change up to ``target_seq`` live on each stage.
+Throttled = retries.Throttled
 
-    A stage whose latest registry deployment began after that change serves it already, so it
-    is not deployed again. Otherwise the change counter is read *before* the deployment begins:
-    the deployment then serves every change up to the value read, and the stage is recorded so.
-    """
-    published = []
-    for stage_name in stage_names:
-        if registry.published_seq(stage_name) >= target_seq:
-            continue
-        seq = registry.current_seq()
-        (stage,) = publish(rest_api_id, [stage_name], description, deadline)
-        registry.record_published(stage_name, seq, stage.deployment_id)
-        published.append(stage)
-    return published
+
+def deploy(rest_api_id: str, stage_name: str, description: str, deadline: Deadline) -> str:
+    """CreateDeployment to one stage; the deployment's id. Raises :class:`Throttled` instead of
+    waiting out the account's once-per-5-s quota: the caller has better to do meanwhile."""
+    deployment = retries.call(
+        "CreateDeployment",
+        lambda: aws.apigateway().create_deployment(
+            restApiId=rest_api_id,
+            stageName=stage_name,
+            description=description[:_DESCRIPTION_LIMIT],
+        ),
+        deadline,
+        retry_throttling=False,
+    )
+    return deployment["id"]
+
+
+def point_stage(rest_api_id: str, stage_name: str, deployment_id: str, deadline: Deadline) -> None:
+    """UpdateStage: make another stage serve an existing deployment (no CreateDeployment quota)."""
+    retries.call(
+        "UpdateStage",
+        lambda: aws.apigateway().update_stage(
+            restApiId=rest_api_id,
+            stageName=stage_name,
+            patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment_id}],
+        ),
+        deadline,
+    )
 
 
 def flush_authorizer_cache(rest_api_id: str, stage_name: str, deadline: Deadline) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from . import authorizer, aws, convergence, publishing, retries, timing
+from . import authorizer, aws, convergence, retries, timing
 from .arns import ArnError, UserPoolArn
 from .registry import FOUND, OwnerRecord, PoolRecord, Registry, Snapshot
 from .timing import Deadline
@@ -82,7 +82,7 @@ def classify(
         present = arn in listed
         wanted = bool(owners) or record.origin == FOUND
         behind = any(published(name) < record.changed_seq for name in stage_names)
-        if record.changing and (record.lease_holder is None or record.lease_until < now):
+        if record.changing and snapshot.worker_until < now:
             state = State.INTERRUPTED
         elif present and not owners and record.origin in (None, FOUND):
             state = State.UNMANAGED
@@ -138,29 +138,26 @@ class Repair:
 
 
 def repair(registry: Registry, found: Survey, deadline: Deadline) -> list[Repair]:
-    """Converge every missing or stale pool, then publish each stage that is behind."""
+    """Have a worker decide every drifted pool again from the authorizer, and publish every
+    stage that is behind: the same path as a registration's."""
     holder = f"reconcile-{uuid.uuid4()}/{uuid.uuid4()}"
-    repairs = []
-    for pool in found.pools:
-        if pool.state not in (State.MISSING, State.STALE, State.INTERRUPTED):
-            continue
-        record = registry.pool(pool.arn)
-        converged = convergence.converge(
-            registry,
-            pool.arn,
-            version=record.version if record else 0,
-            holder=holder,
-            deadline=deadline,
-        )
-        repairs.append(Repair(pool.arn, converged.change.value))
-    target = max((record.changed_seq for record in registry.snapshot().pools.values()), default=0)
-    published = publishing.publish_pending(
-        registry,
-        registry.rest_api_id,
-        found.stage_names,
-        target_seq=target,
-        description="authorizer-pools: reconcile",
-        deadline=deadline,
-    )
-    repairs += [Repair("", f"published {stage.stage_name}") for stage in published]
+    drifted = [
+        pool.arn
+        for pool in found.pools
+        if pool.state in (State.MISSING, State.STALE, State.INTERRUPTED)
+    ]
+    registry.recheck(drifted)
+    stages_before = registry.stages()
+    convergence.catch_up(registry, stage_names=found.stage_names, holder=holder, deadline=deadline)
+    repairs = [
+        Repair(arn, (registry.pool(arn) or PoolRecord(arn)).last_change or "none")
+        for arn in drifted
+    ]
+    stages_after = registry.stages()
+    repairs += [
+        Repair("", f"published {name}")
+        for name, stage in stages_after.items()
+        if name in found.stage_names
+        and stage.published_seq > (stages_before.get(name) or stage).published_seq
+    ]
     return repairs

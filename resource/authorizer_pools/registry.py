@@ -10,10 +10,11 @@ One partition per authorizer (``pk = authorizer#<api>#<authorizer>``) holds:
   every owner change), ``applied`` (the version the authorizer was last made to match),
   ``origin`` (``added``: a registration put it on the authorizer; ``found``: it was there
   already, so it is never removed), ``changed_seq`` (the authorizer change that last touched
-  it), ``changing`` (a holder is changing it, or stopped while it did), and a lease
-  (``lease_holder``, ``lease_until``) that one request holds while it changes the pool on the
-  authorizer;
-- ``authorizer``: ``seq``, a counter of the authorizer changes made through the registry;
+  it), ``changing`` (the worker is changing it, or stopped while it did), ``last_change`` and,
+  when API Gateway refused to add it, ``refused`` and ``refused_version``;
+- ``authorizer``: ``seq``, a counter of the authorizer changes made through the registry, and
+  the worker's lease (``worker``, ``worker_until``): one request at a time changes the authorizer
+  and publishes, for everyone;
 - ``stage#<name>``: ``published_seq``, the counter's value read before the stage's latest
   deployment made through the registry began: that deployment serves every change up to it.
 
@@ -23,10 +24,10 @@ the owner item's existence), so replays change nothing. ``docs/ownership.md`` gi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from botocore.exceptions import ClientError
 
@@ -67,11 +68,14 @@ class PoolRecord:
     applied: int = 0
     origin: str | None = None
     changed_seq: int = 0
-    # Set before a holder changes the pool on the authorizer, cleared when it releases: a pool
-    # left marked was changed, or maybe changed, by a holder that did not finish.
+    # Set before the worker changes the pool on the authorizer, cleared when it settles it: a
+    # pool left marked was changed, or maybe changed, by a worker that did not finish.
     changing: bool = False
-    lease_holder: str | None = None
-    lease_until: float = 0.0
+    # What the authorizer last did about the pool (a plan.Change value), for the logs.
+    last_change: str | None = None
+    # API Gateway refused to add the pool, at this version of its owners, with this message.
+    refused: str | None = None
+    refused_version: int = 0
 
     @property
     def wanted(self) -> bool:
@@ -90,9 +94,22 @@ class PoolRecord:
             origin=_str(item, "origin"),
             changed_seq=_int(item, "changed_seq"),
             changing=bool(item.get("changing", {}).get("BOOL", False)),
-            lease_holder=_str(item, "lease_holder"),
-            lease_until=_int(item, "lease_until") / 1000.0,
+            last_change=_str(item, "last_change"),
+            refused=_str(item, "refused"),
+            refused_version=_int(item, "refused_version"),
         )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What the worker records for a pool once the authorizer matches ``version`` of it."""
+
+    arn: str
+    version: int
+    origin: str | None
+    last_change: str
+    changed_seq: int | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,8 @@ class Snapshot:
     owners: dict[str, list[OwnerRecord]]
     seq: int
     stages: dict[str, StageRecord]
+    # When the current worker's lease ends (0: there is no worker).
+    worker_until: float = 0.0
 
 
 class Registry:
@@ -260,104 +279,165 @@ class Registry:
         item = found.get("Item")
         return PoolRecord.from_item(arn, item) if item else None
 
-    def acquire(self, arn: str, holder: str, now: float, until: float) -> PoolRecord | None:
-        """Take the pool's lease (free, expired, or held by this same CloudFormation request).
-        Returns the pool as it was before, or None when someone else holds the lease."""
-        request = holder.split("/", 1)[0] + "/"
-        try:
-            found = self._call(
-                "UpdateItem",
-                lambda: aws.dynamodb().update_item(
-                    TableName=self.table,
-                    Key=self._key(_pool_sk(arn)),
-                    UpdateExpression="SET lease_holder = :holder, lease_until = :until, arn = :arn",
-                    ConditionExpression="attribute_not_exists(lease_holder) "
-                    "OR lease_until < :now OR begins_with(lease_holder, :request)",
-                    ExpressionAttributeValues={
-                        ":holder": {"S": holder},
-                        ":until": {"N": str(int(until * 1000))},
-                        ":now": {"N": str(int(now * 1000))},
-                        ":request": {"S": request},
-                        ":arn": {"S": arn},
-                    },
-                    ReturnValues="ALL_OLD",
-                ),
+    def dirty_pools(self) -> list[PoolRecord]:
+        """Pools whose owners changed since the authorizer last matched them, or that a worker
+        left half-changed."""
+        return [
+            PoolRecord.from_item(_str(item, "sk", "").removeprefix("pool#"), item)
+            for item in self._query(
+                "pool#",
+                filter_expression="attribute_not_exists(applied) OR #version <> applied "
+                "OR changing = :true",
+                names={"#version": "version"},
+                values={":true": {"BOOL": True}},
             )
-        except ClientError as error:
-            if _condition_failed(error):
-                return None
-            raise
-        return PoolRecord.from_item(arn, found.get("Attributes"))
+        ]
 
-    def mark_changing(self, arn: str, holder: str, origin: str | None) -> bool:
-        """Before changing the pool on the authorizer, while holding its lease: mark it, so
-        that if this request stops before its release, whoever looks next (a holder, or
-        `reconcile`) counts a change it cannot see; and record a new ``origin`` first, so a pool
-        this registry added never looks found. False when the lease is no longer ours."""
-        expression = "SET changing = :true"
-        values: dict[str, AttributeValueTypeDef] = {
-            ":true": {"BOOL": True},
-            ":holder": {"S": holder},
-        }
-        if origin is not None:
-            expression += ", origin = :origin"
-            values[":origin"] = {"S": origin}
-        return self._conditional_update(arn, expression, "lease_holder = :holder", values)
+    # -- the worker -----------------------------------------------------------------------
 
-    def release(
-        self, arn: str, holder: str, version: int, origin: str | None, changed_seq: int | None
-    ) -> bool:
-        """Give the lease back, recording that the authorizer now matches ``version``. False
-        when the pool's owners changed meanwhile, or the lease was lost: look again."""
-        expression = "REMOVE lease_holder, lease_until, changing SET applied = :version"
-        values: dict[str, AttributeValueTypeDef] = {
-            ":version": {"N": str(version)},
-            ":holder": {"S": holder},
-        }
-        if origin is not None:
-            expression += ", origin = :origin"
-            values[":origin"] = {"S": origin}
-        if changed_seq is not None:
-            expression += ", changed_seq = :seq"
-            values[":seq"] = {"N": str(changed_seq)}
-        condition = "lease_holder = :holder AND "
-        condition += "#version = :version" if version else "attribute_not_exists(#version)"
-        return self._conditional_update(
-            arn, expression, condition, values, names={"#version": "version"}
-        )
-
-    def abandon(self, arn: str, holder: str) -> None:
-        """Give the lease back without recording anything (the change did not complete)."""
-        self._conditional_update(
-            arn,
-            "REMOVE lease_holder, lease_until",
-            "lease_holder = :holder",
-            {":holder": {"S": holder}},
-        )
-
-    def _conditional_update(
-        self,
-        arn: str,
-        expression: str,
-        condition: str,
-        values: dict[str, AttributeValueTypeDef],
-        names: dict[str, str] | None = None,
-    ) -> bool:
-        extra: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+    def take_worker(self, holder: str, now: float, until: float) -> bool:
+        """Become (or stay) the authorizer's worker until ``until``: when nobody is, the last
+        one's lease expired, or this same CloudFormation request holds it (a Lambda retry)."""
+        request = holder.split("/", 1)[0] + "/"
         try:
             self._call(
                 "UpdateItem",
                 lambda: aws.dynamodb().update_item(
                     TableName=self.table,
-                    Key=self._key(_pool_sk(arn)),
-                    UpdateExpression=expression,
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                    **extra,
+                    Key=self._key("authorizer"),
+                    UpdateExpression="SET worker = :holder, worker_until = :until",
+                    ConditionExpression="attribute_not_exists(worker) OR worker_until < :now "
+                    "OR begins_with(worker, :request)",
+                    ExpressionAttributeValues={
+                        ":holder": {"S": holder},
+                        ":until": {"N": str(int(until * 1000))},
+                        ":now": {"N": str(int(now * 1000))},
+                        ":request": {"S": request},
+                    },
                 ),
             )
         except ClientError as error:
             if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def recheck(self, arns: Iterable[str]) -> None:
+        """Have the next worker decide these pools again from what the authorizer lists (and
+        count a change for them): for drift, which no owner change announces."""
+        for arn in arns:
+            self._call(
+                "UpdateItem",
+                lambda arn=arn: aws.dynamodb().update_item(  # type: ignore[misc]
+                    TableName=self.table,
+                    Key=self._key(_pool_sk(arn)),
+                    UpdateExpression="SET changing = :true, arn = :arn",
+                    ExpressionAttributeValues={":true": {"BOOL": True}, ":arn": {"S": arn}},
+                ),
+            )
+
+    def release_worker(self, holder: str) -> None:
+        try:
+            self._call(
+                "UpdateItem",
+                lambda: aws.dynamodb().update_item(
+                    TableName=self.table,
+                    Key=self._key("authorizer"),
+                    UpdateExpression="REMOVE worker, worker_until",
+                    ConditionExpression="worker = :holder",
+                    ExpressionAttributeValues={":holder": {"S": holder}},
+                ),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def mark_changing(self, origins: Mapping[str, str | None], holder: str) -> bool:
+        """Before the worker changes these pools on the authorizer: mark them (whoever looks
+        next counts a change it cannot see if this worker stops before settling them), and
+        record each new origin first, so a pool the registry added never looks found. False
+        when the worker's lease is no longer ``holder``'s."""
+        updates = []
+        for arn, origin in origins.items():
+            expression = "SET changing = :true"
+            values: dict[str, AttributeValueTypeDef] = {":true": {"BOOL": True}}
+            if origin is not None:
+                expression += ", origin = :origin"
+                values[":origin"] = {"S": origin}
+            updates.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(_pool_sk(arn)),
+                        "UpdateExpression": expression,
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+            )
+        return all(self._as_worker(holder, chunk) for chunk in _chunks(updates))
+
+    def settle(self, settlements: Iterable[Settlement], holder: str) -> list[str]:
+        """Record that the authorizer matches each pool at its version, unless that version
+        moved meanwhile (the pool stays dirty for the next pass). The ARNs settled."""
+        writes = [(settlement, self._settle_write(settlement)) for settlement in settlements]
+        settled: list[str] = []
+        for chunk in _chunks(writes):
+            if self._as_worker(holder, [write for _, write in chunk]):
+                settled += [settlement.arn for settlement, _ in chunk]
+                continue
+            # One of them moved (or the lease is lost): settle them one by one.
+            for settlement, write in chunk:
+                if self._as_worker(holder, [write]):
+                    settled.append(settlement.arn)
+        return settled
+
+    def _settle_write(self, settlement: Settlement) -> Any:
+        expression = "REMOVE changing SET applied = :version, last_change = :change"
+        values: dict[str, AttributeValueTypeDef] = {
+            ":version": {"N": str(settlement.version)},
+            ":change": {"S": settlement.last_change},
+        }
+        if settlement.origin is not None:
+            expression += ", origin = :origin"
+            values[":origin"] = {"S": settlement.origin}
+        if settlement.changed_seq is not None:
+            expression += ", changed_seq = :seq"
+            values[":seq"] = {"N": str(settlement.changed_seq)}
+        if settlement.refused is not None:
+            expression += ", refused = :refused, refused_version = :version"
+            values[":refused"] = {"S": settlement.refused}
+        condition = (
+            "#version = :version" if settlement.version else "attribute_not_exists(#version)"
+        )
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._key(_pool_sk(settlement.arn)),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _as_worker(self, holder: str, writes: list[Any]) -> bool:
+        """Apply ``writes`` in one transaction, on condition that ``holder`` is the worker.
+        False when a condition failed (nothing was written)."""
+        lease: Any = {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": self._key("authorizer"),
+                "ConditionExpression": "worker = :holder",
+                "ExpressionAttributeValues": {":holder": {"S": holder}},
+            }
+        }
+        try:
+            self._call(
+                "TransactWriteItems",
+                lambda: aws.dynamodb().transact_write_items(TransactItems=[lease, *writes]),
+            )
+        except ClientError as error:
+            if "ConditionalCheckFailed" in retries.cancellation_reasons(error):
                 return False
             raise
         return True
@@ -388,14 +468,26 @@ class Registry:
         )
         return _int(found.get("Item") or {}, "seq")
 
-    def published_seq(self, stage_name: str) -> int:
-        found = self._call(
-            "GetItem",
-            lambda: aws.dynamodb().get_item(
-                TableName=self.table, Key=self._key(_stage_sk(stage_name)), ConsistentRead=True
-            ),
-        )
-        return _int(found.get("Item") or {}, "published_seq")
+    def want_stages(self, stage_names: Iterable[str]) -> None:
+        """Make sure the worker publishes to these stages (a registration names them)."""
+        for stage_name in stage_names:
+            self._call(
+                "UpdateItem",
+                lambda name=stage_name: aws.dynamodb().update_item(  # type: ignore[misc]
+                    TableName=self.table,
+                    Key=self._key(_stage_sk(name)),
+                    UpdateExpression="SET published_seq = if_not_exists(published_seq, :zero)",
+                    ExpressionAttributeValues={":zero": {"N": "0"}},
+                ),
+            )
+
+    def stages(self) -> dict[str, StageRecord]:
+        """Every stage a registration ever named, with what it serves (one Query)."""
+        return {
+            name: StageRecord(name, _int(item, "published_seq"), _str(item, "deployment_id"))
+            for item in self._query("stage#")
+            if (name := _str(item, "sk", "").removeprefix("stage#"))
+        }
 
     def record_published(self, stage_name: str, seq: int, deployment_id: str) -> None:
         """The stage now serves every change up to ``seq`` (never moves backwards)."""
@@ -425,8 +517,9 @@ class Registry:
         owners: dict[str, list[OwnerRecord]] = {}
         stages: dict[str, StageRecord] = {}
         seq = 0
+        worker_until = 0.0
         for item in self._query_partition():
-            sk = _str(item, "sk") or ""
+            sk = _str(item, "sk", "")
             if sk.startswith("pool#"):
                 arn = sk.removeprefix("pool#")
                 pools[arn] = PoolRecord.from_item(arn, item)
@@ -447,25 +540,45 @@ class Registry:
                 )
             elif sk == "authorizer":
                 seq = _int(item, "seq")
-        return Snapshot(pools, owners, seq, stages)
+                worker_until = _int(item, "worker_until") / 1000.0
+        return Snapshot(pools, owners, seq, stages, worker_until)
 
     def _query_partition(self) -> Iterator[Item]:
-        start: dict[str, Any] = {}
+        return self._query("")
+
+    def _query(
+        self,
+        prefix: str,
+        *,
+        filter_expression: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, AttributeValueTypeDef] | None = None,
+    ) -> Iterator[Item]:
+        """The partition's items whose sort key starts with ``prefix``, page by page."""
+        key_values: dict[str, AttributeValueTypeDef] = {":pk": {"S": self.pk}}
+        key_condition = "pk = :pk"
+        if prefix:
+            key_values[":prefix"] = {"S": prefix}
+            key_condition += " AND begins_with(sk, :prefix)"
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": {**key_values, **(values or {})},
+            "ConsistentRead": True,
+        }
+        if filter_expression:
+            arguments["FilterExpression"] = filter_expression
+        if names:
+            arguments["ExpressionAttributeNames"] = names
         while True:
             page = self._call(
                 "Query",
-                lambda start=start: aws.dynamodb().query(  # type: ignore[misc]
-                    TableName=self.table,
-                    KeyConditionExpression="pk = :pk",
-                    ExpressionAttributeValues={":pk": {"S": self.pk}},
-                    ConsistentRead=True,
-                    **start,
-                ),
+                lambda: aws.dynamodb().query(**arguments),
             )
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
-            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -504,9 +617,26 @@ def _int(item: Mapping[str, Any], name: str) -> int:
     return int(value["N"]) if value and "N" in value else 0
 
 
-def _str(item: Mapping[str, Any], name: str) -> str | None:
+@overload
+def _str(item: Mapping[str, Any], name: str) -> str | None: ...
+
+
+@overload
+def _str(item: Mapping[str, Any], name: str, default: str) -> str: ...
+
+
+def _str(item: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
     value = item.get(name)
-    return str(value["S"]) if value and "S" in value else None
+    return str(value["S"]) if value and "S" in value else default
+
+
+# TransactWriteItems takes 100 actions; one is the worker's lease check.
+_CHUNK = 99
+
+
+def _chunks(items: Sequence[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), _CHUNK):
+        yield list(items[start : start + _CHUNK])
 
 
 def _condition_failed(error: ClientError) -> bool:

@@ -130,18 +130,29 @@ def retry_after(error: Exception) -> float | None:
         return None
 
 
+class Throttled(Exception):
+    """A call was throttled and its caller asked to decide what to do meanwhile."""
+
+    def __init__(self, operation: str, error: ClientError) -> None:
+        super().__init__(f"{operation}: throttled")
+        self.operation = operation
+        self.error = error
+
+
 def call(
     operation: str,
     request: Callable[[], T],
     deadline: timing.Deadline,
     *,
     idempotent: bool = True,
+    retry_throttling: bool = True,
     backoff: Backoff = DEFAULT_BACKOFF,
 ) -> T:
     """Run ``request`` until it succeeds, fails for good, or the deadline says stop.
 
     Raises the botocore error itself when it is final (not found, bad request, access denied):
-    callers decide what those mean. Raises :class:`AwsCallFailed` when retrying must stop.
+    callers decide what those mean. Raises :class:`AwsCallFailed` when retrying must stop, and
+    :class:`Throttled` on a 429 when ``retry_throttling`` is off.
     """
     attempt = 0
     while True:
@@ -154,6 +165,8 @@ def call(
                 raise
             if kind == "ambiguous" and not idempotent:
                 raise AmbiguousOutcome(operation, error) from error
+            if not retry_throttling and isinstance(error, ClientError) and status_of(error) == 429:
+                raise Throttled(operation, error) from error
             pause(operation, error, attempt, deadline, backoff)
 
 
