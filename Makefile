@@ -1,6 +1,7 @@
 # Every target bootstraps what it needs (.venv) on a fresh clone.
 #   make demo     the whole tenant lifecycle on a local AWS (no account, no Docker), in seconds
 #   make test     the whole suite, plus cfn-lint, ruff and mypy
+#   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker)
 
@@ -22,7 +23,7 @@ ALLOWED_USER_POOL_ARNS ?=
 LOG_LEVEL ?= INFO
 AWS ?= aws
 
-.PHONY: test lint build deploy demo clean
+.PHONY: test lint build deploy demo bench clean
 
 
 $(READY): requirements-dev.txt
@@ -43,6 +44,10 @@ test: lint
 
 demo: $(READY)
 	PYTHONPATH=tests $(BIN)/python -m localaws.demo
+
+# make bench QUICK=1: N in 1, 10, 50 only (under two minutes).
+bench: $(READY)
+	PYTHONPATH=tests:. $(BIN)/python -m bench $(if $(QUICK),--quick)
 
 build: $(READY)
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \

@@ -1,9 +1,9 @@
 """Build the function's deployment package, byte for byte reproducibly.
 
-The zip holds the function's code from ``resource/`` and crhelper's modules taken from its
-hash-pinned wheel (with its LICENSE and NOTICE, as Apache-2.0 asks). boto3 is left to the Lambda
-runtime. Entries are sorted, dated 1980-01-01, and given fixed permissions, so two builds of the
-same sources give the same bytes.
+The zip holds the function's code from ``resource/`` (not the operator CLI) and crhelper's
+modules taken from its hash-pinned wheel (with its LICENSE and NOTICE, as Apache-2.0 asks).
+boto3 is left to the Lambda runtime. Entries are sorted, dated 1980-01-01, and given fixed
+permissions, so two builds of the same sources give the same bytes.
 
 Usage: python scripts/build_function_zip.py WHEEL_DIR OUTPUT_ZIP
 """
@@ -17,6 +17,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ROOT / "resource"
+# The operator CLI (python -m authorizer_pools list|reconcile) runs on an operator's machine,
+# never in Lambda: leave it out of the function's package.
+OPERATOR_ONLY = (
+    "authorizer_pools/__main__.py",
+    "authorizer_pools/cli.py",
+    "authorizer_pools/reconcile.py",
+)
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 VENDORED = "crhelper"
 # From the wheel: the runtime modules and the licence files; not the type stubs.
@@ -28,6 +35,7 @@ def code_files() -> dict[str, bytes]:
         path.relative_to(CODE).as_posix(): path.read_bytes()
         for path in sorted(CODE.rglob("*.py"))
         if "__pycache__" not in path.parts
+        and path.relative_to(CODE).as_posix() not in OPERATOR_ONLY
     }
 
 

@@ -38,6 +38,13 @@ def test_the_zip_holds_the_function_and_crhelper_but_not_boto3(built: Path) -> N
     assert "crhelper-2.0.12.dist-info/LICENSE" in names
     assert not [name for name in names if name.startswith(("boto3/", "botocore/"))]
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    # The operator CLI never runs in Lambda.
+    assert "authorizer_pools/cli.py" not in names
+    assert "authorizer_pools/reconcile.py" not in names
+
+
+def test_the_zip_stays_within_50_kib(built: Path) -> None:
+    assert built.stat().st_size <= 50 * 1024
 
 
 @pytest.fixture

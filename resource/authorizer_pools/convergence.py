@@ -39,7 +39,12 @@ LEASE_MARGIN_SECONDS = 15.0
 MAX_PASSES = 4
 # Patch operations per UpdateAuthorizer call (API Gateway documents no maximum; stay modest).
 MAX_OPERATIONS = 50
-_POLL = retries.Backoff(base=0.25, cap=1.0)
+# Rounds of applying newly arrived changes before a deployment.
+_MAX_APPLY_ROUNDS = 8
+# Waiting requests poll the registry: often enough to answer soon after the worker's
+# deployment, rarely enough that hundreds of them cost little.
+_POLL = retries.Backoff(base=0.25, cap=1.5)
+_POLL_FLOOR = 0.5
 _rng = random.Random()
 
 
@@ -65,31 +70,37 @@ def settle(
     registry: Registry,
     arn: str,
     *,
-    version: int,
+    version: int | None,
     stage_names: Sequence[str],
     holder: str,
     deadline: Deadline,
     publication: Publication = Publication(),
 ) -> PoolRecord:
-    """Return once the authorizer reflects the pool's owners at ``version`` or later and every
-    stage in ``stage_names`` serves it. Raises :class:`NotYetLive` when the deadline comes
-    first, :class:`Refused` when API Gateway refused the pool."""
-    registry.want_stages(stage_names)
+    """Return once the authorizer reflects the pool's owners at ``version`` (None: the version
+    read now, after the caller's own owner change) and every stage in ``stage_names`` serves
+    it. Raises :class:`NotYetLive` when the deadline comes first, :class:`Refused` when API
+    Gateway refused the pool."""
     polls = 0
     while True:
-        record = registry.pool(arn) or PoolRecord(arn)
+        look = registry.look(arn, stage_names)
+        missing = [name for name in stage_names if name not in look.published]
+        if missing:
+            registry.want_stages(missing)  # the worker then publishes them too
+        record = look.pool or PoolRecord(arn)
+        if version is None:
+            version = record.version
         if version and record.refused_version >= version:
             raise Refused(record.refused or "refused by API Gateway")
-        if record.applied >= version and not record.changing:
-            stages = registry.stages()
-            if all(
-                stages[name].published_seq >= record.changed_seq
-                for name in stage_names
-                if name in stages
-            ):
-                return record
+        if (
+            record.applied >= version
+            and not record.changing
+            and not missing
+            and all(look.published[name] >= record.changed_seq for name in stage_names)
+        ):
+            return record
         now = timing.clock.time()
-        if registry.take_worker(holder, now, now + LEASE_SECONDS):
+        # Only try for the lease when it looks free: a refused try costs as much as a read.
+        if look.worker_until < now and registry.take_worker(holder, now, now + LEASE_SECONDS):
             try:
                 Worker(registry, holder, deadline, publication).run()
             finally:
@@ -97,7 +108,7 @@ def settle(
             polls = 0
             continue
         polls += 1
-        wait = _POLL.delay(polls, _rng) + 0.1
+        wait = _POLL.delay(polls, _rng) + _POLL_FLOOR
         if not deadline.allows(wait + LEASE_MARGIN_SECONDS):
             raise NotYetLive(
                 f"pool {arn}: recorded, not yet live on every stage when this invocation "
@@ -134,7 +145,7 @@ def catch_up(
             polls = 0
             continue
         polls += 1
-        wait = _POLL.delay(polls, _rng) + 0.1
+        wait = _POLL.delay(polls, _rng) + _POLL_FLOOR
         if not deadline.allows(wait):
             raise NotYetLive("the registry's changes are not yet all live: run reconcile again")
         timing.clock.sleep(wait)
@@ -171,11 +182,17 @@ class Worker:
         """Apply every dirty pool, publish every stage behind. False when there was nothing to
         do, or the lease was lost."""
         dirty = self.registry.dirty_pools()
-        if dirty and not self._apply(dirty, held):
-            return False
+        applied = 0
+        while dirty and applied < _MAX_APPLY_ROUNDS:
+            if not self._apply(dirty, held):
+                return False
+            applied += 1
+            # Requests keep arriving while we apply (on launch day, hundreds within a second
+            # or two): take them in before deploying. The next deployment may be 5 s away.
+            dirty = self.registry.dirty_pools()
         seq = self.registry.current_seq()
         behind = [s for s in self.registry.stages().values() if s.published_seq < seq]
-        if not dirty and not behind:
+        if not applied and not behind:
             return False
         if behind:
             try:

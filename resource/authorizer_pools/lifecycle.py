@@ -85,11 +85,13 @@ def delete(event: Event, context: Context) -> None:
         return
     request.log("deregister", "removed" if removed else "already-gone")
     try:
-        existing = publishing.existing_stages(registration.rest_api_id, request.deadline)
+        # The worker publishes to the stages that still exist: one deleted since is neither
+        # waited for nor created again by a deployment.
         wanted = _stages_for_delete(event, context, registration)
-        request.settle(
-            [name for name in wanted if name in existing] if wanted else sorted(existing)
-        )
+        if not wanted:
+            existing = publishing.existing_stages(registration.rest_api_id, request.deadline)
+            wanted = tuple(sorted(existing))
+        request.settle(wanted)
     except ClientError as error:
         if not publishing.is_not_found(error):
             raise _as_resource_error(error) from error
@@ -105,7 +107,7 @@ def _register(
     undo_on_failure: bool,
 ) -> Registration:
     request = _Request(event, context, props.registration, settings)
-    _translated(lambda: validation.validate(props, settings, request.deadline))
+    _translated(lambda: validation.validate(props, settings, request.registry, request.deadline))
     try:
         added = request.registry.add_owner(request.arn, request.owner, str(event["RequestId"]))
         request.log("register", "added" if added else "already-registered")
@@ -149,12 +151,11 @@ class _Request:
     def settle(self, stage_names: Sequence[str]) -> PoolRecord:
         """Wait until the owner change is on the authorizer and served on ``stage_names``,
         doing the work for everyone when nobody else is."""
-        record = self.registry.pool(self.arn)
         try:
             settled = convergence.settle(
                 self.registry,
                 self.arn,
-                version=record.version if record else 0,
+                version=None,
                 stage_names=stage_names,
                 holder=self.holder,
                 deadline=self.deadline,

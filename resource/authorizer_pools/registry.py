@@ -113,6 +113,28 @@ class Settlement:
 
 
 @dataclass(frozen=True)
+class Look:
+    """What a waiting request sees in one read."""
+
+    pool: PoolRecord | None
+    worker_until: float  # when the worker's lease ends (0: no worker)
+    published: dict[str, int]  # stage -> published_seq, for the stages the registry knows
+
+
+@dataclass(frozen=True)
+class Check:
+    """The last look at the authorizer and the stages (validation reuses it briefly): what was
+    found, or the reason the API or the authorizer was refused."""
+
+    at: float
+    authorizer_type: str
+    stage_names: tuple[str, ...]
+    problem: str | None = None
+    # Another request is making this check until then (0: nobody).
+    checking_until: float = 0.0
+
+
+@dataclass(frozen=True)
 class OwnerRecord:
     arn: str
     owner: Owner
@@ -279,6 +301,29 @@ class Registry:
         item = found.get("Item")
         return PoolRecord.from_item(arn, item) if item else None
 
+    def look(self, arn: str, stage_names: Sequence[str]) -> Look:
+        """The pool, the worker's lease, and the stages' publications, in one consistent read:
+        what a waiting request polls."""
+        keys = [_pool_sk(arn), "authorizer", *(_stage_sk(name) for name in stage_names)]
+        found = self._call(
+            "TransactGetItems",
+            lambda: aws.dynamodb().transact_get_items(
+                TransactItems=[
+                    {"Get": {"TableName": self.table, "Key": self._key(key)}} for key in keys
+                ]
+            ),
+        )
+        pool, authorizer, *stages = (response.get("Item") for response in found["Responses"])
+        return Look(
+            pool=PoolRecord.from_item(arn, pool) if pool else None,
+            worker_until=_int(authorizer or {}, "worker_until") / 1000.0,
+            published={
+                name: _int(item, "published_seq")
+                for name, item in zip(stage_names, stages, strict=True)
+                if item
+            },
+        )
+
     def dirty_pools(self) -> list[PoolRecord]:
         """Pools whose owners changed since the authorizer last matched them, or that a worker
         left half-changed."""
@@ -335,6 +380,74 @@ class Registry:
                     ExpressionAttributeValues={":true": {"BOOL": True}, ":arn": {"S": arn}},
                 ),
             )
+
+    def last_check(self) -> Check:
+        found = self._call(
+            "GetItem",
+            lambda: aws.dynamodb().get_item(
+                TableName=self.table, Key=self._key("authorizer"), ConsistentRead=True
+            ),
+        )
+        item = found.get("Item") or {}
+        return Check(
+            at=_int(item, "checked_at") / 1000.0,
+            authorizer_type=_str(item, "authorizer_type", ""),
+            stage_names=tuple(item.get("stage_list", {}).get("SS", [])),
+            problem=_str(item, "check_problem"),
+            checking_until=_int(item, "checking_until") / 1000.0,
+        )
+
+    def claim_check(self, now: float, until: float) -> bool:
+        """Be the one request that checks the authorizer and the stages for the others (they
+        would otherwise all spend API Gateway's 10 calls/s on the same two reads)."""
+        try:
+            self._call(
+                "UpdateItem",
+                lambda: aws.dynamodb().update_item(
+                    TableName=self.table,
+                    Key=self._key("authorizer"),
+                    UpdateExpression="SET checking_until = :until",
+                    ConditionExpression="attribute_not_exists(checking_until) "
+                    "OR checking_until < :now",
+                    ExpressionAttributeValues={
+                        ":until": {"N": str(int(until * 1000))},
+                        ":now": {"N": str(int(now * 1000))},
+                    },
+                ),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def record_check(self, check: Check) -> None:
+        values: dict[str, AttributeValueTypeDef] = {
+            ":at": {"N": str(int(check.at * 1000))},
+            ":type": {"S": check.authorizer_type},
+        }
+        expression = "SET checked_at = :at, authorizer_type = :type"
+        removed = ["checking_until"]
+        if check.stage_names:
+            expression += ", stage_list = :stages"
+            values[":stages"] = {"SS": list(check.stage_names)}
+        else:
+            removed.append("stage_list")
+        if check.problem:
+            expression += ", check_problem = :problem"
+            values[":problem"] = {"S": check.problem}
+        else:
+            removed.append("check_problem")
+        expression += " REMOVE " + ", ".join(removed)
+        self._call(
+            "UpdateItem",
+            lambda: aws.dynamodb().update_item(
+                TableName=self.table,
+                Key=self._key("authorizer"),
+                UpdateExpression=expression,
+                ExpressionAttributeValues=values,
+            ),
+        )
 
     def release_worker(self, holder: str) -> None:
         try:

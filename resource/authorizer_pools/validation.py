@@ -1,15 +1,21 @@
 """Checking that what the properties name exists, before anything changes.
 
-Reads only. Returns the authorizer as read, so the change is planned from this read.
+API Gateway allows 10 control-plane calls per second per account. On launch day hundreds of
+registrations would spend that on the same two reads (the authorizer, the stages) and starve
+the one worker that changes and deploys. So the answer of those two reads is kept in the
+registry for a short while (``FRESH_SECONDS``), and registrations on the same authorizer within
+that time reuse it. The pool itself is checked every time (Cognito, another quota).
 """
 
 from __future__ import annotations
 
+import random
+
 from botocore.exceptions import ClientError
 
-from . import authorizer, aws, publishing, retries
+from . import authorizer, aws, publishing, retries, timing
 from .authorizer import AuthorizerState
-from .errors import InvalidProperty
+from .errors import InvalidProperty, ResourceError
 from .properties import (
     AUTHORIZER_ID,
     REST_API_ID,
@@ -17,25 +23,52 @@ from .properties import (
     USER_POOL_ARN,
     RegistrationProperties,
 )
+from .registry import Check, Registry
 from .settings import Settings
 from .timing import Deadline
 
 _LISTED_STAGES = 5
+# How long a check of the authorizer and the stages is reused by other registrations. Short:
+# an API or stage deleted meanwhile makes the worker's own calls fail, or is skipped by it.
+FRESH_SECONDS = 30.0
+# How long one request may take to check for the others before someone else does.
+_CHECK_SECONDS = 10.0
+_WAIT = retries.Backoff(base=0.2, cap=1.0)
+_rng = random.Random()
 
 
 def validate(
-    props: RegistrationProperties, settings: Settings, deadline: Deadline
-) -> AuthorizerState:
+    props: RegistrationProperties, settings: Settings, registry: Registry, deadline: Deadline
+) -> None:
     if props.user_pool_arn.account == settings.account_id:
         _require_user_pool(props, deadline)
-    state = _read_authorizer(props, deadline)
-    if state.type != authorizer.COGNITO_USER_POOLS:
-        raise InvalidProperty(
-            AUTHORIZER_ID,
-            props.authorizer_id,
-            f"is an authorizer of type {state.type}; it must be {authorizer.COGNITO_USER_POOLS}",
+    waits = 0
+    while True:
+        checked = registry.last_check()
+        now = timing.clock.time()
+        if now - checked.at < FRESH_SECONDS:
+            if checked.problem:
+                raise ResourceError(checked.problem)
+            if set(props.stage_names) <= set(checked.stage_names):
+                return
+            break  # a stage the last check did not see: look for ourselves
+        if checked.checking_until < now and registry.claim_check(now, now + _CHECK_SECONDS):
+            break
+        # Someone else is checking for everyone: wait for their answer.
+        waits += 1
+        wait = _WAIT.delay(waits, _rng) + 0.1
+        if not deadline.allows(wait):
+            break
+        timing.clock.sleep(wait)
+    try:
+        stages = _check(props, deadline)
+        registry.record_check(
+            Check(timing.clock.time(), authorizer.COGNITO_USER_POOLS, tuple(sorted(stages)))
         )
-    stages = publishing.existing_stages(props.rest_api_id, deadline)
+    except InvalidProperty as problem:
+        if problem.property_name != STAGE_NAMES:
+            registry.record_check(Check(timing.clock.time(), "", (), problem=str(problem)))
+        raise
     for stage_name in props.stage_names:
         if stage_name not in stages:
             listed = ", ".join(sorted(stages)[:_LISTED_STAGES]) or "none"
@@ -44,7 +77,18 @@ def validate(
                 stage_name,
                 f"is not a stage of REST API {props.rest_api_id} (its stages: {listed})",
             )
-    return state
+
+
+def _check(props: RegistrationProperties, deadline: Deadline) -> frozenset[str]:
+    """Read the authorizer and the stages; record what was found for the others."""
+    state = _read_authorizer(props, deadline)
+    if state.type != authorizer.COGNITO_USER_POOLS:
+        raise InvalidProperty(
+            AUTHORIZER_ID,
+            props.authorizer_id,
+            f"is an authorizer of type {state.type}; it must be {authorizer.COGNITO_USER_POOLS}",
+        )
+    return publishing.existing_stages(props.rest_api_id, deadline)
 
 
 def _require_user_pool(props: RegistrationProperties, deadline: Deadline) -> None:

@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -153,6 +154,15 @@ class LambdaService:
         finally:
             with self._lock:
                 self._idle.append(container)
+
+    def prewarm(self, count: int) -> None:
+        """Start ``count`` execution environments now (in parallel), idle and ready."""
+        containers = [LambdaContainer(self.config) for _ in range(count)]
+        with ThreadPoolExecutor(max_workers=min(count, 16) or 1) as pool:
+            list(pool.map(LambdaContainer.start, containers))
+        with self._lock:
+            self._all += containers
+            self._idle += containers
 
     @property
     def environments(self) -> int:

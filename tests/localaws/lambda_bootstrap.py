@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forbid-path", action="append", default=[])
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--clock-module", default=None)
+    parser.add_argument("--warm-up", action="append", default=[])
     args = parser.parse_args(argv)
 
     code_dir = os.path.realpath(args.code_dir)
@@ -283,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         # The function's one injectable clock (its module attribute ``clock``).
         clock_module = importlib.import_module(args.clock_module)
         clock_module.clock = ScaledClock(args.time_scale)  # type: ignore[attr-defined]
+    for callable_name in args.warm_up:
+        module_name, function_name = callable_name.split(":")
+        getattr(importlib.import_module(module_name), function_name)()
     channel.send({"type": "init", "ok": True, "error": None})
 
     while (request := channel.receive()) is not None:

@@ -98,6 +98,10 @@ class FunctionConfig:
     # ``clock`` attribute (the function's injectable clock) is replaced by a scaled clock.
     time_scale: float = 1.0
     clock_module: str | None = None
+    # "module:function" callables run once at init, after the handler's import: the bench's
+    # stand-in for the CPU each real Lambda container has to itself (it creates boto3 clients
+    # before the clock starts, which two shared cores would otherwise serialise).
+    warm_up: tuple[str, ...] = ()
 
     @property
     def real_timeout(self) -> float:
@@ -252,6 +256,8 @@ class LambdaContainer:
         command += ["--time-scale", repr(self.config.time_scale)]
         if self.config.clock_module:
             command += ["--clock-module", self.config.clock_module]
+        for callable_name in self.config.warm_up:
+            command += ["--warm-up", callable_name]
         with open(init_out, "wb") as out, open(init_err, "wb") as err:
             process = subprocess.Popen(
                 command,

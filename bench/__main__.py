@@ -1,0 +1,78 @@
+"""``make bench`` (``python -m bench [--quick]``): launch day on the quota-faithful model.
+
+For each N, this project and the seed's sequence register N tenants at once on 2 stages, then
+delete them, on the same model; prints a table, writes ``bench/launch-day.png``, measures cold
+start and the package's size, and ends with one line for the largest N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+from bench import cold_start, report
+from bench.launch_day import PROJECT, SEED, Bench
+
+FULL = (1, 10, 50, 200)
+QUICK = (1, 10, 50)
+# Up to this many containers, the model runs in real time. Beyond, it runs in slow motion by
+# one uniform factor (quotas, service times and both implementations' waits alike), so that
+# two shared cores can stand in for that many Lambda containers, each with its own CPU.
+REAL_TIME_UP_TO = 25
+
+
+def time_scale(tenants: int) -> float:
+    return max(1.0, tenants / REAL_TIME_UP_TO)
+
+
+PLOT = Path(__file__).resolve().parent / "launch-day.png"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help=f"N in {QUICK} only")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    started = time.monotonic()
+    print(
+        "launch day: N tenants registered at once on 2 stages, then deleted, on the model of "
+        "API Gateway's quotas",
+        flush=True,
+    )
+    runs = []
+    with Bench() as bench:
+        for tenants in sizes:
+            for implementation in (PROJECT, SEED):
+                scale = time_scale(tenants)
+                print(
+                    f"  running {implementation.name}, N={tenants}, model time x{scale:g} …",
+                    flush=True,
+                )
+                runs.append(bench.run(implementation, tenants, scale))
+    print()
+    print(report.table(runs))
+    print()
+    print(report.explain_floor())
+    report.plot(runs, PLOT)
+    print(f"\nplot: {PLOT.relative_to(Path.cwd()) if PLOT.is_relative_to(Path.cwd()) else PLOT}")
+    print()
+    print(cold_start.report())
+    largest = max(sizes)
+    ours = next(r for r in runs if r.implementation is PROJECT and r.tenants == largest)
+    seed = next(r for r in runs if r.implementation is SEED and r.tenants == largest)
+    ratio = ours.create.makespan / ours.create.floor() if ours.create.floor() else math.inf
+    speedup = report.seed_time(seed) / ours.create.makespan if ours.create.makespan else math.inf
+    failures = ours.create.failures + ours.delete.failures
+    print(f"\n(bench took {time.monotonic() - started:.0f} s)")
+    print(
+        f"bench: N={largest} failures={failures} makespan_over_floor={ratio:.2f} "
+        f"speedup_vs_seed={speedup:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Launch day: N tenant registrations at once on 2 stages, then their deletions, each in its own
+Lambda-like process, against the quota-faithful model of API Gateway's control plane.
+
+The model (``tests/localaws/control_plane.py``) is moto behind API Gateway's documented quotas,
+compressed in time by one uniform factor (``time_scale``) applied to the quotas, the service
+times, and the functions' own waits (their injectable clocks):
+
+- CreateDeployment: a token bucket, 1 token, refilled every 5 s, per account;
+- every control-plane call: a token bucket, 40 tokens, 10 per second, per account;
+- a call that changes an API (UpdateAuthorizer, CreateDeployment, UpdateStage…) holds that API
+  for a service time drawn uniformly: UpdateAuthorizer 0.2 to 0.5 s, CreateDeployment 1 to 3 s, the
+  others 0.1 to 0.3 s; another change arriving meanwhile answers 409 ConflictException. Reads and
+  cache flushes hold nothing (they still count in the 10/s).
+- DynamoDB and Cognito are not throttled (on-demand DynamoDB and Cognito's read quotas are far
+  above this load); they answer at moto's speed.
+
+Every container is started, and its clients made, before the clock starts: on Lambda each
+container has a CPU of its own, while here hundreds share two cores.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
+from localaws.control_plane import CallRecord, ControlPlaneConfig
+from localaws.lambda_runtime import FunctionConfig
+from localaws.response_receiver import ResponseReceiver
+from localaws.server import LocalAws
+from localaws.shared_api import create_registry_table, create_shared_api
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRATION = "TenantPoolRegistration"
+STAGES = ("dev", "prod")
+FUNCTION_TIMEOUT = 900.0  # template.yaml's
+SERVICE_TIMEOUT = 3600.0  # what examples/tenant.yaml sets
+# Between the creations and the deletions, the account's deployment slot refills: a Delete then
+# meets no one else's deployment (the "uncontended Delete" figure).
+PHASE_GAP = 6.0
+
+# The model's quotas and mean service times, for the floor (see ``floor``).
+RATE, BURST = 10.0, 40
+DEPLOYMENT_INTERVAL = 5.0
+MEAN_SERVICE = {"UpdateAuthorizer": 0.35, "CreateDeployment": 2.0}
+MEAN_OTHER_CHANGE = 0.2
+MUTATING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    code_dir: Path
+    handler: str
+    clock_module: str
+    warm_up: tuple[str, ...] = ()
+
+
+PROJECT = Implementation(
+    "this project",
+    ROOT / "resource",
+    "authorizer_pools.handler.handler",
+    "authorizer_pools.timing",
+    warm_up=("authorizer_pools.aws:apigateway", "authorizer_pools.aws:dynamodb"),
+)
+SEED = Implementation("seed", ROOT / "bench" / "seed", "seed_handler.handler", "seed_handler")
+
+
+@dataclass
+class Phase:
+    """One phase (all creations, or all deletions) of one run."""
+
+    name: str
+    exchanges: list[Exchange]
+    stacks: list[Stack]
+    calls: list[CallRecord]
+    makespan: float  # model seconds
+    time_scale: float
+    failures: int = 0
+    seconds_to_success: list[float] = field(default_factory=list)
+
+    @property
+    def apigateway_calls(self) -> list[CallRecord]:
+        return [call for call in self.calls if call.service == "apigateway"]
+
+    def count(self, operation: str | None = None, status: int | None = None) -> int:
+        return sum(
+            1
+            for call in self.apigateway_calls
+            if (operation is None or call.operation == operation)
+            and (status is None or call.status == status)
+        )
+
+    @property
+    def deployments(self) -> int:
+        return sum(
+            1
+            for call in self.apigateway_calls
+            if call.operation == "CreateDeployment" and 200 <= call.status < 300
+        )
+
+    def floor(self) -> float:
+        return floor(self.apigateway_calls)
+
+    def percentile(self, fraction: float) -> float:
+        values = sorted(self.seconds_to_success)
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, round(fraction * (len(values) - 1)))]
+
+
+def floor(calls: Sequence[CallRecord]) -> float:
+    """The least time API Gateway's quotas allow for the calls a run made (model seconds):
+
+    - rate: every accepted call takes one of the account's tokens (10/s after a burst of 40);
+    - deployments: one CreateDeployment per 5 s (the first one free);
+    - serialisation: changes to one API cannot overlap, so their mean service times add up.
+
+    Calls refused with 429 took no token; they are the scheduling's cost, not the work's.
+    """
+    accepted = [call for call in calls if call.status != 429]
+    rate = max(0.0, (len(accepted) - BURST) / RATE)
+    deployments = sum(
+        1 for c in accepted if c.operation == "CreateDeployment" and 200 <= c.status < 300
+    )
+    serial = sum(
+        MEAN_SERVICE.get(c.operation, MEAN_OTHER_CHANGE)
+        for c in accepted
+        if 200 <= c.status < 300
+        and c.method in MUTATING_METHODS
+        and c.operation != "FlushStageAuthorizersCache"
+    )
+    return max(rate, max(0, deployments - 1) * DEPLOYMENT_INTERVAL, serial)
+
+
+@dataclass
+class Run:
+    implementation: Implementation
+    tenants: int
+    create: Phase
+    delete: Phase
+    time_scale: float
+
+
+class Bench:
+    """One local AWS and one ResponseURL receiver for every run; a fresh shared API each run."""
+
+    def __init__(self) -> None:
+        self.time_scale = 1.0
+        self.aws = LocalAws(ControlPlaneConfig(model_enabled=False))
+        self.receiver = ResponseReceiver()
+        self.pools: list[str] = []
+        self.runs = 0
+
+    def __enter__(self) -> Bench:
+        self.aws.start()
+        self.receiver.start()
+        os.environ.update(self.aws.env())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.receiver.stop()
+        self.aws.stop()
+
+    def tenant_pools(self, count: int) -> list[str]:
+        client = boto3.client("cognito-idp")
+        while len(self.pools) < count:
+            name = f"tenant-{len(self.pools):03d}"
+            self.pools.append(client.create_user_pool(PoolName=name)["UserPool"]["Arn"])
+        return self.pools[:count]
+
+    def run(self, implementation: Implementation, tenants: int, time_scale: float) -> Run:
+        self.runs += 1
+        self.time_scale = time_scale
+        pools = self.tenant_pools(tenants)
+        self.aws.control_plane.disable_model()
+        api = create_shared_api(name=f"bench-{self.runs}", stage_names=STAGES)
+        table = create_registry_table(f"bench-{self.runs}-registry")
+        config = FunctionConfig(
+            code_dir=implementation.code_dir,
+            handler=implementation.handler,
+            timeout=FUNCTION_TIMEOUT,
+            function_name=f"bench-{self.runs}",
+            environment={
+                **self.aws.env(),
+                "SSL_CERT_FILE": self.receiver.ca_file,
+                "REGISTRY_TABLE": table,
+                "LOG_LEVEL": "WARNING",
+            },
+            time_scale=self.time_scale,
+            clock_module=implementation.clock_module,
+            warm_up=implementation.warm_up,
+        )
+        with LambdaService(config) as service:
+            service.prewarm(tenants)
+            cloudformation = LocalCloudFormation(
+                service, self.receiver, service_timeout=SERVICE_TIMEOUT * self.time_scale + 60
+            )
+            properties = {
+                "RestApiId": api.rest_api_id,
+                "AuthorizerId": api.authorizer_id,
+                "StageNames": list(STAGES),
+                "ServiceTimeout": SERVICE_TIMEOUT,
+            }
+            names = [f"tenant-{n:03d}" for n in range(tenants)]
+            self.aws.control_plane.reset()
+            self.aws.control_plane.enable_model(time_scale=self.time_scale)
+            create = self._phase(
+                "create",
+                [
+                    functools.partial(
+                        cloudformation.create_stack,
+                        name,
+                        {REGISTRATION: {**properties, "UserPoolArn": pool}},
+                    )
+                    for name, pool in zip(names, pools, strict=True)
+                ],
+                succeeded="CREATE_COMPLETE",
+                first=True,
+            )
+            time.sleep(PHASE_GAP * self.time_scale)
+            created = [stack.name for stack in create.stacks if stack.status == "CREATE_COMPLETE"]
+            delete = self._phase(
+                "delete",
+                [functools.partial(cloudformation.delete_stack, name) for name in created],
+                succeeded="DELETE_COMPLETE",
+                first=False,
+            )
+        self.aws.control_plane.disable_model()
+        return Run(implementation, tenants, create, delete, self.time_scale)
+
+    def _phase(
+        self,
+        name: str,
+        actions: list[Callable[[], Stack]],
+        *,
+        succeeded: str,
+        first: bool,
+    ) -> Phase:
+        journal_before = len(self.aws.control_plane.journal())
+        stacks: list[Stack] = []
+        if actions:
+            with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+                stacks = list(pool.map(lambda action: action(), actions))
+        calls = self.aws.control_plane.journal()[journal_before:]
+        # The request each stack was created or deleted by: the first exchange for a Create
+        # (a failed one is followed by its rollback Delete), the last for a Delete.
+        exchanges = [stack.exchanges[0 if first else -1] for stack in stacks]
+        phase = Phase(
+            name=name,
+            exchanges=exchanges,
+            stacks=stacks,
+            calls=calls,
+            # All requests are sent at once: the last answer is the makespan.
+            makespan=max((e.seconds for e in exchanges), default=0.0) / self.time_scale,
+            time_scale=self.time_scale,
+            failures=sum(1 for stack in stacks if stack.status != succeeded),
+            seconds_to_success=[
+                exchange.seconds / self.time_scale
+                for exchange in exchanges
+                if exchange.status == "SUCCESS"
+            ],
+        )
+        return phase
