@@ -50,6 +50,8 @@ def test_the_demos_shared_api_is_the_one_the_template_declares(world: World) -> 
 
 def test_the_tenant_template_declares_one_registration_importing_the_service_token() -> None:
     (registration,) = resources_of("tenant.yaml", "Custom::AuthorizerUserPool")
-    assert set(registration) == {"ServiceToken", "UserPoolArn"}
+    assert set(registration) == {"ServiceToken", "UserPoolArn", "ServiceTimeout"}
+    # CloudFormation's longest wait: a launch-day registration may poll past Lambda's 900 s.
+    assert registration["ServiceTimeout"] == 3600
     assert "Fn::ImportValue" in registration["ServiceToken"]
     assert registration["UserPoolArn"] == {"Fn::GetAtt": ["TenantUserPool", "Arn"]}

@@ -1,6 +1,7 @@
-"""Faults on every call the function makes: transient ones are retried; a permanent one is
+"""Faults on every call the function makes: transient ones are retried; a lasting outage is
 answered FAILED before the deadline, naming the call and the error, and the rollback leaves the
-authorizer as it was."""
+authorizer as it was. (Lasting congestion, 409 or 429, is waited out past the invocation
+instead: see test_polling.)"""
 
 from __future__ import annotations
 
@@ -22,9 +23,13 @@ CALLS = [
 DELETE_CALLS = [call for call in CALLS if call[0] != "DescribeUserPool"]
 # A function timeout (model seconds) for tests that wait for the function to give up.
 SHORT_TIMEOUT = 20.0
-CONFLICT_MESSAGE = (
-    "Unable to complete operation due to concurrent modification. Please try again later."
-)
+OUTAGE_MESSAGE = "An internal error occurred. Please try again later."
+
+
+def outage(world: World, operation: str, service: str = "apigateway") -> None:
+    """The call answers 500 until the fault is cleared."""
+    code = "InternalErrorException" if service == "cognito-idp" else "InternalFailure"
+    world.aws.control_plane.inject(operation, 500, code, OUTAGE_MESSAGE, service=service)
 
 
 @pytest.mark.parametrize("kind", ["conflict", "throttle", "internal"])
@@ -77,9 +82,7 @@ def test_a_permanent_failure_answers_failed_in_time_and_the_rollback_restores_th
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
     pool = world.tenant_pool("acme")
     before = world.provider_arns()
-    world.aws.control_plane.inject(
-        operation, 409, "ConflictException", CONFLICT_MESSAGE, service=service
-    )
+    outage(world, operation, service)
     clear_faults_after(world, "Create")
 
     stack = world.create_tenant("tenant-acme", pool)
@@ -87,7 +90,8 @@ def test_a_permanent_failure_answers_failed_in_time_and_the_rollback_restores_th
     create, rollback = stack.exchanges
     assert create.status == "FAILED"
     assert create.reason.startswith(f"{operation} failed after ")
-    assert f"ConflictException: {CONFLICT_MESSAGE}" in create.reason
+    assert f"Internal{'Error' if service == 'cognito-idp' else 'Failure'}" in create.reason
+    assert OUTAGE_MESSAGE in create.reason
     # Answered by the function itself, with time to spare, not by crhelper's timeout timer.
     assert create.seconds < SHORT_TIMEOUT * TIME_SCALE
     assert "Execution timed out" not in create.reason
@@ -103,9 +107,7 @@ def test_a_create_that_changed_the_authorizer_answers_failed_with_its_determinis
 ) -> None:
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
     pool = world.tenant_pool("acme")
-    world.aws.control_plane.inject(
-        "CreateDeployment", 409, "ConflictException", CONFLICT_MESSAGE, service="apigateway"
-    )
+    outage(world, "CreateDeployment")
     clear_faults_after(world, "Create")
 
     stack = world.create_tenant("tenant-acme", pool)
@@ -119,9 +121,7 @@ def test_a_create_that_changed_the_authorizer_answers_failed_with_its_determinis
 
 def test_a_create_refused_before_its_owner_is_recorded_keeps_crhelpers_id(world: World) -> None:
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
-    world.aws.control_plane.inject(
-        "GetStages", 409, "ConflictException", CONFLICT_MESSAGE, service="apigateway"
-    )
+    outage(world, "GetStages")
     clear_faults_after(world, "Create")
     pool = world.tenant_pool("acme")
 
@@ -140,9 +140,7 @@ def test_a_delete_that_cannot_publish_fails_and_its_retry_publishes_the_removal(
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
     pool = world.tenant_pool("acme")
     world.create_tenant("tenant-acme", pool)
-    world.aws.control_plane.inject(
-        "CreateDeployment", 409, "ConflictException", CONFLICT_MESSAGE, service="apigateway"
-    )
+    outage(world, "CreateDeployment")
 
     stack = world.cloudformation.delete_stack("tenant-acme")
 
@@ -166,9 +164,7 @@ def test_an_update_that_cannot_publish_its_new_pool_takes_the_registration_back(
     old, new = world.tenant_pool("acme-v1"), world.tenant_pool("acme-v2")
     world.create_tenant("tenant-acme", old)
     world.cloudformation.function.timeout = SHORT_TIMEOUT  # type: ignore[attr-defined]
-    world.aws.control_plane.inject(
-        "CreateDeployment", 409, "ConflictException", CONFLICT_MESSAGE, service="apigateway"
-    )
+    outage(world, "CreateDeployment")
     clear_faults_after(world, "Update")
 
     stack = world.cloudformation.update_stack(

@@ -18,6 +18,7 @@ LEADING_KEYS = "dynamodb:LeadingKeys"
 Request = tuple[str, str, dict[str, str | list[str]]]
 # TransactWriteItems is authorized per item, as the underlying single-item action (DynamoDB
 # developer guide, "Using IAM with DynamoDB transactions").
+# (TransactGetItems likewise, as GetItem.)
 TRANSACTION_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
@@ -44,6 +45,15 @@ def iam_requests(call: CallRecord) -> list[Request]:
     if call.service == "dynamodb":
         body = json.loads(call.body)
         table = f"arn:aws:dynamodb:{call.region}:{call.account_id}:table/"
+        if call.operation == "TransactGetItems":
+            return [
+                (
+                    "dynamodb:GetItem",
+                    table + item["Get"]["TableName"],
+                    {LEADING_KEYS: [item["Get"]["Key"]["pk"]["S"]]},
+                )
+                for item in body["TransactItems"]
+            ]
         if call.operation == "TransactWriteItems":
             requests: list[Request] = []
             for item in body["TransactItems"]:

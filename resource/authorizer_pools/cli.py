@@ -21,6 +21,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import reconcile, timing
+from .convergence import NotYetLive
 from .errors import ResourceError
 from .registry import Registry
 from .settings import split_list
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args, out)
-    except (ClientError, BotoCoreError, ResourceError) as error:
+    except (ClientError, BotoCoreError, ResourceError, NotYetLive) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILED
 

@@ -48,8 +48,16 @@ _POLL_FLOOR = 0.5
 _rng = random.Random()
 
 
-class NotYetLive(ResourceError):
-    """The change is recorded, but not yet live everywhere, and this invocation's time is up."""
+class NotYetLive(Exception):
+    """The change is recorded, but not yet live everywhere, and this invocation's time is up:
+    the request is to be finished by a later invocation (crhelper's polling)."""
+
+    physical_id: str | None = None
+
+
+# API Gateway's answers to too much at once (its quotas, overlapping changes): worth waiting
+# out, past this invocation if need be. Anything else that persists is a failure.
+_CONGESTION = frozenset({"TooManyRequestsException", "ConflictException"})
 
 
 class Refused(ResourceError):
@@ -103,6 +111,10 @@ def settle(
         if look.worker_until < now and registry.take_worker(holder, now, now + LEASE_SECONDS):
             try:
                 Worker(registry, holder, deadline, publication).run()
+            except AwsCallFailed as failure:
+                if failure.code in _CONGESTION:
+                    raise NotYetLive(f"pool {arn}: API Gateway is busy ({failure})") from failure
+                raise
             finally:
                 registry.release_worker(holder)
             polls = 0

@@ -58,47 +58,117 @@ with _clients_on_first_use():
         # crhelper sleeps 120 s before answering a Delete (to let logs flush); a tenant stack's
         # deletion must not wait for that.
         sleep_on_delete=0,
+        # When a request must go on past this invocation, poll every minute (the least
+        # EventBridge allows).
+        polling_interval=1,
     )
 
-from . import lifecycle, logs  # noqa: E402  (after the helper: see the module docstring)
+from . import lifecycle, logs, timing  # noqa: E402  (after the helper: see the module docstring)
+from .convergence import NotYetLive  # noqa: E402
 from .errors import ResourceError  # noqa: E402
 from .registration import Registration  # noqa: E402
 
 logs.install_redaction()
 
+# A request that cannot finish within one invocation (API Gateway busy for longer than Lambda
+# allows) is not answered yet: crhelper re-invokes the function every minute from an
+# EventBridge rule, each poll trying again for up to POLL_SECONDS, until the change is live or
+# the resource's ServiceTimeout (CloudFormation's patience, 3,600 s at most) draws near.
+POLL_SECONDS = 45.0
+STARTED = "CrHelperStartedAt"  # kept in crhelper's Data, which travels from poll to poll
+_GIVE_UP_BEFORE_SERVICE_TIMEOUT = 150.0
+_DEFAULT_SERVICE_TIMEOUT = 3600.0
+Work = Callable[[Any, Any], Registration | None]
 
-def _answering(
-    work: Callable[[Any, Any], Registration | None],
-) -> Callable[[Any, Any], str | None]:
+
+def _answering(work: Work) -> Callable[[Any, Any], str | None]:
     """Answer with the registration's physical id and attributes; turn every failure into a
     reason CloudFormation can show, with the physical id a half-done Create must be rolled back
-    with."""
+    with; and hand a request that must go on over to crhelper's polling."""
 
     def run(event: Any, context: Any) -> str | None:
+        polling = "CrHelperPoll" in event
         try:
+            if polling:
+                _give_up_near_the_service_timeout(event)
+                context = _Limited(context, POLL_SECONDS)
             registration = work(event, context)
+        except NotYetLive as pending:
+            if not polling:
+                helper.Data[STARTED] = timing.clock.time()
+                _enable_polling(event["RequestType"])
+            return None if polling else pending.physical_id
         except ResourceError as error:
+            helper.Data.pop(STARTED, None)
             if error.physical_id:
                 helper.PhysicalResourceId = error.physical_id
             raise
         except Exception as error:
+            helper.Data.pop(STARTED, None)
             logging.getLogger(__name__).exception("unexpected error")
             raise ResourceError(
                 f"internal error {type(error).__name__}: {error} "
                 f"(see the function's log, request {getattr(context, 'aws_request_id', '?')})"
             ) from error
+        helper.Data.pop(STARTED, None)
         if registration is None:
-            return None  # crhelper answers with the event's physical id
+            # A Delete. crhelper answers with the event's physical id, except after polling,
+            # where a poll says it is done by returning one.
+            return str(event["PhysicalResourceId"]) if polling else None
         helper.Data.update(registration.attributes)
         return registration.physical_id
 
     return run
 
 
-helper.create(_answering(lifecycle.create))
-helper.update(_answering(lifecycle.update))
-helper.delete(_answering(lifecycle.delete))
+def _give_up_near_the_service_timeout(event: Any) -> None:
+    started = float(event.get("CrHelperData", {}).get(STARTED, timing.clock.time()))
+    properties = event.get("ResourceProperties") or {}
+    try:
+        patience = float(properties.get("ServiceTimeout", _DEFAULT_SERVICE_TIMEOUT))
+    except (TypeError, ValueError):
+        patience = _DEFAULT_SERVICE_TIMEOUT
+    if timing.clock.time() - started > patience - _GIVE_UP_BEFORE_SERVICE_TIMEOUT:
+        raise ResourceError(
+            "the change is recorded but API Gateway stayed too busy to publish it within the "
+            "ServiceTimeout; `reconcile` finishes it",
+            physical_id=Registration.physical_id_of(event),
+        )
+
+
+class _Limited:
+    """The Lambda context, with less time left: a poll ends before the next one begins."""
+
+    def __init__(self, context: Any, seconds: float) -> None:
+        self._context = context
+        self._seconds = seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return min(int(self._context.get_remaining_time_in_millis()), int(self._seconds * 1000))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+_create = _answering(lifecycle.create)
+_update = _answering(lifecycle.update)
+_delete = _answering(lifecycle.delete)
+helper.create(_create)
+helper.update(_update)
+helper.delete(_delete)
+_POLLS = {
+    "Create": (helper.poll_create, _create),
+    "Update": (helper.poll_update, _update),
+    "Delete": (helper.poll_delete, _delete),
+}
+
+
+def _enable_polling(request_type: str, enabled: bool = True) -> None:
+    register, work = _POLLS[request_type]
+    register(work if enabled else None)  # type: ignore[arg-type]
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
+    # Polling is on only for the requests that need it: a poll, or one that hands over.
+    _enable_polling(event["RequestType"], "CrHelperPoll" in event)
     helper(event, context)

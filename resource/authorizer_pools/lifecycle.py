@@ -92,6 +92,10 @@ def delete(event: Event, context: Context) -> None:
             existing = publishing.existing_stages(registration.rest_api_id, request.deadline)
             wanted = tuple(sorted(existing))
         request.settle(wanted)
+    except convergence.NotYetLive as pending:
+        pending.physical_id = registration.physical_id
+        request.log("settle", "continues-in-a-later-invocation", reason=pending)
+        raise
     except ClientError as error:
         if not publishing.is_not_found(error):
             raise _as_resource_error(error) from error
@@ -112,6 +116,10 @@ def _register(
         added = request.registry.add_owner(request.arn, request.owner, str(event["RequestId"]))
         request.log("register", "added" if added else "already-registered")
         request.settle(props.stage_names)
+    except convergence.NotYetLive as pending:
+        pending.physical_id = props.registration.physical_id
+        request.log("settle", "continues-in-a-later-invocation", reason=pending)
+        raise
     except (ClientError, ResourceError) as error:
         failure = _as_resource_error(error)
         if undo_on_failure:

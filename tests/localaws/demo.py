@@ -267,9 +267,10 @@ class Story:
             return [future.result() for future in futures]
 
     def registration(self, pool_arn: str) -> dict[str, Any]:
-        # examples/tenant.yaml names only its pool: RestApiId, AuthorizerId and StageNames
-        # come from the function's configuration (template.yaml's parameters).
-        return {"UserPoolArn": pool_arn}
+        # examples/tenant.yaml names only its pool (and CloudFormation's ServiceTimeout):
+        # RestApiId, AuthorizerId and StageNames come from the function's configuration
+        # (template.yaml's parameters).
+        return {"UserPoolArn": pool_arn, "ServiceTimeout": 3600}
 
     def expect_live(self, arns: Sequence[str], absent: Sequence[str] = ()) -> None:
         world = self.world
