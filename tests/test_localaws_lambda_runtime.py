@@ -112,6 +112,23 @@ SENDER = textwrap.dedent(
 )
 
 
+TIMEOUTS = textwrap.dedent(
+    """
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", config=Config(connect_timeout=5, read_timeout=30)
+    )
+
+
+    def handler(event, context):
+        timeout = client._endpoint.http_session._timeout
+        return [timeout.connect_timeout, timeout.read_timeout]
+    """
+)
+
+
 @pytest.fixture(scope="module")
 def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A function's code directory, as a zip would unpack it into /var/task."""
@@ -119,6 +136,7 @@ def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "tenants").mkdir()
     (root / "tenants" / "probe.py").write_text(PROBE)
     (root / "sender.py").write_text(SENDER)
+    (root / "timeouts.py").write_text(TIMEOUTS)
     (root / "broken.py").write_text("def handler(event, context):\n    return (\n")
     return root
 
@@ -342,3 +360,15 @@ def test_a_child_talks_to_local_aws_and_answers_over_https(code_dir: Path) -> No
 def test_python_is_the_runtime_version_the_package_declares() -> None:
     # The child runs this interpreter: keep it the version Lambda will run (python3.11).
     assert sys.version_info[:2] == (3, 11)
+
+
+@pytest.mark.parametrize(("time_scale", "expected"), [(4.0, [20.0, 120.0]), (0.1, [5.0, 30.0])])
+def test_slow_motion_stretches_botocores_timeouts_and_compression_keeps_them(
+    code_dir: Path, time_scale: float, expected: list[float]
+) -> None:
+    # In a model four times slower, a call AWS answers within the 30 s read timeout takes up
+    # to 120 s to answer; in compressed time the emulator's own work is not compressed.
+    with LambdaContainer(
+        config(code_dir, handler="timeouts.handler", time_scale=time_scale)
+    ) as container:
+        assert container.invoke({}).payload == expected

@@ -647,6 +647,12 @@ class ControlPlane:
         with self._lock:
             return list(self._journal)
 
+    def refill(self) -> None:
+        """As after a quiet spell: every quota bucket full again (nothing else forgotten)."""
+        with self._lock:
+            self._deployment_buckets.clear()
+            self._account_buckets.clear()
+
     def reset(self) -> None:
         """Forget faults, counters, journal and quota state; restore the initial config."""
         with self._lock:

@@ -113,6 +113,32 @@ class ScaledClock:
         time.sleep(max(0.0, seconds) * self.scale)
 
 
+def scale_network_timeouts(scale: float) -> None:
+    """Slow motion for botocore's socket timeouts too (connect, read), which no clock governs.
+
+    In a model ``scale`` times slower, a CreateDeployment that holds the API for 3 s takes
+    ``3 * scale`` real seconds to answer; the function's 30 s read timeout must stretch by the
+    same factor, or slow motion alone would make calls time out that AWS answers in time.
+    Compressed time (``scale < 1``) keeps them: the emulator's own work is not compressed, and
+    shorter timeouts would make calls time out that are slow only because the emulator is."""
+    if scale <= 1.0:
+        return
+    import botocore.httpsession  # noqa: PLC0415 (only functions run in slow motion need it)
+
+    original = botocore.httpsession.URLLib3Session.__init__
+
+    def stretched(self: Any, *args: Any, **kwargs: Any) -> None:
+        # botocore's Endpoint passes the timeout by keyword: a number or (connect, read).
+        timeout = kwargs.get("timeout")
+        if isinstance(timeout, (int, float)):
+            kwargs["timeout"] = timeout * scale
+        elif timeout is not None:
+            kwargs["timeout"] = tuple(None if part is None else part * scale for part in timeout)
+        original(self, *args, **kwargs)
+
+    botocore.httpsession.URLLib3Session.__init__ = stretched  # type: ignore[method-assign]
+
+
 class RequestIdFilter(logging.Filter):
     """Stamps each record with the request id of the invocation in progress."""
 
@@ -274,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger().addHandler(lambda_log_handler(sys.stderr, request_ids))
 
     channel = _Channel(args.request_fd, args.response_fd)
+    scale_network_timeouts(args.time_scale)
     try:
         handler = load_handler(args.handler)
     except InitError as exc:

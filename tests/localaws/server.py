@@ -2,8 +2,9 @@
 
 Reproduces what unmodified boto3 code sees of AWS when ``AWS_ENDPOINT_URL`` points at it
 (boto3 documentation, "Configuring service-specific endpoints": the variable applies to every
-service), with moto's API Gateway extended by ``apigateway_ext`` and its control plane modelled
-by ``control_plane``. The server is moto's own ``DomainDispatcherApplication`` with
+service), with moto's API Gateway extended by ``apigateway_ext``, its DynamoDB transactions made
+as cheap as DynamoDB's by ``dynamodb_ext``, and its control plane modelled by ``control_plane``.
+The server is moto's own ``DomainDispatcherApplication`` with
 ``MotoRequestHandler`` (``moto/moto_server/threaded_moto_server.py``), on a threaded werkzeug
 server bound to 127.0.0.1 port 0, so tests never fight over a port.
 
@@ -30,7 +31,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
-from localaws import apigateway_ext
+from localaws import apigateway_ext, dynamodb_ext
 from localaws.control_plane import Clock, ControlPlane, ControlPlaneConfig
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class LocalAws:
         if self._server is not None:
             raise RuntimeError("LocalAws is already running")
         apigateway_ext.install()
+        dynamodb_ext.install()
         control_plane = ControlPlane(
             DomainDispatcherApplication(create_backend_app), self._config, clock=self._clock
         )
