@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import functools
 import os
-import time
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,9 +43,6 @@ REGISTRATION = "TenantPoolRegistration"
 STAGES = ("dev", "prod")
 FUNCTION_TIMEOUT = 900.0  # template.yaml's
 SERVICE_TIMEOUT = 3600.0  # what examples/tenant.yaml sets
-# Between the creations and the deletions, the account's deployment slot refills: a Delete then
-# meets no one else's deployment (the "uncontended Delete" figure).
-PHASE_GAP = 6.0
 
 # The model's quotas and mean service times, for the floor (see ``floor``).
 RATE, BURST = 10.0, 40
@@ -61,6 +59,8 @@ class Implementation:
     handler: str
     clock_module: str
     warm_up: tuple[str, ...] = ()
+    # Files added to a copy of code_dir (for a variant of the function).
+    added: tuple[Path, ...] = ()
 
 
 PROJECT = Implementation(
@@ -71,6 +71,16 @@ PROJECT = Implementation(
     warm_up=("authorizer_pools.aws:apigateway", "authorizer_pools.aws:dynamodb"),
 )
 SEED = Implementation("seed", ROOT / "bench" / "seed", "seed_handler.handler", "seed_handler")
+# This project, publishing with one CreateDeployment per stage instead of one deployment
+# pointed at every stage: measured to choose between the two (README, "Launch day").
+PER_STAGE = Implementation(
+    "a deployment per stage",
+    PROJECT.code_dir,
+    "per_stage_handler.handler",
+    PROJECT.clock_module,
+    warm_up=PROJECT.warm_up,
+    added=(ROOT / "bench" / "variants" / "per_stage_handler.py",),
+)
 
 
 @dataclass
@@ -160,6 +170,7 @@ class Bench:
         self.runs = 0
 
     def __enter__(self) -> Bench:
+        self._folders = tempfile.TemporaryDirectory(prefix="bench-code-")
         self.aws.start()
         self.receiver.start()
         os.environ.update(self.aws.env())
@@ -168,6 +179,22 @@ class Bench:
     def __exit__(self, *_: object) -> None:
         self.receiver.stop()
         self.aws.stop()
+        self._folders.cleanup()
+
+    def code_dir(self, implementation: Implementation) -> Path:
+        """The folder Lambda would run: code_dir itself, or a copy with the added files (its
+        entries linked, not copied, so that it runs the very same code)."""
+        if not implementation.added:
+            return implementation.code_dir
+        folder = Path(self._folders.name) / implementation.handler.split(".")[0]
+        if not folder.exists():
+            folder.mkdir()
+            for entry in implementation.code_dir.iterdir():
+                if entry.name != "__pycache__":
+                    (folder / entry.name).symlink_to(entry)
+            for added in implementation.added:
+                shutil.copy(added, folder / added.name)
+        return folder
 
     def tenant_pools(self, count: int) -> list[str]:
         client = boto3.client("cognito-idp")
@@ -184,7 +211,7 @@ class Bench:
         api = create_shared_api(name=f"bench-{self.runs}", stage_names=STAGES)
         table = create_registry_table(f"bench-{self.runs}-registry")
         config = FunctionConfig(
-            code_dir=implementation.code_dir,
+            code_dir=self.code_dir(implementation),
             handler=implementation.handler,
             timeout=FUNCTION_TIMEOUT,
             function_name=f"bench-{self.runs}",
@@ -225,7 +252,10 @@ class Bench:
                 succeeded="CREATE_COMPLETE",
                 first=True,
             )
-            time.sleep(PHASE_GAP * self.time_scale)
+            # Between the creations and the deletions, a quiet spell: the account's quotas are
+            # full again, so the deletions meet no one else's calls (and N=1 gives the
+            # uncontended Delete) without the bench sleeping through it.
+            self.aws.control_plane.refill()
             created = [stack.name for stack in create.stacks if stack.status == "CREATE_COMPLETE"]
             delete = self._phase(
                 "delete",

@@ -29,6 +29,18 @@ def rows(runs: Sequence[Run]) -> list[tuple[str, ...]]:
     lines: list[tuple[str, ...]] = []
     for run in runs:
         for phase in (run.create, run.delete):
+            if not phase.stacks:
+                # Nothing to delete: every Create failed (and was rolled back in its phase).
+                lines.append(
+                    (
+                        run.implementation.name,
+                        str(run.tenants),
+                        phase.name,
+                        f"x{run.time_scale:g}",
+                        *["-"] * (len(HEADER) - 4),
+                    )
+                )
+                continue
             floor = phase.floor()
             lines.append(
                 (
@@ -98,12 +110,18 @@ def plot(runs: Sequence[Run], path: Path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for name, colour in (("this project", "tab:blue"), ("seed", "tab:red")):
+    for name, colour in (
+        ("this project", "tab:blue"),
+        ("seed", "tab:red"),
+        ("a deployment per stage", "tab:green"),
+    ):
         measured = sorted(
             (run.tenants, run.create.makespan, run.create.floor())
             for run in runs
             if run.implementation.name == name
         )
+        if not measured:
+            continue
         sizes = [m[0] for m in measured]
         axes.plot(sizes, [m[1] for m in measured], "o-", color=colour, label=f"{name}: makespan")
         axes.plot(
