@@ -237,8 +237,8 @@ def assert_answered_in_time(exchange: Exchange, timeout: float) -> None:
 
 
 def assert_failure_names(exchange: Exchange, cell: Cell, kind: Kind, row: Row) -> None:
-    """The reason names the call that failed and the error it answered (README, "Quotas,
-    retries and failures"). Checked last, once the repair is known to work."""
+    """The reason names the call that failed and the error it answered (README, "Launch day",
+    Retries). Checked last, once the repair is known to work."""
     _, code, _ = ERRORS[(cell.service, kind)]
     if cell.operation not in exchange.reason or code not in exchange.reason:
         row.outcome += f"; BUG: reason {exchange.reason[:60]!r}…"
