@@ -240,23 +240,19 @@ class Registry:
     def _remember(self, arn: str, owner: Owner, request_id: str) -> None:
         """Note that this request was handled, whatever it found: a later replay of it must
         change nothing, even after other requests revived or removed the owner."""
-        self._call(
-            "UpdateItem",
-            lambda: aws.dynamodb().update_item(
-                TableName=self.table,
-                Key=self._key(_owner_sk(arn, owner)),
-                UpdateExpression="SET live = if_not_exists(live, :false), arn = :arn, "
-                "stack_id = :stack, logical_id = :logical, "
-                "expires_at = if_not_exists(expires_at, :expires) ADD handled :requests",
-                ExpressionAttributeValues={
-                    ":false": {"BOOL": False},
-                    ":arn": {"S": arn},
-                    ":stack": {"S": owner.stack_id},
-                    ":logical": {"S": owner.logical_id},
-                    ":expires": {"N": str(_expires_at())},
-                    ":requests": {"SS": [request_id]},
-                },
-            ),
+        self._update(
+            _owner_sk(arn, owner),
+            "SET live = if_not_exists(live, :false), arn = :arn, "
+            "stack_id = :stack, logical_id = :logical, "
+            "expires_at = if_not_exists(expires_at, :expires) ADD handled :requests",
+            {
+                ":false": {"BOOL": False},
+                ":arn": {"S": arn},
+                ":stack": {"S": owner.stack_id},
+                ":logical": {"S": owner.logical_id},
+                ":expires": {"N": str(_expires_at())},
+                ":requests": {"SS": [request_id]},
+            },
         )
 
     def _change_owners(self, arn: str, owner_write: Any, *, delta: int) -> bool:
@@ -344,41 +340,27 @@ class Registry:
         """Become (or stay) the authorizer's worker until ``until``: when nobody is, the last
         one's lease expired, or this same CloudFormation request holds it (a Lambda retry)."""
         request = holder.split("/", 1)[0] + "/"
-        try:
-            self._call(
-                "UpdateItem",
-                lambda: aws.dynamodb().update_item(
-                    TableName=self.table,
-                    Key=self._key("authorizer"),
-                    UpdateExpression="SET worker = :holder, worker_until = :until",
-                    ConditionExpression="attribute_not_exists(worker) OR worker_until < :now "
-                    "OR begins_with(worker, :request)",
-                    ExpressionAttributeValues={
-                        ":holder": {"S": holder},
-                        ":until": {"N": str(int(until * 1000))},
-                        ":now": {"N": str(int(now * 1000))},
-                        ":request": {"S": request},
-                    },
-                ),
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._update(
+            "authorizer",
+            "SET worker = :holder, worker_until = :until",
+            {
+                ":holder": {"S": holder},
+                ":until": _millis(until),
+                ":now": _millis(now),
+                ":request": {"S": request},
+            },
+            condition="attribute_not_exists(worker) OR worker_until < :now "
+            "OR begins_with(worker, :request)",
+        )
 
     def recheck(self, arns: Iterable[str]) -> None:
         """Have the next worker decide these pools again from what the authorizer lists (and
         count a change for them): for drift, which no owner change announces."""
         for arn in arns:
-            self._call(
-                "UpdateItem",
-                lambda arn=arn: aws.dynamodb().update_item(  # type: ignore[misc]
-                    TableName=self.table,
-                    Key=self._key(_pool_sk(arn)),
-                    UpdateExpression="SET changing = :true, arn = :arn",
-                    ExpressionAttributeValues={":true": {"BOOL": True}, ":arn": {"S": arn}},
-                ),
+            self._update(
+                _pool_sk(arn),
+                "SET changing = :true, arn = :arn",
+                {":true": {"BOOL": True}, ":arn": {"S": arn}},
             )
 
     def last_check(self) -> Check:
@@ -400,30 +382,16 @@ class Registry:
     def claim_check(self, now: float, until: float) -> bool:
         """Be the one request that checks the authorizer and the stages for the others (they
         would otherwise all spend API Gateway's 10 calls/s on the same two reads)."""
-        try:
-            self._call(
-                "UpdateItem",
-                lambda: aws.dynamodb().update_item(
-                    TableName=self.table,
-                    Key=self._key("authorizer"),
-                    UpdateExpression="SET checking_until = :until",
-                    ConditionExpression="attribute_not_exists(checking_until) "
-                    "OR checking_until < :now",
-                    ExpressionAttributeValues={
-                        ":until": {"N": str(int(until * 1000))},
-                        ":now": {"N": str(int(now * 1000))},
-                    },
-                ),
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._update(
+            "authorizer",
+            "SET checking_until = :until",
+            {":until": _millis(until), ":now": _millis(now)},
+            condition="attribute_not_exists(checking_until) OR checking_until < :now",
+        )
 
     def record_check(self, check: Check) -> None:
         values: dict[str, AttributeValueTypeDef] = {
-            ":at": {"N": str(int(check.at * 1000))},
+            ":at": _millis(check.at),
             ":type": {"S": check.authorizer_type},
         }
         expression = "SET checked_at = :at, authorizer_type = :type"
@@ -439,31 +407,15 @@ class Registry:
         else:
             removed.append("check_problem")
         expression += " REMOVE " + ", ".join(removed)
-        self._call(
-            "UpdateItem",
-            lambda: aws.dynamodb().update_item(
-                TableName=self.table,
-                Key=self._key("authorizer"),
-                UpdateExpression=expression,
-                ExpressionAttributeValues=values,
-            ),
-        )
+        self._update("authorizer", expression, values)
 
     def release_worker(self, holder: str) -> None:
-        try:
-            self._call(
-                "UpdateItem",
-                lambda: aws.dynamodb().update_item(
-                    TableName=self.table,
-                    Key=self._key("authorizer"),
-                    UpdateExpression="REMOVE worker, worker_until",
-                    ConditionExpression="worker = :holder",
-                    ExpressionAttributeValues={":holder": {"S": holder}},
-                ),
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
+        self._update(
+            "authorizer",
+            "REMOVE worker, worker_until",
+            {":holder": {"S": holder}},
+            condition="worker = :holder",
+        )
 
     def mark_changing(self, origins: Mapping[str, str | None], holder: str) -> bool:
         """Before the worker changes these pools on the authorizer: mark them (whoever looks
@@ -584,14 +536,10 @@ class Registry:
     def want_stages(self, stage_names: Iterable[str]) -> None:
         """Make sure the worker publishes to these stages (a registration names them)."""
         for stage_name in stage_names:
-            self._call(
-                "UpdateItem",
-                lambda name=stage_name: aws.dynamodb().update_item(  # type: ignore[misc]
-                    TableName=self.table,
-                    Key=self._key(_stage_sk(name)),
-                    UpdateExpression="SET published_seq = if_not_exists(published_seq, :zero)",
-                    ExpressionAttributeValues={":zero": {"N": "0"}},
-                ),
+            self._update(
+                _stage_sk(stage_name),
+                "SET published_seq = if_not_exists(published_seq, :zero)",
+                {":zero": {"N": "0"}},
             )
 
     def stages(self) -> dict[str, StageRecord]:
@@ -604,24 +552,12 @@ class Registry:
 
     def record_published(self, stage_name: str, seq: int, deployment_id: str) -> None:
         """The stage now serves every change up to ``seq`` (never moves backwards)."""
-        try:
-            self._call(
-                "UpdateItem",
-                lambda: aws.dynamodb().update_item(
-                    TableName=self.table,
-                    Key=self._key(_stage_sk(stage_name)),
-                    UpdateExpression="SET published_seq = :seq, deployment_id = :deployment",
-                    ConditionExpression="attribute_not_exists(published_seq) "
-                    "OR published_seq < :seq",
-                    ExpressionAttributeValues={
-                        ":seq": {"N": str(seq)},
-                        ":deployment": {"S": deployment_id},
-                    },
-                ),
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
+        self._update(
+            _stage_sk(stage_name),
+            "SET published_seq = :seq, deployment_id = :deployment",
+            {":seq": {"N": str(seq)}, ":deployment": {"S": deployment_id}},
+            condition="attribute_not_exists(published_seq) OR published_seq < :seq",
+        )
 
     # -- everything ---------------------------------------------------------------------
 
@@ -698,6 +634,32 @@ class Registry:
     def _key(self, sk: str) -> dict[str, AttributeValueTypeDef]:
         return {"pk": {"S": self.pk}, "sk": {"S": sk}}
 
+    def _update(
+        self,
+        sk: str,
+        expression: str,
+        values: Mapping[str, AttributeValueTypeDef],
+        *,
+        condition: str | None = None,
+    ) -> bool:
+        """One UpdateItem of this authorizer's item ``sk``. False when ``condition`` failed
+        (nothing was written)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(sk),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+        if condition is not None:
+            request["ConditionExpression"] = condition
+        try:
+            self._call("UpdateItem", lambda: aws.dynamodb().update_item(**request))
+        except ClientError as error:
+            if condition is not None and _condition_failed(error):
+                return False
+            raise
+        return True
+
     def _call(self, operation: str, request: Callable[[], T]) -> T:
         # Every write here is safe to repeat: conditional, tokened, or a counter whose extra
         # step only makes the registry more careful.
@@ -711,6 +673,11 @@ TOMBSTONE_SECONDS = 7 * 24 * 3600
 
 def _expires_at() -> int:
     return int(datetime.now(UTC).timestamp()) + TOMBSTONE_SECONDS
+
+
+def _millis(seconds: float) -> AttributeValueTypeDef:
+    """A time as the registry stores it: whole milliseconds."""
+    return {"N": str(int(seconds * 1000))}
 
 
 def _pool_sk(arn: str) -> str:
