@@ -89,7 +89,6 @@ def settle(
     stage_names: Sequence[str],
     holder: str,
     deadline: Deadline,
-    publication: Publication | None = None,
 ) -> PoolRecord:
     """Return once the authorizer reflects the pool's owners at ``version`` (None: the version
     read now, after the caller's own owner change) and every stage in ``stage_names`` serves
@@ -113,17 +112,16 @@ def settle(
             and all(look.published[name] >= record.changed_seq for name in stage_names)
         ):
             return record
-        now = timing.clock.time()
         # Only try for the lease when it looks free: a refused try costs as much as a read.
-        if look.worker_until < now and registry.take_worker(holder, now, now + LEASE_SECONDS):
-            try:
-                Worker(registry, holder, deadline, publication or PUBLICATION).run()
-            except AwsCallFailed as failure:
-                if failure.code in _CONGESTION:
-                    raise NotYetLive(f"pool {arn}: API Gateway is busy ({failure})") from failure
-                raise
-            finally:
-                registry.release_worker(holder)
+        try:
+            worked = look.worker_until < timing.clock.time() and _work_if_free(
+                registry, holder, deadline
+            )
+        except AwsCallFailed as failure:
+            if failure.code in _CONGESTION:
+                raise NotYetLive(f"pool {arn}: API Gateway is busy ({failure})") from failure
+            raise
+        if worked:
             polls = 0
             continue
         polls += 1
@@ -142,7 +140,6 @@ def catch_up(
     stage_names: Sequence[str],
     holder: str,
     deadline: Deadline,
-    publication: Publication | None = None,
 ) -> None:
     """Return once no pool is dirty and every stage in ``stage_names`` serves every counted
     change (for ``reconcile``: drift is announced by no owner change)."""
@@ -155,12 +152,7 @@ def catch_up(
             stages[name].published_seq >= seq for name in stage_names if name in stages
         ):
             return
-        now = timing.clock.time()
-        if registry.take_worker(holder, now, now + LEASE_SECONDS):
-            try:
-                Worker(registry, holder, deadline, publication or PUBLICATION).run()
-            finally:
-                registry.release_worker(holder)
+        if _work_if_free(registry, holder, deadline):
             polls = 0
             continue
         polls += 1
@@ -168,6 +160,19 @@ def catch_up(
         if not deadline.allows(wait):
             raise NotYetLive("the registry's changes are not yet all live: run reconcile again")
         timing.clock.sleep(wait)
+
+
+def _work_if_free(registry: Registry, holder: str, deadline: Deadline) -> bool:
+    """Be the authorizer's worker for a few passes, if its lease is free (or already this
+    request's); False when someone else holds it."""
+    now = timing.clock.time()
+    if not registry.take_worker(holder, now, now + LEASE_SECONDS):
+        return False
+    try:
+        Worker(registry, holder, deadline, PUBLICATION).run()
+    finally:
+        registry.release_worker(holder)
+    return True
 
 
 class Worker:

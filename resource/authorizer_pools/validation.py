@@ -80,7 +80,7 @@ def validate(
 
 
 def _check(props: RegistrationProperties, deadline: Deadline) -> frozenset[str]:
-    """Read the authorizer and the stages; record what was found for the others."""
+    """Read the authorizer (it must be of type COGNITO_USER_POOLS) and the API's stages."""
     state = _read_authorizer(props, deadline)
     if state.type != authorizer.COGNITO_USER_POOLS:
         raise InvalidProperty(
