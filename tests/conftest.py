@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from template_model import ROOT, load_template
 
 from authorizer_pools.registry import Registry
 from authorizer_pools.timing import Deadline
 from localaws import apigateway_ext
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
 from localaws.control_plane import CallRecord
+from localaws.lambda_runtime import FunctionConfig
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
 from localaws.shared_api import (
@@ -178,15 +180,27 @@ class World:
             for arn, records in registry.snapshot().owners.items()
         }
 
+    def cli_target(self) -> list[str]:
+        """The operator CLI's options naming this world's authorizer, registry and stages."""
+        return [
+            "--rest-api-id",
+            self.api.rest_api_id,
+            "--authorizer-id",
+            self.api.authorizer_id,
+            "--table",
+            REGISTRY_TABLE,
+            "--stage-names",
+            ",".join(self.api.stage_names),
+        ]
+
     def snapshot(self) -> tuple[list[str], int, int]:
         """What a change would alter: the pool list, the deployment count, the flush count."""
         return self.provider_arns(), len(self.deployments()), self.flushes()
 
 
-@pytest.fixture
-def world(
-    local_aws: LocalAws, receiver: ResponseReceiver, handler: Any, aws_environment: dict[str, str]
-) -> Iterator[World]:
+def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -> World:
+    """A clean local AWS with a new shared API and registry, and CloudFormation in front of
+    the handler running in this process on compressed time."""
     local_aws.reset()
     receiver.clear()
     api = create_shared_api()
@@ -202,7 +216,31 @@ def world(
     cloudformation = LocalCloudFormation(
         function, receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30
     )
-    yield World(local_aws, api, cloudformation, receiver)
+    return World(local_aws, api, cloudformation, receiver)
+
+
+def template_function(
+    environment: dict[str, str], *, time_scale: float, timeout: float, log_level: str = "INFO"
+) -> FunctionConfig:
+    """template.yaml's function as Lambda runs it (its code folder, its handler), one process
+    per execution environment, on the model's time scale; ``timeout`` in model seconds."""
+    function = load_template()["Resources"]["Function"]["Properties"]
+    return FunctionConfig(
+        code_dir=ROOT / function["CodeUri"],
+        handler=function["Handler"],
+        timeout=timeout,
+        function_name="shared-authorizer-pools-Function",
+        environment={**environment, "LOG_LEVEL": log_level},
+        time_scale=time_scale,
+        clock_module="authorizer_pools.timing",
+    )
+
+
+@pytest.fixture
+def world(
+    local_aws: LocalAws, receiver: ResponseReceiver, handler: Any, aws_environment: dict[str, str]
+) -> Iterator[World]:
+    yield fresh_world(local_aws, receiver, handler)
     local_aws.control_plane.clear()
     for name in list(os.environ):
         assert not name.startswith("LOCALAWS_"), name

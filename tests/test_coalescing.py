@@ -14,11 +14,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import REGISTRATION, World
-from template_model import ROOT, load_template
+from conftest import REGISTRATION, World, template_function
 
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
-from localaws.lambda_runtime import FunctionConfig
 
 TENANTS = 16
 DEV_ONLY = 4  # the first four name only dev
@@ -28,15 +26,8 @@ FUNCTION_TIMEOUT = 900.0
 
 @pytest.fixture
 def cloudformation(world: World, aws_environment: dict[str, str]) -> Iterator[LocalCloudFormation]:
-    function = load_template()["Resources"]["Function"]["Properties"]
-    config = FunctionConfig(
-        code_dir=ROOT / function["CodeUri"],
-        handler=function["Handler"],
-        timeout=FUNCTION_TIMEOUT,
-        function_name="shared-authorizer-pools-Function",
-        environment={**aws_environment, "LOG_LEVEL": "WARNING"},
-        time_scale=TIME_SCALE,
-        clock_module="authorizer_pools.timing",
+    config = template_function(
+        aws_environment, time_scale=TIME_SCALE, timeout=FUNCTION_TIMEOUT, log_level="WARNING"
     )
     with LambdaService(config) as service:
         service.prewarm(TENANTS)

@@ -16,11 +16,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import REGISTRATION, World
-from template_model import ROOT, load_template
+from conftest import REGISTRATION, World, template_function
 
 from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
-from localaws.lambda_runtime import FunctionConfig
 
 TENANTS = 20
 # Ten times faster: faster still, and the CPU time of twenty processes on two cores would take
@@ -31,16 +29,7 @@ FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
 
 @pytest.fixture
 def lambda_service(world: World, aws_environment: dict[str, str]) -> Iterator[LambdaService]:
-    function = load_template()["Resources"]["Function"]["Properties"]
-    config = FunctionConfig(
-        code_dir=ROOT / function["CodeUri"],
-        handler=function["Handler"],
-        timeout=FUNCTION_TIMEOUT,
-        function_name="shared-authorizer-pools-Function",
-        environment={**aws_environment, "LOG_LEVEL": "INFO"},
-        time_scale=TIME_SCALE,
-        clock_module="authorizer_pools.timing",
-    )
+    config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=FUNCTION_TIMEOUT)
     with LambdaService(config) as service:
         yield service
 

@@ -29,7 +29,6 @@ from authorizer_pools import cli, retries, timing
 from localaws.cloudformation import Exchange, InProcessFunction
 from localaws.control_plane import CallRecord, InjectedFault, RequestInfo
 from localaws.lambda_bootstrap import ScaledClock
-from localaws.shared_api import REGISTRY_TABLE
 
 Kind = Literal["transient", "permanent"]
 Step = Literal["Create", "Delete", "reconcile"]
@@ -306,20 +305,7 @@ def run_cli(world: World, capsys: pytest.CaptureFixture[str], *arguments: str) -
     capsys.readouterr()
     out = io.StringIO()
     started = time.monotonic()
-    status = cli.main(
-        [
-            "--rest-api-id",
-            world.api.rest_api_id,
-            "--authorizer-id",
-            world.api.authorizer_id,
-            "--table",
-            REGISTRY_TABLE,
-            "--stage-names",
-            ",".join(world.api.stage_names),
-            *arguments,
-        ],
-        out=out,
-    )
+    status = cli.main([*world.cli_target(), *arguments], out=out)
     seconds = time.monotonic() - started
     return CliRun(status, out.getvalue(), capsys.readouterr().err, seconds)
 
@@ -395,13 +381,9 @@ def create_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> s
     assert rollback.status == "SUCCESS", rollback.reason
     assert stack.status == "ROLLBACK_COMPLETE"
     (left,) = left_after_failure
-    row.outcome = f"FAILED in {create.seconds:.1f} s"
-    how = repaired(world, capsys, row, left, "rollback Delete", create.logs + rollback.logs)
-    row.outcome += ", " + how
-    assert set(world.owners()) == set()
-    assert world.gone_everywhere(pool)
-    assert_failure_names(create, cell, kind, row)
-    return row.outcome
+    return failed_then_repaired(
+        world, capsys, row, create, left, "rollback Delete", create.logs + rollback.logs, pool
+    )
 
 
 def delete_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> str:
@@ -439,12 +421,29 @@ def delete_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> s
     retry = stack.exchanges[-1]
     assert retry.status == "SUCCESS", retry.reason
     assert stack.status == "DELETE_COMPLETE"
-    row.outcome = f"FAILED in {delete.seconds:.1f} s"
-    how = repaired(world, capsys, row, left, "retried delete_stack", delete.logs + retry.logs)
+    return failed_then_repaired(
+        world, capsys, row, delete, left, "retried delete_stack", delete.logs + retry.logs, pool
+    )
+
+
+def failed_then_repaired(
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    row: Row,
+    failed: Exchange,
+    left: list[str],
+    repair: str,
+    logs: str,
+    pool: str,
+) -> str:
+    """The outcome of a request that answered FAILED: what was left, and that ``repair`` (then
+    ``reconcile`` if need be) leaves no owner and the pool served nowhere."""
+    row.outcome = f"FAILED in {failed.seconds:.1f} s"
+    how = repaired(world, capsys, row, left, repair, logs)  # may note a bug in row.outcome
     row.outcome += ", " + how
     assert set(world.owners()) == set()
     assert world.gone_everywhere(pool)
-    assert_failure_names(delete, cell, kind, row)
+    assert_failure_names(failed, row.cell, row.kind, row)
     return row.outcome
 
 

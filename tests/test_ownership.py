@@ -110,20 +110,7 @@ def test_a_pool_found_on_the_authorizer_is_never_removed(world: World) -> None:
 
 def reconcile(world: World, *arguments: str) -> tuple[int, str]:
     out = io.StringIO()
-    status = cli.main(
-        [
-            "--rest-api-id",
-            world.api.rest_api_id,
-            "--authorizer-id",
-            world.api.authorizer_id,
-            "--table",
-            REGISTRY_TABLE,
-            "--stage-names",
-            ",".join(world.api.stage_names),
-            *arguments,
-        ],
-        out=out,
-    )
+    status = cli.main([*world.cli_target(), *arguments], out=out)
     return status, out.getvalue()
 
 

@@ -12,32 +12,20 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from conftest import REGISTRATION, World
-from template_model import ROOT, load_template
+from conftest import REGISTRATION, World, template_function
 from test_ownership import assert_invariant
 
 from localaws.cloudformation import LambdaService, LocalCloudFormation
 from localaws.eventbridge import Schedules
-from localaws.lambda_runtime import FunctionConfig
 
 TIME_SCALE = 0.05
 FUNCTION_TIMEOUT = 60.0  # model seconds: a busy spell of minutes outlasts one invocation
-FUNCTION_NAME = "shared-authorizer-pools-Function"
 SERVICE_TIMEOUT = 3600.0
 
 
 @pytest.fixture
 def function(world: World, aws_environment: dict[str, str]) -> Iterator[LambdaService]:
-    template = load_template()["Resources"]["Function"]["Properties"]
-    config = FunctionConfig(
-        code_dir=ROOT / template["CodeUri"],
-        handler=template["Handler"],
-        timeout=FUNCTION_TIMEOUT,
-        function_name=FUNCTION_NAME,
-        environment={**aws_environment, "LOG_LEVEL": "INFO"},
-        time_scale=TIME_SCALE,
-        clock_module="authorizer_pools.timing",
-    )
+    config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=FUNCTION_TIMEOUT)
     # crhelper lets the polling rule invoke the function (lambda:AddPermission): the function
     # must exist in the local Lambda too.
     role = boto3.client("iam").create_role(
@@ -48,7 +36,7 @@ def function(world: World, aws_environment: dict[str, str]) -> Iterator[LambdaSe
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("stub.py", "def handler(event, context):\n    return None\n")
     boto3.client("lambda").create_function(
-        FunctionName=FUNCTION_NAME,
+        FunctionName=config.function_name,
         Runtime="python3.12",
         Role=role,
         Handler="stub.handler",

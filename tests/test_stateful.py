@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import FUNCTION_TIMEOUT, REGION, TIME_SCALE, World
+from conftest import fresh_world
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -54,10 +54,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from localaws.cloudformation import Exchange, InProcessFunction, LocalCloudFormation, Stack
+from localaws.cloudformation import Exchange, LocalCloudFormation, Stack
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
-from localaws.shared_api import create_registry_table, create_shared_api
 
 STACK_NAMES = ("tenant-a", "tenant-b", "tenant-c")
 LOGICAL_IDS = ("TenantPoolRegistration", "PoolRegistration")
@@ -127,22 +126,8 @@ class TenantStacks(RuleBasedStateMachine):
     def __init__(self, aws: LocalAws, receiver: ResponseReceiver, handler: Any) -> None:
         super().__init__()
         # A clean world per example, made as the `world` fixture makes it.
-        aws.reset()
-        receiver.clear()
-        api = create_shared_api()
-        create_registry_table()
-        aws.control_plane.reset()
-        function = InProcessFunction(
-            handler,
-            timeout=FUNCTION_TIMEOUT,
-            region=REGION,
-            time_scale=TIME_SCALE,
-            clock_module="authorizer_pools.timing",
-        )
-        cloudformation = LocalCloudFormation(
-            function, receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30
-        )
-        self.world = World(aws, api, cloudformation, receiver)
+        self.world = fresh_world(aws, receiver, handler)
+        api = self.world.api
         # Tenant pools are made when first named (each takes moto a while).
         self.pools = {OPERATORS: api.operators_pool_arn}
         names = list(api.stage_names)

@@ -12,12 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import REGISTRATION, World
-from template_model import ROOT, load_template
+from conftest import REGISTRATION, World, template_function
 from test_ownership import assert_invariant
 
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
-from localaws.lambda_runtime import FunctionConfig
 
 TIME_SCALE = 0.1  # see test_concurrency: CPU time on two cores must stay small in model time
 FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
@@ -27,16 +25,7 @@ POOLED_TENANTS = 10  # sharing one pool
 
 @pytest.fixture
 def cloudformation(world: World, aws_environment: dict[str, str]) -> Iterator[LocalCloudFormation]:
-    function = load_template()["Resources"]["Function"]["Properties"]
-    config = FunctionConfig(
-        code_dir=ROOT / function["CodeUri"],
-        handler=function["Handler"],
-        timeout=FUNCTION_TIMEOUT,
-        function_name="shared-authorizer-pools-Function",
-        environment={**aws_environment, "LOG_LEVEL": "INFO"},
-        time_scale=TIME_SCALE,
-        clock_module="authorizer_pools.timing",
-    )
+    config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=FUNCTION_TIMEOUT)
     with LambdaService(config) as service:
         yield LocalCloudFormation(
             service, world.receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 60
