@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import boto3
 import pytest
 from template_model import ROOT, load_template
 
-from authorizer_pools.registry import Registry
+from authorizer_pools.registry import Owner, Registry
 from authorizer_pools.timing import Deadline
 from localaws import apigateway_ext
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
@@ -104,7 +105,8 @@ def log_lines(logs: str) -> list[dict[str, Any]]:
             parsed = json.loads(text)
         except ValueError:
             continue
-        if isinstance(parsed, dict):
+        # Embedded Metric Format lines (``_aws``) are metrics, not log lines.
+        if isinstance(parsed, dict) and "_aws" not in parsed:
             lines.append(parsed)
     return lines
 
@@ -177,8 +179,17 @@ class World:
         )
         return {
             arn: sorted(str(record.owner) for record in records)
-            for arn, records in registry.snapshot().owners.items()
+            for arn, records in registry.state().owners.items()
         }
+
+    def record_owner(self, pool_arn: str, stack_name: str) -> None:
+        """Record an owner as a request does before its worker runs (another container's
+        request, caught between its owner change and its pass)."""
+        registry = Registry(
+            REGISTRY_TABLE, self.api.rest_api_id, self.api.authorizer_id, Deadline(1e18)
+        )
+        stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{uuid.uuid4()}"
+        registry.owners.add(pool_arn, Owner(stack_id, REGISTRATION), str(uuid.uuid4()))
 
     def cli_target(self) -> list[str]:
         """The operator CLI's options naming this world's authorizer, registry and stages."""

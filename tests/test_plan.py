@@ -1,28 +1,163 @@
-"""Deciding the one patch operation, from what the authorizer lists now."""
+"""The planner on its own: the rules, checked over random registry states, lists and stages."""
 
 from __future__ import annotations
 
-import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from authorizer_pools.plan import Change, patch_operation, to_deregister, to_register
+from authorizer_pools import plan
+from authorizer_pools.plan import Change, PoolState, StageView
 
-A = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_A"
-B = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_B"
-
-
-def test_register_adds_only_a_missing_pool() -> None:
-    assert to_register([B], A) is Change.ADD
-    assert to_register([A, B], A) is Change.NONE_PRESENT
+ARNS = [f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_{n}" for n in "abcdef"]
+arn_sets = st.frozensets(st.sampled_from(ARNS))
+listed_lists = st.lists(st.sampled_from(ARNS), unique=True)
 
 
-def test_deregister_removes_a_listed_pool_but_never_the_last_one() -> None:
-    assert to_deregister([A, B], A) is Change.REMOVE
-    assert to_deregister([B], A) is Change.NONE_ABSENT
-    assert to_deregister([A], A) is Change.KEEP_LAST_POOL
+def applied(listed: list[str], managed: frozenset[str], owned: frozenset[str]) -> list[str]:
+    """The list after a pass: the adds, then the removals planned from what the adds left."""
+    after_adds = plan.listed_after(listed, plan.adds(listed, owned), ())
+    return plan.listed_after(after_adds, (), plan.removals(after_adds, managed, owned).removes)
 
 
-def test_one_operation_names_one_arn_and_never_the_whole_list() -> None:
-    assert patch_operation(Change.ADD, A) == {"op": "add", "path": "/providerARNs", "value": A}
-    assert patch_operation(Change.REMOVE, A)["op"] == "remove"
-    with pytest.raises(ValueError, match="needs no patch"):
-        patch_operation(Change.KEEP_LAST_POOL, A)
+@given(listed=listed_lists, managed=arn_sets, owned=arn_sets)
+def test_a_pass_leaves_exactly_the_unmanaged_and_owned_pools(
+    listed: list[str], managed: frozenset[str], owned: frozenset[str]
+) -> None:
+    managed |= owned  # every owned pool is managed (its first registration made it so)
+    result = applied(listed, managed, owned)
+    unmanaged = {arn for arn in listed if arn not in managed}
+    assert len(result) == len(set(result)), "a pool listed twice"
+    assert unmanaged | owned <= set(result), "a wanted pool left out"
+    extra = set(result) - unmanaged - owned
+    if unmanaged | owned:
+        assert not extra, "a managed pool with no owner kept although others remain"
+    elif listed:
+        assert len(extra) == 1, "the last pool must be kept, and only one"
+    assert result == plan.wanted_list(listed, managed, owned)
+    assert applied(result, managed, owned) == result, "a second pass changes something"
+
+
+@given(listed=listed_lists, managed=arn_sets, owned=arn_sets)
+def test_adds_are_owned_and_unlisted_and_removals_managed_and_unowned(
+    listed: list[str], managed: frozenset[str], owned: frozenset[str]
+) -> None:
+    adds = plan.adds(listed, owned)
+    assert set(adds) == owned - set(listed)
+    removals = plan.removals(listed, managed, owned)
+    assert set(removals.removes) <= (set(listed) & managed) - owned
+    assert not set(removals.removes) & set(removals.kept)
+    if listed:
+        assert len(listed) - len(removals.removes) >= 1, "the list would be empty"
+
+
+def test_a_refused_add_does_not_count_so_the_last_pool_is_kept() -> None:
+    only, refused = ARNS[0], ARNS[1]
+    # The only listed pool loses its owner while a new pool is registered; API Gateway refuses
+    # the new one. Planned from what the adds left, the removal keeps the last pool.
+    listed_after_adds = [only]
+    removals = plan.removals(listed_after_adds, {only, refused}, set())
+    assert removals.removes == ()
+    assert removals.kept == {only: plan.KEEP_LAST_POOL_REASON}
+
+
+def test_a_refused_removal_is_kept_with_api_gateways_message() -> None:
+    first, second = ARNS[:2]
+    removals = plan.removals([first, second], {first}, set(), refused={first: "no"})
+    assert removals.removes == ()
+    assert removals.kept == {first: "API Gateway refused to remove it: no"}
+
+
+@given(
+    before=st.dictionaries(
+        st.sampled_from(ARNS), st.tuples(st.sampled_from([None, True, False]), st.none())
+    ),
+    listed=listed_lists,
+)
+def test_a_pool_is_repaired_only_when_the_ledger_last_left_it_otherwise(
+    before: dict[str, tuple[bool | None, None]], listed: list[str]
+) -> None:
+    managed = frozenset(before)
+    owned = frozenset(arn for arn in managed if hash(arn) % 2)
+    after_adds = plan.listed_after(listed, plan.adds(listed, owned), ())
+    removals = plan.removals(after_adds, managed, owned)
+    outcomes = plan.pool_outcomes(
+        before, listed, plan.adds(listed, owned), removals.removes, removals.kept
+    )
+    for outcome in outcomes:
+        was_present = before[outcome.arn][0]
+        if outcome.change is Change.ADD:
+            assert outcome.repaired == (was_present is True)
+        elif outcome.change is Change.REMOVE:
+            assert outcome.repaired == (was_present is False)
+        else:
+            assert not outcome.repaired
+        assert outcome.present == (outcome.arn in plan.wanted_list(listed, managed, owned))
+
+
+def test_the_patch_operation_is_one_arn_on_provider_arns() -> None:
+    assert plan.patch_operation(Change.ADD, ARNS[0]) == {
+        "op": "add",
+        "path": "/providerARNs",
+        "value": ARNS[0],
+    }
+
+
+def test_the_fingerprint_ignores_order() -> None:
+    assert plan.fingerprint(ARNS[:3]) == plan.fingerprint(ARNS[2::-1])
+    assert plan.fingerprint(ARNS[:3]) != plan.fingerprint(ARNS[:2])
+
+
+WANTED = plan.fingerprint(ARNS[:2])
+OTHER = plan.fingerprint(ARNS[:1])
+
+
+def test_a_stage_on_the_deployment_the_ledger_knows_serves_what_the_ledger_says() -> None:
+    view = StageView("prod", True, "d1")
+    assert plan.stage_verdict(view, "d1", WANTED, WANTED).serves
+    assert not plan.stage_verdict(view, "d1", OTHER, WANTED).serves  # the list changed since
+
+
+def test_a_stage_moved_to_an_unknown_deployment_is_published_again_as_a_repair() -> None:
+    verdict = plan.stage_verdict(StageView("prod", True, "old"), "d2", WANTED, WANTED)
+    assert not verdict.serves
+    assert verdict.drifted
+
+
+def test_an_export_decides_over_the_ledger() -> None:
+    stale = StageView("prod", True, "d1", exported=tuple(ARNS[:1]))
+    assert not plan.stage_verdict(stale, "d1", WANTED, WANTED).serves
+    foreign = StageView("prod", True, "theirs", exported=tuple(ARNS[1::-1]))
+    verdict = plan.stage_verdict(foreign, "d1", WANTED, WANTED)
+    assert verdict.serves
+    assert verdict.adopted
+
+
+def test_a_missing_stage_serves_nothing_to_wait_for_and_a_canary_is_reported() -> None:
+    assert plan.stage_verdict(StageView("gone", False), None, None, WANTED).serves
+    canary = StageView("prod", True, "d1", canary_deployment_id="d0")
+    assert plan.stage_verdict(canary, "d1", WANTED, WANTED).canary
+    same = StageView("prod", True, "d1", canary_deployment_id="d1")
+    assert not plan.stage_verdict(same, "d1", WANTED, WANTED).canary
+
+
+@given(listed=listed_lists, managed=arn_sets, owned=arn_sets)
+def test_reconcile_classifies_every_pool_as_the_pass_would_treat_it(
+    listed: list[str], managed: frozenset[str], owned: frozenset[str]
+) -> None:
+    managed |= owned
+    wanted = plan.wanted_list(listed, managed, owned)
+    statuses = {
+        status.arn: status.state for status in plan.classify_pools(listed, managed, owned, ())
+    }
+    assert set(listed) <= set(statuses)
+    for arn, state in statuses.items():
+        if state in (PoolState.OK, PoolState.UNMANAGED, PoolState.KEPT):
+            assert arn in listed and arn in wanted
+        elif state is PoolState.MISSING:
+            assert arn not in listed and arn in wanted
+        elif state is PoolState.STALE:
+            assert arn in listed and arn not in wanted
+    assert all(
+        state.is_drift == (state not in (PoolState.OK, PoolState.UNMANAGED))
+        for state in statuses.values()
+    )

@@ -25,6 +25,8 @@ COGNITO_USER_POOLS = "COGNITO_USER_POOLS"
 # Re-reads after a change refused because the list changed under it, before giving up; each
 # needs another container to have changed the list in between, so a handful is plenty.
 _MAX_DECISIONS = 6
+# Patch operations per UpdateAuthorizer call (API Gateway documents no maximum; stay modest).
+MAX_OPERATIONS = 50
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class AuthorizerState:
     authorizer_id: str
     type: str
     provider_arns: tuple[str, ...]
+    # How a stage's export names the authorizer (its securitySchemes key).
+    name: str = ""
 
 
 def read(rest_api_id: str, authorizer_id: str, deadline: Deadline) -> AuthorizerState:
@@ -48,6 +52,7 @@ def read(rest_api_id: str, authorizer_id: str, deadline: Deadline) -> Authorizer
         authorizer_id=authorizer_id,
         type=found.get("type", ""),
         provider_arns=tuple(found.get("providerARNs", [])),
+        name=found.get("name", ""),
     )
 
 
@@ -93,7 +98,36 @@ def apply(
             continue
         listed = [arn for arn in state.provider_arns if (plan.Change.REMOVE, arn) not in needed]
         listed += [arn for change, arn in needed if change is plan.Change.ADD]
-        return AuthorizerState(state.rest_api_id, state.authorizer_id, state.type, tuple(listed))
+        return AuthorizerState(
+            state.rest_api_id, state.authorizer_id, state.type, tuple(listed), state.name
+        )
+
+
+def apply_batches(
+    state: AuthorizerState,
+    changes: Sequence[tuple[plan.Change, str]],
+    deadline: Deadline,
+) -> tuple[AuthorizerState, dict[str, str]]:
+    """Send ``changes`` (all adds, or all removes) in as few calls as API Gateway takes, one
+    patch operation per ARN. When a batch is refused, its changes are sent one by one to find
+    the ARNs API Gateway refuses: the authorizer as it is afterwards, and those ARNs with its
+    message (everything else was applied)."""
+    refused: dict[str, str] = {}
+    for start in range(0, len(changes), MAX_OPERATIONS):
+        batch = changes[start : start + MAX_OPERATIONS]
+        try:
+            state = apply(state, batch, deadline)
+        except ClientError as error:
+            if retries.describe(error)[0] != "BadRequestException":
+                raise
+            for change in batch:
+                try:
+                    state = apply(state, [change], deadline)
+                except ClientError as single:
+                    if retries.describe(single)[0] != "BadRequestException":
+                        raise
+                    refused[change[1]] = retries.describe(single)[1]
+    return state, refused
 
 
 def _needed(change: plan.Change, arn: str, state: AuthorizerState) -> bool:

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# Connect and read timeouts together stay under the worker's lease margin (15 s,
+# ``convergence.LEASE_MARGIN_SECONDS``): no call a worker makes can outlive its lease.
 CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
-    connect_timeout=5,
-    read_timeout=30,
+    connect_timeout=3,
+    read_timeout=10,
     user_agent_extra="cognito-authorizer-pools",
 )
 

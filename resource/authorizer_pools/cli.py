@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import reconcile, timing
 from .convergence import NotYetLive
 from .errors import ResourceError
+from .plan import PoolState
 from .registry import Registry
 from .settings import split_list
 
@@ -32,11 +33,21 @@ FAILED = 2
 BUDGET_SECONDS = 600.0
 
 _ACTIONS = {
-    reconcile.State.MISSING: ("would add back", "added back"),
-    reconcile.State.STALE: ("would remove", "removed"),
-    reconcile.State.UNPUBLISHED: ("would publish", "published"),
-    reconcile.State.INTERRUPTED: ("would finish the change and publish", "finished and published"),
-    reconcile.State.KEPT_LAST: ("cannot remove: the last pool", "cannot remove: the last pool"),
+    PoolState.MISSING: ("would add back", "added back"),
+    PoolState.STALE: ("would remove", "removed"),
+    PoolState.KEPT: ("cannot remove", "cannot remove"),
+    PoolState.REFUSED: ("refused by API Gateway", "refused by API Gateway"),
+}
+_STAGE_ACTIONS = {
+    reconcile.StageState.BEHIND: ("would publish", "published"),
+    reconcile.StageState.CANARY: (
+        "its canary keeps another list: promote or delete it",
+        "its canary keeps another list: promote or delete it",
+    ),
+    reconcile.StageState.UNKNOWN: (
+        "its export does not show the authorizer",
+        "its export does not show the authorizer",
+    ),
 }
 
 
@@ -74,25 +85,16 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         _table(found, out, repaired=None)
         return 0
     repaired = not args.dry_run and found.drift
-    published: list[str] = []
     if repaired:
-        repairs = reconcile.repair(registry, found, deadline)
-        published = [r.done for r in repairs if r.done.startswith("published ")]
+        reconcile.repair(registry, target.stage_names, deadline)
     _table(found, out, repaired=repaired)
     if not found.drift:
         print(
-            "no drift: the authorizer lists exactly the unmanaged and registered pools",
+            "no drift: the authorizer lists exactly the unmanaged and registered pools, "
+            "and every stage serves that list",
             file=out,
         )
         return 0
-    if found.unpublished_stages:
-        verb = "published" if repaired else "would publish"
-        print(
-            f"stages behind the registry: {', '.join(found.unpublished_stages)} ({verb})",
-            file=out,
-        )
-    if repaired and published:
-        print("; ".join(published), file=out)
     print("drift found" + ("; repaired" if repaired else " (dry run: nothing changed)"), file=out)
     return DRIFT_FOUND
 
@@ -154,18 +156,30 @@ def _table(found: reconcile.Survey, out: TextIO, *, repaired: bool | None) -> No
     rows = [("STATE", "OWNERS", "POOL", "OWNED BY / ACTION")]
     for pool in found.pools:
         owners = ", ".join(str(record.owner) for record in pool.owners)
-        if pool.state is reconcile.State.UNMANAGED:
+        if pool.state is PoolState.UNMANAGED:
             note = "unmanaged: never removed"
         else:
             note = owners or "(no owner left)"
+        if pool.status.note:
+            note += f" ({pool.status.note})"
         if pool.state in _ACTIONS and repaired is not None:
             note += f"  → {_ACTIONS[pool.state][1 if repaired else 0]}"
         if pool.cognito_pool_gone:
             note += "  (the Cognito pool no longer exists)"
-        rows.append(
-            (pool.state.value, str(len(pool.owners)) if pool.owners else "-", pool.arn, note)
-        )
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        count = str(len(pool.owners)) if pool.owners else "-"
+        rows.append((pool.state.value, count, pool.arn, note))
+    _print_rows(rows, out)
+    stage_rows = [("STAGE", "STATE", "ACTION")]
+    for stage in found.stages:
+        action = ""
+        if stage.state in _STAGE_ACTIONS and repaired is not None:
+            action = "→ " + _STAGE_ACTIONS[stage.state][1 if repaired else 0]
+        stage_rows.append((stage.name, stage.state.value, action))
+    _print_rows(stage_rows, out)
+
+
+def _print_rows(rows: Sequence[tuple[str, ...]], out: TextIO) -> None:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
-        print("  ".join([*cells, row[3]]).rstrip(), file=out)
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        print("  ".join([*cells, row[-1]]).rstrip(), file=out)

@@ -1,69 +1,69 @@
-"""Making the authorizer and the stages match the registry: one worker at a time, for everyone.
+"""Making the authorizer and every stage match what is wanted, whatever happened meanwhile.
 
-The invariant, per authorizer: providerARNs = the unmanaged pools + {pools with a live owner},
-and every named stage serves a deployment made after the last change.
+Level-triggered, like a Kubernetes controller: every pass of the authorizer's *worker* reads the
+whole desired state (the owners in the registry) and the whole actual state (the authorizer's
+``providerARNs``, each stage's deployment and canary), applies the whole difference (``plan``),
+publishes every stage that does not serve the result, and records what it *saw* served. Nothing
+the registry recorded about earlier passes is trusted to skip work: a pool someone removed in
+the console, a stage a late worker pointed back, a deployment made by the shared API's own stack
+are all found by the next pass, whoever triggers it (a tenant's request, the scheduled run,
+``reconcile``).
 
-A request that changed owners calls :func:`settle`, which returns once its pool's change is on
-the authorizer and served on its stages. Only the authorizer's *worker* (a lease in the
-registry) changes the authorizer and deploys. Whoever finds work waiting and the lease free
-becomes the worker and does the work of every request at once: it reads the dirty pools *after*
-taking the lease, sends their changes in as few UpdateAuthorizer calls as it can (one patch
-operation per ARN), then makes one deployment for all the stages that are behind. The others
-wait: when the worker's deployment covers their change, they are done without a call to API
-Gateway. ``docs/ownership.md`` gives the protocol and why every interleaving keeps the
-invariant.
+One worker at a time holds the authorizer's lease and works for everyone; the others wait
+cheaply on one small item (``registry.lease``). A request is live when a pass that read the
+registry after its owner change saw every one of its stages serve the authorizer's list.
+``docs/ownership.md`` gives the protocol and why every interleaving keeps the invariant.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from . import authorizer, plan, publishing, retries, timing
+from . import authorizer, metrics, plan, publishing, retries, timing
 from .errors import AwsCallFailed, ResourceError
-from .registry import ADDED, FOUND, PoolRecord, Registry, Settlement
+from .plan import Change, StageVerdict
+from .registry import PoolFact, Registry, RegistryState, StageFact
 from .timing import Deadline
 
 logger = logging.getLogger(__name__)
 
-# How long the worker's lease lasts; it is renewed on every pass. Long enough for a pass,
-# short enough that a vanished worker holds everyone up only briefly.
+# How long the worker's lease lasts; it is renewed before every pass, deployment and UpdateStage.
 LEASE_SECONDS = 60.0
-# A worker stops changing things this long before its lease ends.
+# The worker stops calling AWS this long before its lease ends. Every call is bounded by the
+# time left (``aws.CONFIG``'s timeouts are shorter than this margin), so no call the worker
+# makes outlives its lease.
 LEASE_MARGIN_SECONDS = 15.0
 # Passes one worker makes before it lets someone else take over (and answers its own request).
 MAX_PASSES = 4
-# Patch operations per UpdateAuthorizer call (API Gateway documents no maximum; stay modest).
-MAX_OPERATIONS = 50
-# Rounds of applying newly arrived changes before a deployment.
-_MAX_APPLY_ROUNDS = 8
-# Waiting requests poll the registry every 0.5 to 1 s: soon enough after the worker's
-# deployment (a longer cap left the last answers seconds behind it), rarely enough that 200
-# waiters read about 2,000 units a second (a transactional read costs 2 per item), within one
-# DynamoDB partition's 3,000.
-_POLL = retries.Backoff(base=0.25, cap=0.5)
-_POLL_FLOOR = 0.5
+# Rounds of reading the owners and changing the authorizer before publishing: requests keep
+# arriving while the worker changes the list (on launch day, hundreds within seconds), and the
+# next deployment may be 5 s away.
+_MAX_ROUNDS = 8
+# Waiting requests read one small item every 0.5 to 1 s, eventually consistent: half a read
+# unit each, so a waiter costs the registry under one read unit a second.
+_POLL_SECONDS = (0.5, 1.0)
 _rng = random.Random()
-
-
-class NotYetLive(Exception):
-    """The change is recorded, but not yet live everywhere, and this invocation's time is up:
-    the request is to be finished by a later invocation (crhelper's polling)."""
-
-    physical_id: str | None = None
-
 
 # API Gateway's answers to too much at once (its quotas, overlapping changes): worth waiting
 # out, past this invocation if need be. Anything else that persists is a failure.
 _CONGESTION = frozenset({"TooManyRequestsException", "ConflictException"})
 
 
-class Refused(ResourceError):
-    """API Gateway refused to add the pool (its message is the reason)."""
+class NotYetLive(Exception):
+    """The change is recorded, but not yet live everywhere, and this invocation's time is up:
+    the request is to be finished by a later invocation."""
+
+    physical_id: str | None = None
+
+
+class LeaseLost(Exception):
+    """Someone else is the worker now (this one was too slow): stop calling AWS."""
 
 
 @dataclass(frozen=True)
@@ -77,277 +77,341 @@ class Publication:
 
 
 # What the function does. ``make bench`` swaps in "per-stage" in a variant of the function, to
-# measure the alternative on the same model (see README, "Launch day").
+# measure the alternative on the same model.
 PUBLICATION = Publication()
 
 
-def settle(
-    registry: Registry,
-    arn: str,
-    *,
-    version: int | None,
-    stage_names: Sequence[str],
-    holder: str,
-    deadline: Deadline,
-) -> PoolRecord:
-    """Return once the authorizer reflects the pool's owners at ``version`` (None: the version
-    read now, after the caller's own owner change) and every stage in ``stage_names`` serves
-    it. Raises :class:`NotYetLive` when the deadline comes first, :class:`Refused` when API
-    Gateway refused the pool."""
-    polls = 0
+@dataclass(frozen=True)
+class Live:
+    """What a request waited for, as the worker saw it."""
+
+    epoch: int
+    # Stages where a canary release serves another deployment (its share keeps its own list).
+    canary_stages: tuple[str, ...] = ()
+
+
+def await_live(
+    registry: Registry, *, stage_names: Sequence[str], holder: str, deadline: Deadline
+) -> Live:
+    """Return once a pass that read the registry after the caller's owner change saw every stage
+    in ``stage_names`` serve the authorizer's list (every stage the worker publishes, when
+    empty); work as the worker when nobody is. Raises
+    :class:`NotYetLive` when this invocation's time runs out first."""
+    status = registry.lease.status(consistent=True)
+    registry.lease.want_stages(set(stage_names) - status.stages)
+    # No stage named (a Delete without its properties, an Update taking its change back):
+    # every stage the worker publishes.
+    stage_names = tuple(stage_names) or tuple(sorted(status.stages))
+    # Any pass whose epoch is past this one bumped it after this read, so after the caller's
+    # owner change, and read the owners after that.
+    target = status.epoch + 1
     while True:
-        look = registry.look(arn, stage_names)
-        missing = [name for name in stage_names if name not in look.published]
-        if missing:
-            registry.want_stages(missing)  # the worker then publishes them too
-        record = look.pool or PoolRecord(arn)
-        if version is None:
-            version = record.version
-        if version and record.refused_version >= version:
-            raise Refused(record.refused or "refused by API Gateway")
-        if (
-            record.applied >= version
-            and not record.changing
-            and not missing
-            and all(look.published[name] >= record.changed_seq for name in stage_names)
-        ):
-            return record
-        # Only try for the lease when it looks free: a refused try costs as much as a read.
-        try:
-            worked = look.worker_until < timing.clock.time() and _work_if_free(
-                registry, holder, deadline
-            )
-        except AwsCallFailed as failure:
-            if failure.code in _CONGESTION:
-                raise NotYetLive(f"pool {arn}: API Gateway is busy ({failure})") from failure
-            raise
-        if worked:
-            polls = 0
-            continue
-        polls += 1
-        wait = _POLL.delay(polls, _rng) + _POLL_FLOOR
+        if status.serves(stage_names, target):
+            return Live(target, tuple(status.canary_blocked(stage_names)))
+        if status.worker_until < timing.clock.time():
+            try:
+                worked = work_if_free(registry, holder, deadline)
+            except AwsCallFailed as failure:
+                if failure.code in _CONGESTION:
+                    raise NotYetLive(f"API Gateway is busy ({failure})") from failure
+                raise
+            if worked:
+                status = registry.lease.status(consistent=True)
+                continue
+        wait = _rng.uniform(*_POLL_SECONDS)
         if not deadline.allows(wait + LEASE_MARGIN_SECONDS):
             raise NotYetLive(
-                f"pool {arn}: recorded, not yet live on every stage when this invocation "
-                "had to stop"
+                "recorded, not yet live on every stage when this invocation had to stop"
             )
         timing.clock.sleep(wait)
+        status = registry.lease.status(consistent=False)
 
 
-def catch_up(
-    registry: Registry,
-    *,
-    stage_names: Sequence[str],
-    holder: str,
-    deadline: Deadline,
-) -> None:
-    """Return once no pool is dirty and every stage in ``stage_names`` serves every counted
-    change (for ``reconcile``: drift is announced by no owner change)."""
-    registry.want_stages(stage_names)
-    polls = 0
-    while True:
-        seq = registry.current_seq()
-        stages = registry.stages()
-        if not registry.dirty_pools() and all(
-            stages[name].published_seq >= seq for name in stage_names if name in stages
-        ):
-            return
-        if _work_if_free(registry, holder, deadline):
-            polls = 0
-            continue
-        polls += 1
-        wait = _POLL.delay(polls, _rng) + _POLL_FLOOR
-        if not deadline.allows(wait):
-            raise NotYetLive("the registry's changes are not yet all live: run reconcile again")
-        timing.clock.sleep(wait)
+@dataclass
+class Report:
+    """What one worker's passes did, for the logs, the metrics and ``reconcile``."""
+
+    passes: int = 0
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)
+    repaired_pools: list[str] = field(default_factory=list)
+    republished_stages: list[str] = field(default_factory=list)
+    adopted_stages: list[str] = field(default_factory=list)
+    canary_stages: list[str] = field(default_factory=list)
+    deployments: list[str] = field(default_factory=list)
+    # The epoch of the last pass that saw its stages served (0: none did).
+    served_epoch: int = 0
 
 
-def _work_if_free(registry: Registry, holder: str, deadline: Deadline) -> bool:
-    """Be the authorizer's worker for a few passes, if its lease is free (or already this
-    request's); False when someone else holds it."""
+def work_if_free(
+    registry: Registry, holder: str, deadline: Deadline, *, verify: bool = False
+) -> Report | None:
+    """Be the authorizer's worker for a few passes if its lease is free (or already this
+    request's); None when someone else holds it. ``verify``: read what every stage's deployment
+    serves (GetExport), for the scheduled run and ``reconcile``."""
+    started = timing.clock.monotonic()
     now = timing.clock.time()
-    if not registry.take_worker(holder, now, now + LEASE_SECONDS):
-        return False
+    if not registry.lease.take(holder, now, now + LEASE_SECONDS):
+        return None
+    worker = Worker(registry, holder, deadline, started, verify=verify)
     try:
-        Worker(registry, holder, deadline, PUBLICATION).run()
+        worker.run()
     finally:
-        registry.release_worker(holder)
-    return True
+        try:
+            registry.lease.release(holder)
+        except (ClientError, ResourceError):
+            logger.warning({"step": "release-lease", "outcome": "failed: it expires by itself"})
+        worker.emit_metrics()
+    return worker.report
 
 
 class Worker:
-    """The authorizer's worker, for a few passes: apply every dirty pool, publish every stage
-    that is behind."""
+    """The authorizer's worker, for a few passes."""
 
     def __init__(
-        self, registry: Registry, holder: str, deadline: Deadline, publication: Publication
+        self,
+        registry: Registry,
+        holder: str,
+        deadline: Deadline,
+        lease_from: float,
+        *,
+        verify: bool = False,
+        publication: Publication | None = None,
     ) -> None:
         self.registry = registry
         self.holder = holder
         self.deadline = deadline
-        self.publication = publication
+        # When (monotonic) the lease was last taken or renewed: measured *before* the call, so
+        # the time the call took (its retries included) counts against the lease.
+        self._lease_from = lease_from
+        self.verify = verify
+        self.publication = publication or PUBLICATION
+        self.report = Report()
+
+    def held(self) -> Deadline:
+        """The time this worker may still call AWS: its lease's, or its request's if sooner."""
+        return Deadline(
+            min(self.deadline.at, self._lease_from + LEASE_SECONDS - LEASE_MARGIN_SECONDS)
+        )
+
+    def _registry(self) -> Registry:
+        return self.registry.within(self.held())
+
+    def _hold(self) -> None:
+        """Renew the lease right before a call that changes what is served."""
+        started = timing.clock.monotonic()
+        if not self._registry().lease.renew(self.holder, timing.clock.time() + LEASE_SECONDS):
+            raise LeaseLost
+        self._lease_from = started
 
     def run(self) -> None:
-        for _ in range(MAX_PASSES):
-            now = timing.clock.time()
-            if not self.registry.take_worker(self.holder, now, now + LEASE_SECONDS):
-                return  # the lease was lost: someone else is the worker now
-            lease_ends = timing.clock.monotonic() + LEASE_SECONDS - LEASE_MARGIN_SECONDS
-            held = Deadline(min(self.deadline.at, lease_ends))
+        for number in range(MAX_PASSES):
             try:
-                if not self._pass(held):
-                    return
+                if number:
+                    self._hold()
+                busy = self._pass()
+            except LeaseLost:
+                logger.warning({"step": "work", "outcome": "lease-lost", "holder": self.holder})
+                return
             except AwsCallFailed:
-                if self.deadline.allows(LEASE_MARGIN_SECONDS):
+                if self.deadline.allows(LEASE_MARGIN_SECONDS) and not self.held().allows(1.0):
                     return  # the lease's time ran out, not the request's: hand over
                 raise
+            self.report.passes += 1
+            if not busy:
+                return
 
-    def _pass(self, held: Deadline) -> bool:
-        """Apply every dirty pool, publish every stage behind. False when there was nothing to
-        do, or the lease was lost."""
-        dirty = self.registry.dirty_pools()
-        applied = 0
-        while dirty and applied < _MAX_APPLY_ROUNDS:
-            if not self._apply(dirty, held):
-                return False
-            applied += 1
-            # Requests keep arriving while we apply (on launch day, hundreds within a second
-            # or two): take them in before deploying. The next deployment may be 5 s away.
-            dirty = self.registry.dirty_pools()
-        seq = self.registry.current_seq()
-        behind = [s for s in self.registry.stages().values() if s.published_seq < seq]
-        if not applied and not behind:
-            return False
-        if behind:
-            try:
-                self._publish([s.stage_name for s in behind], seq, held)
-            except publishing.Throttled as throttled:
-                # Someone deployed less than 5 s ago. Wait, then apply what arrived in the
-                # meantime before deploying, so the deployment covers it too.
-                retries.pause("CreateDeployment", throttled.error, 1, held)
-        return True
+    def _pass(self) -> bool:
+        """Converge once. True when it could not finish (the next pass must try again); a
+        request that arrived meanwhile makes its own pass once the lease is free."""
+        epoch = 0
+        for _ in range(_MAX_ROUNDS):
+            bumped = self._registry().lease.bump(self.holder)
+            if bumped is None:
+                raise LeaseLost
+            epoch = bumped
+            state = self._registry().state()
+            listed = authorizer.read(
+                self.registry.rest_api_id, self.registry.authorizer_id, self.held()
+            )
+            listed, changed = self._converge_authorizer(state, listed)
+            if not changed:
+                break
+        return self._publish(state, listed, epoch)
 
     # -- the authorizer ---------------------------------------------------------------------
 
-    def _apply(self, dirty: list[PoolRecord], held: Deadline) -> bool:
-        """Change the authorizer for every dirty pool; settle them. False if the lease is lost."""
-        state = authorizer.read(self.registry.rest_api_id, self.registry.authorizer_id, held)
-        listed = list(state.provider_arns)
-        decisions = [_decide(record, listed) for record in dirty]
-        _keep_one_pool(decisions, listed)
-        changing = [d for d in decisions if d.change.changes_authorizer]
-        if changing and not self.registry.mark_changing(
-            {d.record.arn: d.origin if d.record.origin is None else None for d in changing},
-            self.holder,
-        ):
-            return False
-        refused = self._patch(state, changing, held)
-        counted = any(d.change.changes_authorizer or d.unsure for d in decisions)
-        seq = self.registry.next_seq() if counted else None
-        self.registry.settle(
-            [
-                Settlement(
-                    arn=d.record.arn,
-                    version=d.record.version,
-                    origin=d.origin,
-                    last_change=d.change.value,
-                    changed_seq=seq if d.change.changes_authorizer or d.unsure else None,
-                    refused=refused.get(d.record.arn),
-                )
-                for d in decisions
-            ],
-            self.holder,
+    def _converge_authorizer(
+        self, state: RegistryState, current: authorizer.AuthorizerState
+    ) -> tuple[authorizer.AuthorizerState, bool]:
+        owned = state.owned
+        before = current.provider_arns
+        to_add = plan.adds(before, owned)
+        current, refused = authorizer.apply_batches(
+            current, [(Change.ADD, arn) for arn in to_add], self.held()
         )
-        return True
+        for arn, reason in refused.items():
+            for record in state.owners.get(arn, ()):
+                if not record.refused:
+                    self._registry().owners.mark_refused(
+                        arn, record.owner, record.request_id, reason
+                    )
+        owned -= set(refused)
+        removals = plan.removals(current.provider_arns, state.managed, owned)
+        current, refused_removals = authorizer.apply_batches(
+            current, [(Change.REMOVE, arn) for arn in removals.removes], self.held()
+        )
+        kept = dict(removals.kept)
+        kept.update(
+            (arn, f"API Gateway refused to remove it: {reason}")
+            for arn, reason in refused_removals.items()
+        )
+        added = [arn for arn in to_add if arn not in refused]
+        removed = [arn for arn in removals.removes if arn not in refused_removals]
+        outcomes = plan.pool_outcomes(
+            {arn: (record.present, record.kept) for arn, record in state.pools.items()},
+            before,
+            added,
+            removed,
+            kept,
+        )
+        facts = [PoolFact(o.arn, o.present, o.change.value, o.kept) for o in outcomes]
+        if facts and not self._registry().ledger.record(self.holder, facts, []):
+            raise LeaseLost
+        report = self.report
+        report.added += added
+        report.removed += removed
+        report.refused.update(refused)
+        report.kept.update(kept)
+        report.repaired_pools += [o.arn for o in outcomes if o.repaired]
+        for outcome in outcomes:
+            logger.info(
+                {
+                    "step": "authorizer",
+                    "outcome": outcome.change.value,
+                    "pool": outcome.arn,
+                    **({"repaired": "true"} if outcome.repaired else {}),
+                    **({"kept": outcome.kept} if outcome.kept else {}),
+                }
+            )
+        return current, bool(added or removed)
 
-    def _patch(
-        self, state: authorizer.AuthorizerState, decisions: list[Decision], held: Deadline
-    ) -> dict[str, str]:
-        """Send the changes, adds before removes, a batch per call. The pools API Gateway
-        refused to add, with its message (they are then tried one by one to find them)."""
-        ordered = sorted(decisions, key=lambda d: d.change is not plan.Change.ADD)
-        refused: dict[str, str] = {}
-        for start in range(0, len(ordered), MAX_OPERATIONS):
-            batch = ordered[start : start + MAX_OPERATIONS]
+    # -- the stages -------------------------------------------------------------------------
+
+    def _publish(
+        self, state: RegistryState, current: authorizer.AuthorizerState, epoch: int
+    ) -> bool:
+        """Publish every stage that does not serve ``current``; record what was seen served.
+        True when it must try again: throttled, the list moved meanwhile, or a stage was not
+        seen on the new deployment."""
+        api = self.registry.rest_api_id
+        wanted = plan.fingerprint(current.provider_arns)
+        names = sorted(state.status.stages)
+        views, verdicts = self._verdicts(state, current, names, wanted)
+        behind = [name for name in names if not verdicts[name].serves]
+        if behind:
             try:
-                state = authorizer.apply(state, [(d.change, d.record.arn) for d in batch], held)
-            except ClientError as error:
-                if retries.describe(error)[0] != "BadRequestException":
-                    raise
-                for decision in batch:
-                    try:
-                        state = authorizer.apply(
-                            state, [(decision.change, decision.record.arn)], held
-                        )
-                    except ClientError as single:
-                        if retries.describe(single)[0] != "BadRequestException":
-                            raise
-                        refused[decision.record.arn] = retries.describe(single)[1]
-        return refused
+                deployments = self._deploy(behind, epoch)
+            except publishing.Throttled as throttled:
+                # Someone deployed less than 5 s ago. Wait, then decide again (and take in
+                # what arrived meanwhile) before deploying: one deployment then covers it too.
+                retries.pause("CreateDeployment", throttled.error, 1, self.held())
+                return True
+            # The list must not have moved while we deployed: a deployment made while it did
+            # may serve either list. The next pass decides again if it moved.
+            again = authorizer.read(api, self.registry.authorizer_id, self.held())
+            if plan.fingerprint(again.provider_arns) != wanted:
+                return True
+            # Seen, not assumed: the stages as API Gateway shows them now.
+            views = publishing.stage_views(api, self.held(), names)
+            for name in behind:
+                view = views[name]
+                verdicts[name] = StageVerdict(
+                    name,
+                    serves=not view.exists or view.deployment_id == deployments[name],
+                    canary=plan.has_canary(view),
+                    drifted=verdicts[name].drifted,
+                )
+        served = [name for name in names if verdicts[name].serves]
+        facts = []
+        for name in served:
+            view, record = views[name], state.stages.get(name)
+            seen = (view.deployment_id, wanted)
+            if view.exists and (
+                record is None or (record.deployment_id, record.fingerprint) != seen
+            ):
+                facts.append(StageFact(name, str(view.deployment_id), wanted))
+        if facts and not self._registry().ledger.record(self.holder, [], facts):
+            raise LeaseLost
+        canary = [name for name in served if verdicts[name].canary]
+        if not self._registry().lease.record_served(self.holder, epoch, served, canary):
+            raise LeaseLost
+        report = self.report
+        report.served_epoch = epoch
+        report.republished_stages += [name for name in behind if verdicts[name].drifted]
+        report.adopted_stages += [name for name in names if verdicts[name].adopted]
+        report.canary_stages = canary
+        return len(served) < len(names)
 
-    # -- the stages -----------------------------------------------------------------------------
+    def _verdicts(
+        self,
+        state: RegistryState,
+        current: authorizer.AuthorizerState,
+        names: list[str],
+        wanted: str,
+    ) -> tuple[dict[str, plan.StageView], dict[str, StageVerdict]]:
+        api = self.registry.rest_api_id
+        views = publishing.stage_views(api, self.held(), names)
+        verdicts = {}
+        for name in names:
+            view = views[name]
+            if self.verify and view.exists:
+                exported = publishing.exported_pools(api, name, current.name, self.held())
+                if exported is not None:
+                    view = dataclasses.replace(view, exported=exported)
+            record = state.stages.get(name)
+            verdicts[name] = plan.stage_verdict(
+                view,
+                record.deployment_id if record else None,
+                record.fingerprint if record else None,
+                wanted,
+            )
+        return views, verdicts
 
-    def _publish(self, stage_names: list[str], seq: int, held: Deadline) -> None:
-        """One deployment made after change ``seq`` (read before it began), served by every
-        stage behind; then their authorizer caches flushed, then recorded."""
-        existing = publishing.existing_stages(self.registry.rest_api_id, held)
-        live = [name for name in stage_names if name in existing]
-        for gone in (name for name in stage_names if name not in existing):
-            # A stage deleted since a registration named it serves nothing: nothing to wait for.
-            self.registry.record_published(gone, seq, "stage-deleted")
-        description = f"authorizer-pools: changes up to {seq}"
+    def _deploy(self, behind: list[str], epoch: int) -> dict[str, str]:
+        """Deploy for every stage behind: one deployment pointed at each (or one per stage),
+        their authorizer caches flushed after. The lease is renewed right before each call that
+        changes what a stage serves: a worker that lost it changes nothing more. The deployment
+        each stage should now serve."""
+        api = self.registry.rest_api_id
+        description = f"authorizer-pools: pass {epoch}"
+        deployments: dict[str, str] = {}
         if self.publication.strategy == "per-stage":
-            for name in live:
-                deployment = publishing.deploy(self.registry.rest_api_id, name, description, held)
-                publishing.flush_authorizer_cache(self.registry.rest_api_id, name, held)
-                self.registry.record_published(name, seq, deployment)
-            return
-        if not live:
-            return
-        deployment = publishing.deploy(self.registry.rest_api_id, live[0], description, held)
-        for name in live[1:]:
-            publishing.point_stage(self.registry.rest_api_id, name, deployment, held)
-        for name in live:
-            publishing.flush_authorizer_cache(self.registry.rest_api_id, name, held)
-        for name in live:
-            self.registry.record_published(name, seq, deployment)
+            for name in behind:
+                self._hold()
+                deployments[name] = publishing.deploy(api, name, description, self.held())
+        else:
+            self._hold()
+            deployment = publishing.deploy(api, behind[0], description, self.held())
+            for name in behind:
+                if name != behind[0]:
+                    self._hold()
+                    publishing.point_stage(api, name, deployment, self.held())
+                deployments[name] = deployment
+        self.report.deployments += sorted(set(deployments.values()))
+        for name in behind:
+            publishing.flush_authorizer_cache(api, name, self.held())
+        return deployments
 
-
-@dataclass(frozen=True)
-class Decision:
-    record: PoolRecord
-    change: plan.Change
-    origin: str | None
-    # The authorizer may have changed for this pool without being counted: count a change.
-    unsure: bool
-
-
-def _decide(record: PoolRecord, listed: Sequence[str]) -> Decision:
-    present = record.arn in listed
-    origin = record.origin
-    unsure = record.changing  # a worker stopped while changing it
-    if origin is None and present:
-        # On the authorizer, and never added through the registry: unmanaged, never removed.
-        # Whether a stage serves it is unknown, so count a change.
-        origin, unsure = FOUND, True
-    wanted = record.owners > 0 or origin == FOUND
-    if wanted and not present:
-        return Decision(record, plan.Change.ADD, origin or ADDED, unsure)
-    if not wanted and present and origin == ADDED:
-        return Decision(record, plan.Change.REMOVE, origin, unsure)
-    unchanged = plan.Change.NONE_PRESENT if present else plan.Change.NONE_ABSENT
-    return Decision(record, unchanged, origin, unsure)
-
-
-def _keep_one_pool(decisions: list[Decision], listed: Sequence[str]) -> None:
-    """API Gateway refuses an empty providerARNs: keep the last pool(s) a removal would take."""
-    adds = sum(1 for d in decisions if d.change is plan.Change.ADD)
-    removes = [i for i, d in enumerate(decisions) if d.change is plan.Change.REMOVE]
-    while removes and len(listed) + adds - len(removes) < 1:
-        index = removes.pop()
-        decisions[index] = Decision(
-            decisions[index].record, plan.Change.KEEP_LAST_POOL, decisions[index].origin, False
+    def emit_metrics(self) -> None:
+        report = self.report
+        metrics.emit(
+            {
+                metrics.POOLS_REPAIRED: len(report.repaired_pools),
+                metrics.STAGES_REPUBLISHED: len(report.republished_stages),
+                metrics.LAST_POOL_KEPT: len(report.kept),
+                metrics.DEPLOYMENTS: len(report.deployments),
+            }
         )
-
-
-__all__ = ["AwsCallFailed", "NotYetLive", "Publication", "Refused", "Worker", "settle"]

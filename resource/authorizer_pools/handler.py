@@ -16,9 +16,10 @@ from typing import Any
 
 import boto3
 import crhelper.resource_helper
-from crhelper import CfnResource
+from crhelper import CfnResource, log_helper
 
 _LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = _LEVEL if _LEVEL in logging.getLevelNamesMapping() else "INFO"
 
 
 class _ClientOnFirstUse:
@@ -53,7 +54,7 @@ with _clients_on_first_use():
     helper = CfnResource(
         json_logging=True,
         # crhelper's default, DEBUG, logs the whole event with its pre-signed ResponseURL.
-        log_level=_LEVEL if _LEVEL in logging.getLevelNamesMapping() else "INFO",
+        log_level=LOG_LEVEL,
         boto_level="WARNING",
         # crhelper sleeps 120 s before answering a Delete (to let logs flush); a tenant stack's
         # deletion must not wait for that.
@@ -63,7 +64,7 @@ with _clients_on_first_use():
         polling_interval=1,
     )
 
-from . import lifecycle, logs, timing  # noqa: E402  (after the helper: see the module docstring)
+from . import lifecycle, logs, metrics, scheduled, timing  # noqa: E402  (after the helper)
 from .convergence import NotYetLive  # noqa: E402
 from .errors import ResourceError  # noqa: E402
 from .registration import Registration  # noqa: E402
@@ -88,6 +89,7 @@ def _answering(work: Work) -> Callable[[Any, Any], str | None]:
 
     def run(event: Any, context: Any) -> str | None:
         polling = "CrHelperPoll" in event
+        started = timing.clock.monotonic()
         try:
             if polling:
                 _give_up_near_the_service_timeout(event)
@@ -100,17 +102,24 @@ def _answering(work: Work) -> Callable[[Any, Any], str | None]:
             return None if polling else pending.physical_id
         except ResourceError as error:
             helper.Data.pop(STARTED, None)
+            metrics.emit({metrics.ANSWERS: 1}, Status="FAILED")
             if error.physical_id:
                 helper.PhysicalResourceId = error.physical_id
             raise
         except Exception as error:
             helper.Data.pop(STARTED, None)
+            metrics.emit({metrics.ANSWERS: 1}, Status="FAILED")
             logging.getLogger(__name__).exception("unexpected error")
             raise ResourceError(
                 f"internal error {type(error).__name__}: {error} "
                 f"(see the function's log, request {getattr(context, 'aws_request_id', '?')})"
             ) from error
         helper.Data.pop(STARTED, None)
+        metrics.emit({metrics.ANSWERS: 1}, Status="SUCCESS")
+        waited = timing.clock.monotonic() - started
+        if polling:
+            waited = timing.clock.time() - float(event.get("CrHelperData", {}).get(STARTED, 0.0))
+        metrics.emit({metrics.SECONDS_TO_LIVE: round(waited, 3)})
         if registration is None:
             # A Delete. crhelper answers with the event's physical id, except after polling,
             # where a poll says it is done by returning one.
@@ -168,7 +177,13 @@ def _enable_polling(request_type: str, enabled: bool = True) -> None:
     register(work if enabled else None)  # type: ignore[arg-type]
 
 
-def handler(event: dict[str, Any], context: Any) -> None:
+def handler(event: dict[str, Any], context: Any) -> dict[str, object] | None:
+    if scheduled.is_scheduled(event):
+        # crhelper sets its JSON log format per CloudFormation event; a scheduled run's lines
+        # must not carry the previous request's fields.
+        log_helper.setup(LOG_LEVEL, boto_level="WARNING", aws_request_id=context.aws_request_id)
+        return scheduled.run(context)
     # Polling is on only for the requests that need it: a poll, or one that hands over.
     _enable_polling(event["RequestType"], "CrHelperPoll" in event)
     helper(event, context)
+    return None

@@ -1,9 +1,8 @@
-"""Create, Update and Delete of one registration: properties → plan → AWS calls → answer.
+"""Create, Update and Delete of one registration: properties → checks → owner → live → answer.
 
-Each request records or forgets its owner in the registry, then settles: it waits until the
-authorizer lists the pool exactly when someone owns it (or it was there before any
-registration) and the named stages serve that, doing the work itself, for everyone, when
-nobody else is (``convergence``).
+Each request records or forgets its owner in the registry, then waits until a pass of the
+authorizer's worker that read the registry after that change has seen every named stage serve
+the result (``convergence``), doing the work itself, for everyone, when nobody else is.
 
 Create and Update return the registration now in place (its physical id and ``Data`` are the
 answer); every function raises :class:`ResourceError`, whose message becomes the FAILED reason.
@@ -11,10 +10,11 @@ answer); every function raises :class:`ResourceError`, whose message becomes the
 Failures in the middle never pass silently:
 - a Create that recorded its owner and then failed carries the deterministic physical id in its
   FAILED answer, so CloudFormation's rollback Delete (with a fresh time budget) undoes it;
-- an Update that registered a new pool and then failed takes that registration back before
-  answering, because CloudFormation's update rollback never deletes what a failed Update made;
-- a Delete that could not publish leaves the removal recorded but unpublished: its retry, or
-  `reconcile`, publishes it.
+- an Update that registered a new pool and then failed takes that owner back before answering,
+  because CloudFormation's update rollback never deletes what a failed Update made; the next
+  pass removes the pool, whoever makes it;
+- a Delete that could not wait for its change to go live leaves the owner gone: its retry, the
+  scheduled run or any other request's pass publishes the removal.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from botocore.exceptions import ClientError
 
 from . import convergence, logs, publishing, retries, validation
 from .errors import AwsCallFailed, InvalidProperty, ResourceError
-from .plan import Change
 from .properties import (
     STAGE_NAMES,
     USER_POOL_ARN,
@@ -36,12 +35,21 @@ from .properties import (
     stage_names_of,
 )
 from .registration import Registration
-from .registry import Owner, PoolRecord, Registry
+from .registry import Owner, Registry
 from .settings import FunctionContext, Settings
 from .timing import Deadline, LambdaContext
 
 T = TypeVar("T")
 Event = Mapping[str, Any]
+
+CANARY_PROBLEM = (
+    "has a canary release serving another deployment, whose share of the traffic keeps its own "
+    "pool list: promote or delete the canary, then retry"
+)
+KEEP_ONE_POOL = (
+    "the pool stays trusted until another pool is on the authorizer: keep a permanent "
+    "operators' pool on it (see README, 'Preconditions')"
+)
 
 
 class Context(FunctionContext, LambdaContext, Protocol):
@@ -61,9 +69,9 @@ def update(event: Event, context: Context) -> Registration:
     settings = Settings.load(context)
     props = parse_properties(event["ResourceProperties"], settings)
     previous = Registration.from_physical_id(event["PhysicalResourceId"])
-    replacing = previous != props.registration
     # A new API, authorizer or pool is a new registration with a new physical id; CloudFormation
     # deletes the old one in its cleanup. Otherwise (StageNames changed) the id stays.
+    replacing = previous != props.registration
     return _register(event, context, props, settings, undo_on_failure=replacing)
 
 
@@ -75,23 +83,16 @@ def delete(event: Event, context: Context) -> None:
         logs.step(event, "delete", "not-a-registration-id")
         return
     request = _Request(event, context, registration, Settings.load(context))
-    removed = _translated(
-        lambda: request.registry.remove_owner(request.arn, request.owner, str(event["RequestId"]))
-    )
-    if _translated(lambda: request.registry.pool(request.arn)) is None:
-        # The registry never saw this pool: whatever put it on the authorizer, it was not a
-        # registration, so it is not ours to remove.
+    removed = _translated(lambda: request.registry.owners.remove(*request.owner_change))
+    pool = _translated(lambda: request.registry.ledger.pool(request.arn))
+    if pool is None:
+        # No registration ever named this pool: whatever put it on the authorizer, it is not
+        # ours to remove.
         request.log("deregister", "not-registered")
         return
     request.log("deregister", "removed" if removed else "already-gone")
     try:
-        # The worker publishes to the stages that still exist: one deleted since is neither
-        # waited for nor created again by a deployment.
-        wanted = _stages_for_delete(event, context, registration)
-        if not wanted:
-            existing = publishing.existing_stages(registration.rest_api_id, request.deadline)
-            wanted = tuple(sorted(existing))
-        request.settle(wanted)
+        request.await_live(_stages_for_delete(event, context, registration))
     except convergence.NotYetLive as pending:
         pending.physical_id = registration.physical_id
         request.log("settle", "continues-in-a-later-invocation", reason=pending)
@@ -100,6 +101,16 @@ def delete(event: Event, context: Context) -> None:
         if not publishing.is_not_found(error):
             raise _as_resource_error(error) from error
         request.log("settle", "api-or-authorizer-gone")
+        return
+    pool = _translated(lambda: request.registry.ledger.pool(request.arn))
+    if pool is not None and pool.present and pool.kept:
+        request.log(
+            "settle",
+            pool.last_change or "kept",
+            level=logging.WARNING,
+            kept=pool.kept,
+            remedy=KEEP_ONE_POOL,
+        )
 
 
 def _register(
@@ -113,9 +124,10 @@ def _register(
     request = _Request(event, context, props.registration, settings)
     _translated(lambda: validation.validate(props, settings, request.registry, request.deadline))
     try:
-        added = request.registry.add_owner(request.arn, request.owner, str(event["RequestId"]))
+        added = request.registry.owners.add(*request.owner_change)
         request.log("register", "added" if added else "already-registered")
-        request.settle(props.stage_names)
+        live = request.await_live(props.stage_names)
+        request.confirm(live)
     except convergence.NotYetLive as pending:
         pending.physical_id = props.registration.physical_id
         request.log("settle", "continues-in-a-later-invocation", reason=pending)
@@ -142,9 +154,10 @@ class _Request:
         self.registration = registration
         self.arn = str(registration.user_pool_arn)
         self.owner = Owner(str(event["StackId"]), str(event["LogicalResourceId"]))
+        self.request_id = str(event["RequestId"])
         # Who holds the worker's lease: this CloudFormation request (a Lambda retry of it may
         # take the lease back at once), and this invocation of it.
-        self.holder = f"{event['RequestId']}/{context.aws_request_id}"
+        self.holder = f"{self.request_id}/{context.aws_request_id}"
         self.deadline = Deadline.from_context(context)
         self.registry = Registry(
             settings.require_registry_table(),
@@ -153,53 +166,44 @@ class _Request:
             self.deadline,
         )
 
+    @property
+    def owner_change(self) -> tuple[str, Owner, str]:
+        return self.arn, self.owner, self.request_id
+
     def log(self, step: str, outcome: str, **details: Any) -> None:
         logs.step(self.event, step, outcome, self.registration, **details)
 
-    def settle(self, stage_names: Sequence[str]) -> PoolRecord:
-        """Wait until the owner change is on the authorizer and served on ``stage_names``,
-        doing the work for everyone when nobody else is."""
-        try:
-            settled = convergence.settle(
-                self.registry,
-                self.arn,
-                version=None,
-                stage_names=stage_names,
-                holder=self.holder,
-                deadline=self.deadline,
-            )
-        except convergence.Refused as refused:
-            raise InvalidProperty(
-                USER_POOL_ARN, self.arn, f"refused by API Gateway: {refused}"
-            ) from None
-        change = settled.last_change or "none"
-        if change == Change.KEEP_LAST_POOL.value:
-            self.log(
-                "settle",
-                change,
-                level=logging.WARNING,
-                remedy="API Gateway refuses an empty providerARNs: the pool stays trusted until "
-                "another pool is added and `reconcile` runs. Keep a permanent operators' pool "
-                "on the authorizer (see README, 'The last pool').",
-            )
-        else:
-            self.log("settle", change, stages=",".join(stage_names), seq=settled.changed_seq)
-        return settled
+    def await_live(self, stage_names: Sequence[str]) -> convergence.Live:
+        live = convergence.await_live(
+            self.registry, stage_names=stage_names, holder=self.holder, deadline=self.deadline
+        )
+        self.log("settle", "live", stages=",".join(stage_names) or "all", epoch=live.epoch)
+        return live
+
+    def confirm(self, live: convergence.Live) -> None:
+        """A registration is done only if its pool is trusted on every named stage."""
+        owner = self.registry.owners.get(self.arn, self.owner)
+        refused = owner.get("refused") if owner.get("request_id") == self.request_id else None
+        if refused:
+            raise InvalidProperty(USER_POOL_ARN, self.arn, f"was refused by API Gateway: {refused}")
+        if live.canary_stages:
+            raise InvalidProperty(STAGE_NAMES, live.canary_stages[0], CANARY_PROBLEM)
 
     def undo(self, failure: ResourceError) -> ResourceError:
-        """Take back the registration this failed Update made. If publishing is what failed,
-        the removal may stay unpublished: the next deployment, or `reconcile`, publishes it."""
+        """Take back the owner this failed Update made. The pool then goes with the next pass
+        (this one's, if there is time; else any later one's: the scheduled run at the latest)."""
         try:
-            self.registry.remove_owner(self.arn, self.owner, f"undo:{self.holder}")
-            self.settle(())
+            self.registry.owners.remove(self.arn, self.owner, f"undo:{self.holder}")
         except (ClientError, ResourceError) as error:
-            record = self.registry.pool(self.arn)
-            if record is None or record.changing or record.applied < record.version:
-                self.log("undo", "failed", level=logging.ERROR, reason=error)
-                return ResourceError(
-                    f"{failure}; taking the new registration back failed too ({error}): "
-                    "run `reconcile`"
-                )
+            self.log("undo", "failed", level=logging.ERROR, reason=error)
+            return ResourceError(
+                f"{failure}; taking the new registration back failed too "
+                f"({_as_resource_error(error)}): run `reconcile`"
+            )
+        try:
+            self.await_live(())
+        except (ClientError, ResourceError, convergence.NotYetLive) as error:
+            self.log("undo", "taken-back-not-yet-live", level=logging.WARNING, reason=error)
         self.log("undo", "taken-back")
         return ResourceError(f"{failure} (the new registration was taken back)")
 
@@ -207,10 +211,10 @@ class _Request:
 def _stages_for_delete(
     event: Event, context: Context, registration: Registration
 ) -> tuple[str, ...]:
-    """The stages to republish after a removal: the registration's own StageNames when the
+    """The stages a removal must be live on: the registration's own StageNames when the
     properties are about the same API, else the function's default stages; empty means every
-    stage of the API. Never fails: a Delete must not be blocked by properties it does not need.
-    """
+    stage the registry publishes. Never fails: a Delete must not be blocked by properties it
+    does not need."""
     try:
         settings = Settings.load(context)
     except ResourceError:
@@ -241,12 +245,3 @@ def _as_resource_error(error: Exception) -> ResourceError:
         code, message = retries.describe(error)
         return AwsCallFailed(error.operation_name, code, message)
     return ResourceError(f"{type(error).__name__}: {error}")
-
-
-def _description(event: Event, change: Change, registration: Registration) -> str:
-    owner = f"{logs.stack_name(str(event.get('StackId', '')))}/{event.get('LogicalResourceId')}"
-    return f"authorizer-pools: {change.value} {registration.user_pool_arn.pool_id} ({owner})"
-
-
-def _stage_list(published: Sequence[publishing.PublishedStage]) -> str:
-    return ",".join(f"{stage.stage_name}={stage.deployment_id}" for stage in published)

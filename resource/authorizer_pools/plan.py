@@ -1,15 +1,25 @@
-"""What to do to the authorizer's pool list, decided from what it holds now. Pure: no AWS.
+"""The rules, in one place, pure: what the authorizer and each stage should be, decided from what
+the registry says is wanted and what API Gateway says is there. Nothing here calls AWS.
+
+Wanted on the authorizer: every *unmanaged* pool (listed, and never named by a registration:
+the shared API's operators' pool, a pool added in the console) and every pool with a live owner
+that API Gateway has not refused. A *managed* pool (one a registration named) with no such owner
+is removed, except that API Gateway refuses an empty list: the last pool is kept.
 
 API Gateway changes the list one ARN per patch operation. We never send the whole list (two
-tenants doing read-modify-write at once would lose one), and send only the change that is
+writers doing read-modify-write at once would lose one), and send only the change that is
 needed, because what ``add`` of a listed ARN or ``remove`` of an unlisted one does is not
-documented. API Gateway refuses an empty list, so the last pool is never removed.
+documented. Adds go first, and removals are planned from what the adds left (a refused add
+must not count): Terraform's AWS provider does the same ("providerARNs can't be empty, so add
+first and then remove").
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 
 class Change(enum.Enum):
@@ -24,19 +34,227 @@ class Change(enum.Enum):
         return self in (Change.ADD, Change.REMOVE)
 
 
-def to_register(provider_arns: Sequence[str], arn: str) -> Change:
-    return Change.NONE_PRESENT if arn in provider_arns else Change.ADD
-
-
-def to_deregister(provider_arns: Sequence[str], arn: str) -> Change:
-    if arn not in provider_arns:
-        return Change.NONE_ABSENT
-    if all(listed == arn for listed in provider_arns):
-        return Change.KEEP_LAST_POOL
-    return Change.REMOVE
+KEEP_LAST_POOL_REASON = "the last pool: API Gateway refuses an empty providerARNs"
 
 
 def patch_operation(change: Change, arn: str) -> dict[str, str]:
     if not change.changes_authorizer:
         raise ValueError(f"{change.value} needs no patch")
     return {"op": change.value, "path": "/providerARNs", "value": arn}
+
+
+def fingerprint(arns: Iterable[str]) -> str:
+    """A short name for a pool list, whatever its order."""
+    text = "\n".join(sorted(set(arns)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# -- the authorizer ---------------------------------------------------------------------------
+
+
+def adds(listed: Collection[str], owned: Collection[str]) -> tuple[str, ...]:
+    """Owned pools that are not listed."""
+    return tuple(sorted(set(owned) - set(listed)))
+
+
+@dataclass(frozen=True)
+class Removals:
+    removes: tuple[str, ...]
+    # Pools that should go but stay, with the reason.
+    kept: Mapping[str, str] = field(default_factory=dict)
+
+
+def removals(
+    listed: Sequence[str],
+    managed: Collection[str],
+    owned: Collection[str],
+    refused: Mapping[str, str] | None = None,
+) -> Removals:
+    """Managed pools that are listed and not owned, planned from the list as the adds left it.
+    ``refused``: removals API Gateway refused, with its message (kept, never retried in the same
+    pass). Never empties the list: the first of the stale pools (in the list's order) stays."""
+    refused = refused or {}
+    stale = [arn for arn in listed if arn in managed and arn not in owned]
+    kept = {
+        arn: f"API Gateway refused to remove it: {refused[arn]}" for arn in stale if arn in refused
+    }
+    stale = [arn for arn in stale if arn not in refused]
+    staying = len(listed) - len(stale)
+    if stale and staying < 1:
+        kept[stale[0]] = KEEP_LAST_POOL_REASON
+        stale = stale[1:]
+    return Removals(tuple(stale), kept)
+
+
+def listed_after(listed: Sequence[str], added: Iterable[str], removed: Iterable[str]) -> list[str]:
+    gone = set(removed)
+    return [arn for arn in listed if arn not in gone] + [a for a in added if a not in listed]
+
+
+@dataclass(frozen=True)
+class PoolOutcome:
+    """What a pass did to one managed pool, for the ledger, the logs and the metrics."""
+
+    arn: str
+    present: bool
+    change: Change
+    kept: str | None = None
+    # The pool had drifted: the ledger last left it present and it was found missing (added
+    # back), or last left it absent and it was found listed again (removed).
+    repaired: bool = False
+
+
+def pool_outcomes(
+    managed_before: Mapping[str, tuple[bool | None, str | None]],
+    listed_before: Collection[str],
+    added: Collection[str],
+    removed: Collection[str],
+    kept: Mapping[str, str],
+) -> list[PoolOutcome]:
+    """One outcome per managed pool whose ledger entry changes. ``managed_before``: each managed
+    pool's ``present`` (None: never looked at) and ``kept`` as the ledger last recorded them."""
+    outcomes = []
+    for arn, (was_present, was_kept) in sorted(managed_before.items()):
+        listed = arn in listed_before
+        if arn in added:
+            change, present = Change.ADD, True
+            repaired = was_present is True
+        elif arn in removed:
+            change, present = Change.REMOVE, False
+            repaired = was_present is False
+        elif arn in kept:
+            change, present, repaired = Change.KEEP_LAST_POOL, True, False
+            if was_present is True and was_kept == kept[arn]:
+                continue
+        else:
+            change = Change.NONE_PRESENT if listed else Change.NONE_ABSENT
+            present, repaired = listed, False
+            if was_present == present and was_kept is None:
+                continue
+        outcomes.append(PoolOutcome(arn, present, change, kept.get(arn), repaired))
+    return outcomes
+
+
+# -- the stages -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageView:
+    """A stage as API Gateway shows it (GetStages; GetExport when the pass verifies)."""
+
+    name: str
+    exists: bool
+    deployment_id: str | None = None
+    canary_deployment_id: str | None = None
+    # The pool list the stage's deployment serves, when it was read (GetExport).
+    exported: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StageVerdict:
+    name: str
+    # The stage serves the authorizer's list (or does not exist: it serves nothing).
+    serves: bool
+    # A canary release serves another deployment on it: its share keeps its own list.
+    canary: bool = False
+    # It served the list through a deployment the ledger knows, and no longer does: someone
+    # moved it (a late worker, a deployment of the shared API's own stack).
+    drifted: bool = False
+    # A deployment the ledger does not know, shown by its export to serve the list.
+    adopted: bool = False
+
+
+def has_canary(view: StageView) -> bool:
+    """A canary release serves a deployment other than the stage's own."""
+    return view.canary_deployment_id is not None and view.canary_deployment_id != view.deployment_id
+
+
+def stage_verdict(
+    view: StageView,
+    ledger_deployment: str | None,
+    ledger_fingerprint: str | None,
+    wanted_fingerprint: str,
+) -> StageVerdict:
+    if not view.exists:
+        return StageVerdict(view.name, serves=True)
+    canary = has_canary(view)
+    known = view.deployment_id is not None and view.deployment_id == ledger_deployment
+    if view.exported is not None:
+        serves = fingerprint(view.exported) == wanted_fingerprint
+        return StageVerdict(
+            view.name,
+            serves=serves,
+            canary=canary,
+            drifted=not serves and ledger_fingerprint == wanted_fingerprint,
+            adopted=serves and not known,
+        )
+    if known:
+        return StageVerdict(
+            view.name, serves=ledger_fingerprint == wanted_fingerprint, canary=canary
+        )
+    # Serving a deployment the ledger does not know: what it lists is unknown, so publish.
+    return StageVerdict(
+        view.name,
+        serves=False,
+        canary=canary,
+        drifted=ledger_fingerprint == wanted_fingerprint,
+    )
+
+
+# -- reconcile's report -----------------------------------------------------------------------
+
+
+class PoolState(enum.Enum):
+    OK = "ok"
+    UNMANAGED = "unmanaged"  # listed, and no registration ever named it: never removed
+    MISSING = "missing"  # owned, but not listed: added back
+    STALE = "stale"  # listed, managed, and no owner left: removed
+    KEPT = "kept"  # stale, but kept: the last pool, or API Gateway refused the removal
+    REFUSED = "refused"  # owned, but API Gateway refused to add it
+
+    @property
+    def is_drift(self) -> bool:
+        return self not in (PoolState.OK, PoolState.UNMANAGED)
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    arn: str
+    state: PoolState
+    owners: int
+    note: str | None = None
+
+
+def classify_pools(
+    listed: Sequence[str],
+    managed: Collection[str],
+    owned: Collection[str],
+    refused_owners: Collection[str],
+) -> list[PoolStatus]:
+    """Each pool's state, given what the authorizer lists, the managed pools, the owned ones
+    and those whose every live owner was refused. Owner counts are filled in by the caller."""
+    # Planned as a pass plans them: from the list the adds leave.
+    plan = removals(listed_after(listed, adds(listed, owned), ()), managed, owned)
+    statuses = []
+    for arn in dict.fromkeys([*listed, *sorted(set(managed) | set(owned))]):
+        present = arn in listed
+        if present and arn not in managed:
+            state = PoolState.UNMANAGED
+        elif arn in owned:
+            state = PoolState.OK if present else PoolState.MISSING
+        elif present:
+            state = PoolState.KEPT if arn in plan.kept else PoolState.STALE
+        elif arn in refused_owners:
+            state = PoolState.REFUSED
+        else:
+            continue  # managed, rightly absent
+        statuses.append(PoolStatus(arn, state, 0, plan.kept.get(arn)))
+    return statuses
+
+
+def wanted_list(
+    listed: Sequence[str], managed: Collection[str], owned: Collection[str]
+) -> list[str]:
+    """The list the authorizer should hold, and every stage serve, once repaired."""
+    after_adds = listed_after(listed, adds(listed, owned), ())
+    return listed_after(after_adds, (), removals(after_adds, managed, owned).removes)

@@ -45,6 +45,7 @@ _REFUSED_CODES = frozenset(
 _REFUSED_STATUS = frozenset({409, 429})
 
 Kind = Literal["refused", "ambiguous", "final"]
+OUT_OF_TIME = "OutOfTime"
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,9 @@ def call(
     attempt = 0
     while True:
         attempt += 1
+        if not deadline.allows(_CALL_ALLOWANCE_SECONDS):
+            # Even a first attempt: a worker past its lease must not start another call.
+            raise AwsCallFailed(operation, OUT_OF_TIME, "no time left to call it", attempt - 1)
         try:
             return request()
         except (ClientError, BotoCoreError) as error:

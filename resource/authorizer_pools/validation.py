@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from . import authorizer, aws, publishing, retries, timing
 from .authorizer import AuthorizerState
 from .errors import InvalidProperty, ResourceError
+from .plan import has_canary
 from .properties import (
     AUTHORIZER_ID,
     REST_API_ID,
@@ -35,6 +36,10 @@ FRESH_SECONDS = 30.0
 _CHECK_SECONDS = 10.0
 _WAIT = retries.Backoff(base=0.2, cap=1.0)
 _rng = random.Random()
+CANARY_PROBLEM = (
+    "has a canary release: a pool change cannot reach the canary's deployment without ending "
+    "the release; promote or delete the canary first"
+)
 
 
 def validate(
@@ -42,17 +47,22 @@ def validate(
 ) -> None:
     if props.user_pool_arn.account == settings.account_id:
         _require_user_pool(props, deadline)
+    _require_stages(props, _checked(props, registry, deadline))
+
+
+def _checked(props: RegistrationProperties, registry: Registry, deadline: Deadline) -> Check:
+    """A fresh enough check of the authorizer and the stages: another request's, or ours."""
     waits = 0
     while True:
-        checked = registry.last_check()
+        checked = registry.checks.last()
         now = timing.clock.time()
         if now - checked.at < FRESH_SECONDS:
             if checked.problem:
                 raise ResourceError(checked.problem)
             if set(props.stage_names) <= set(checked.stage_names):
-                return
+                return checked
             break  # a stage the last check did not see: look for ourselves
-        if checked.checking_until < now and registry.claim_check(now, now + _CHECK_SECONDS):
+        if checked.checking_until < now and registry.checks.claim(now, now + _CHECK_SECONDS):
             break
         # Someone else is checking for everyone: wait for their answer.
         waits += 1
@@ -61,26 +71,35 @@ def validate(
             break
         timing.clock.sleep(wait)
     try:
-        stages = _check(props, deadline)
-        registry.record_check(
-            Check(timing.clock.time(), authorizer.COGNITO_USER_POOLS, tuple(sorted(stages)))
-        )
+        _require_cognito_authorizer(props, deadline)
     except InvalidProperty as problem:
-        if problem.property_name != STAGE_NAMES:
-            registry.record_check(Check(timing.clock.time(), "", (), problem=str(problem)))
+        registry.checks.record(Check(timing.clock.time(), "", (), problem=str(problem)))
         raise
+    views = publishing.stage_views(props.rest_api_id, deadline)
+    check = Check(
+        timing.clock.time(),
+        authorizer.COGNITO_USER_POOLS,
+        tuple(sorted(views)),
+        canary_stages=tuple(sorted(name for name, view in views.items() if has_canary(view))),
+    )
+    registry.checks.record(check)
+    return check
+
+
+def _require_stages(props: RegistrationProperties, check: Check) -> None:
     for stage_name in props.stage_names:
-        if stage_name not in stages:
-            listed = ", ".join(sorted(stages)[:_LISTED_STAGES]) or "none"
+        if stage_name not in check.stage_names:
+            listed = ", ".join(check.stage_names[:_LISTED_STAGES]) or "none"
             raise InvalidProperty(
                 STAGE_NAMES,
                 stage_name,
                 f"is not a stage of REST API {props.rest_api_id} (its stages: {listed})",
             )
+        if stage_name in check.canary_stages:
+            raise InvalidProperty(STAGE_NAMES, stage_name, CANARY_PROBLEM)
 
 
-def _check(props: RegistrationProperties, deadline: Deadline) -> frozenset[str]:
-    """Read the authorizer (it must be of type COGNITO_USER_POOLS) and the API's stages."""
+def _require_cognito_authorizer(props: RegistrationProperties, deadline: Deadline) -> None:
     state = _read_authorizer(props, deadline)
     if state.type != authorizer.COGNITO_USER_POOLS:
         raise InvalidProperty(
@@ -88,7 +107,6 @@ def _check(props: RegistrationProperties, deadline: Deadline) -> frozenset[str]:
             props.authorizer_id,
             f"is an authorizer of type {state.type}; it must be {authorizer.COGNITO_USER_POOLS}",
         )
-    return publishing.existing_stages(props.rest_api_id, deadline)
 
 
 def _require_user_pool(props: RegistrationProperties, deadline: Deadline) -> None:

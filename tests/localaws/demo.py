@@ -152,7 +152,7 @@ class World:
         )
         return {
             arn: sorted(str(record.owner) for record in records)
-            for arn, records in registry.snapshot().owners.items()
+            for arn, records in registry.state().owners.items()
         }
 
     def label(self, arn: str) -> str:

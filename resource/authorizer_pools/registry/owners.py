@@ -1,0 +1,161 @@
+"""Owners: who registered which pool. One item per registration, never a counter.
+
+``owner#<pool arn>#<stack id>#<logical id>`` holds the registration (its stack and logical id,
+the request that made it, when), whether it is ``live``, and ``handled``: every CloudFormation
+request id that acted on it, so that a replay of any of them changes nothing, whenever it
+arrives (Lambda retries asynchronous invocations, even after later requests changed the owner).
+
+Only a dead owner (a tombstone) carries ``expires_at``, DynamoDB's TTL attribute: time can take
+a tombstone, never a live owner. A live owner whose pool API Gateway refused to add carries
+``refused`` (the worker's note): it is not wanted on the authorizer until a new request for it
+arrives.
+
+The first registration of a pool also marks ``pool#<arn>`` as *managed* (in the same
+transaction): from then on the pool is on the authorizer exactly when it has a live owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .table import Partition
+
+# How long a gone owner's item outlives it: longer than Lambda retries an asynchronous
+# invocation (at most 6 hours), so every replay still finds it.
+TOMBSTONE_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, order=True)
+class Owner:
+    """A registration's owner: the resource in its stack (both survive every update)."""
+
+    stack_id: str
+    logical_id: str
+
+    @property
+    def stack_name(self) -> str:
+        parts = self.stack_id.split("/")
+        return parts[1] if len(parts) >= 3 else self.stack_id
+
+    def __str__(self) -> str:
+        return f"{self.stack_name}/{self.logical_id}"
+
+
+def owner_sk(arn: str, owner: Owner) -> str:
+    return f"owner#{arn}#{owner.stack_id}#{owner.logical_id}"
+
+
+def pool_sk(arn: str) -> str:
+    return f"pool#{arn}"
+
+
+class Owners:
+    def __init__(self, partition: Partition) -> None:
+        self.partition = partition
+
+    def add(self, arn: str, owner: Owner, request_id: str) -> bool:
+        """Make ``owner`` a live, unrefused owner of the pool, and the pool managed. False when
+        nothing changed: it is live already (and not refused), or ``request_id`` was handled
+        before (a replay)."""
+        part = self.partition
+        owner_write = part.update_action(
+            owner_sk(arn, owner),
+            "SET live = :true, arn = :arn, stack_id = :stack, logical_id = :logical, "
+            "request_id = :request, registered_at = :at "
+            "REMOVE expires_at, refused ADD handled :requests",
+            {
+                ":true": True,
+                ":false": False,
+                ":arn": arn,
+                ":stack": owner.stack_id,
+                ":logical": owner.logical_id,
+                ":request": request_id,
+                ":requests": {request_id},
+                ":at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+            # A refused owner is taken as new by a new request: API Gateway is asked again.
+            condition="(attribute_not_exists(live) OR live = :false "
+            "OR attribute_exists(refused)) AND NOT contains(handled, :request)",
+        )
+        managed = part.update_action(
+            pool_sk(arn), "SET arn = :arn, managed = :true", {":arn": arn, ":true": True}
+        )
+        if part.transact([owner_write, managed]) is None:
+            return True
+        self._remember(arn, owner, request_id)
+        return False
+
+    def remove(self, arn: str, owner: Owner, request_id: str) -> bool:
+        """Make ``owner`` a tombstone. False when nothing changed: it was not live, or
+        ``request_id`` was handled before."""
+        written = self.partition.update(
+            owner_sk(arn, owner),
+            "SET live = :false, deleted_by = :request, expires_at = :expires "
+            "REMOVE refused ADD handled :requests",
+            {
+                ":true": True,
+                ":false": False,
+                ":request": request_id,
+                ":requests": {request_id},
+                ":expires": _tombstone_expiry(),
+            },
+            condition="live = :true AND NOT contains(handled, :request)",
+        )
+        if written is not None:
+            return True
+        self._remember(arn, owner, request_id)
+        return False
+
+    def mark_refused(self, arn: str, owner: Owner, request_id: str, reason: str) -> None:
+        """API Gateway refused to add the pool while ``owner`` was live through
+        ``request_id``: that owner is not wanted until a new request arrives."""
+        self.partition.update(
+            owner_sk(arn, owner),
+            "SET refused = :reason",
+            {":reason": reason, ":true": True, ":request": request_id},
+            condition="live = :true AND request_id = :request",
+        )
+
+    def get(self, arn: str, owner: Owner) -> dict[str, object]:
+        return self.partition.get(owner_sk(arn, owner))
+
+    def _remember(self, arn: str, owner: Owner, request_id: str) -> None:
+        """Note that this request was handled, whatever it found, so that a later replay of it
+        changes nothing. An existing item only gains the request id (a live owner never gains
+        an expiry); a missing one becomes a tombstone."""
+        sk = owner_sk(arn, owner)
+        for _ in range(3):
+            if (
+                self.partition.update(
+                    sk,
+                    "ADD handled :requests",
+                    {":requests": {request_id}},
+                    condition="attribute_exists(live)",
+                )
+                is not None
+            ):
+                return
+            if (
+                self.partition.update(
+                    sk,
+                    "SET live = :false, arn = :arn, stack_id = :stack, logical_id = :logical, "
+                    "expires_at = :expires ADD handled :requests",
+                    {
+                        ":false": False,
+                        ":arn": arn,
+                        ":stack": owner.stack_id,
+                        ":logical": owner.logical_id,
+                        ":expires": _tombstone_expiry(),
+                        ":requests": {request_id},
+                    },
+                    condition="attribute_not_exists(live)",
+                )
+                is not None
+            ):
+                return
+
+
+def _tombstone_expiry() -> int:
+    # DynamoDB's TTL compares with the real time, whatever clock the function runs on.
+    return int(datetime.now(UTC).timestamp()) + TOMBSTONE_SECONDS

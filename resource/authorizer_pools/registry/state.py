@@ -1,0 +1,93 @@
+"""Everything the registry holds for one authorizer, read in one Query."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .lease import Status
+from .owners import Owner
+from .table import AUTHORIZER_SK, Partition
+
+
+@dataclass(frozen=True)
+class OwnerRecord:
+    """A live owner."""
+
+    arn: str
+    owner: Owner
+    request_id: str
+    registered_at: str
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    """A managed pool: a registration named it at least once."""
+
+    arn: str
+    present: bool | None = None  # None: the worker has not looked at it yet
+    kept: str | None = None
+    last_change: str | None = None
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    stage_name: str
+    deployment_id: str | None
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    owners: Mapping[str, tuple[OwnerRecord, ...]] = field(default_factory=dict)
+    pools: Mapping[str, PoolRecord] = field(default_factory=dict)
+    stages: Mapping[str, StageRecord] = field(default_factory=dict)
+    status: Status = field(default_factory=Status)
+
+    @property
+    def managed(self) -> frozenset[str]:
+        return frozenset(self.pools)
+
+    @property
+    def owned(self) -> frozenset[str]:
+        """Pools with at least one live owner that API Gateway has not refused."""
+        return frozenset(
+            arn for arn, owners in self.owners.items() if any(not o.refused for o in owners)
+        )
+
+
+def read_state(partition: Partition) -> RegistryState:
+    owners: dict[str, list[OwnerRecord]] = {}
+    pools: dict[str, PoolRecord] = {}
+    stages: dict[str, StageRecord] = {}
+    status = Status()
+    for item in partition.query():
+        sk = str(item.get("sk", ""))
+        if sk.startswith("owner#"):
+            if item.get("live") is not True:
+                continue  # a tombstone: this owner is gone
+            record = OwnerRecord(
+                arn=str(item.get("arn", "")),
+                owner=Owner(str(item.get("stack_id", "")), str(item.get("logical_id", ""))),
+                request_id=str(item.get("request_id", "")),
+                registered_at=str(item.get("registered_at", "")),
+                refused=item.get("refused"),
+            )
+            owners.setdefault(record.arn, []).append(record)
+        elif sk.startswith("pool#") and item.get("managed") is True:
+            arn = sk.removeprefix("pool#")
+            pools[arn] = PoolRecord(
+                arn, item.get("present"), item.get("kept"), item.get("last_change")
+            )
+        elif sk.startswith("stage#"):
+            name = sk.removeprefix("stage#")
+            stages[name] = StageRecord(name, item.get("deployment_id"), item.get("fingerprint"))
+        elif sk == AUTHORIZER_SK:
+            status = Status.of(item)
+    return RegistryState(
+        owners={arn: tuple(sorted(found, key=lambda o: o.owner)) for arn, found in owners.items()},
+        pools=pools,
+        stages=stages,
+        status=status,
+    )

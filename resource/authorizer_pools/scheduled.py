@@ -1,0 +1,61 @@
+"""The scheduled run: repair without events.
+
+template.yaml's schedule invokes the function with EventBridge's scheduled event. The run is
+the same convergence a tenant's request runs, verifying what every stage's deployment serves
+(GetExport), for the authorizer the registrar was deployed for. When nothing drifted it makes no
+deployment and a few reads. When another worker holds the lease it does nothing: that worker
+converges too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from . import convergence
+from .registry import Registry
+from .settings import Settings
+from .timing import Deadline
+
+logger = logging.getLogger("authorizer_pools")
+
+
+def is_scheduled(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def run(context: Any) -> dict[str, object]:
+    settings = Settings.load(context)
+    if not (settings.default_rest_api_id and settings.default_authorizer_id):
+        logger.error({"step": "scheduled", "outcome": "not-configured"})
+        return {"outcome": "not-configured"}
+    deadline = Deadline.from_context(context)
+    registry = Registry(
+        settings.require_registry_table(),
+        settings.default_rest_api_id,
+        settings.default_authorizer_id,
+        deadline,
+    )
+    registry.lease.want_stages(settings.default_stage_names)
+    holder = f"scheduled-{context.aws_request_id}/{context.aws_request_id}"
+    report = convergence.work_if_free(registry, holder, deadline, verify=True)
+    if report is None:
+        logger.info({"step": "scheduled", "outcome": "another-worker-holds-the-lease"})
+        return {"outcome": "busy"}
+    summary: dict[str, object] = {
+        "step": "scheduled",
+        "outcome": "converged",
+        "added": len(report.added),
+        "removed": len(report.removed),
+        "repaired_pools": report.repaired_pools,
+        "republished_stages": report.republished_stages,
+        "adopted_stages": report.adopted_stages,
+        "canary_stages": report.canary_stages,
+        "deployments": len(report.deployments),
+    }
+    logger.log(
+        logging.WARNING if report.repaired_pools or report.republished_stages else logging.INFO,
+        summary,
+    )
+    return summary

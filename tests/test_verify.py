@@ -1,0 +1,310 @@
+"""Verify, never trust: whatever happened to the authorizer or a stage meanwhile, the next pass
+(a tenant's request, or the scheduled run) converges everything to what the owners want, and a
+request answers SUCCESS only for what a pass saw served.
+
+Each test is one of the sequences that broke an earlier design, which acted on what the
+registry had recorded (dirty pools, a counter of owners, the last published change) instead of
+on what API Gateway is.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from conftest import REGISTRATION, World, log_lines, template_function
+
+from authorizer_pools import cli
+from localaws import dynamodb_ext
+from localaws.cloudformation import LambdaService, LocalCloudFormation
+from localaws.shared_api import REGISTRY_TABLE
+
+# Past every tombstone's expiry (a week), as DynamoDB's TTL process sees it some day.
+A_WEEK_AND_A_DAY = 8 * 24 * 3600.0
+# Lambda-like processes run ten times faster than the wall clock: a 60 s lease lasts 6 s.
+TIME_SCALE = 0.1
+# Longer than the lease, and than botocore's read timeout: the stuck worker gives up waiting
+# for its call and hands over; the call lands later all the same.
+STUCK_SECONDS = 15.0
+
+
+def remove_behind_the_registrys_back(world: World, *pools: str) -> None:
+    """What the console, a script, or the shared API's own stack update does."""
+    for pool in pools:
+        world.apigateway().update_authorizer(
+            restApiId=world.api.rest_api_id,
+            authorizerId=world.api.authorizer_id,
+            patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
+        )
+
+
+def serves_exactly(world: World, *pools: str) -> bool:
+    wanted = sorted({world.api.operators_pool_arn, *pools})
+    return sorted(world.provider_arns()) == wanted and all(
+        sorted(world.served(stage) or ()) == wanted for stage in world.api.stage_names
+    )
+
+
+def test_drift_is_repaired_by_the_next_tenant_instead_of_going_live(world: World) -> None:
+    acme, globex, initech = (world.tenant_pool(n) for n in ("acme", "globex", "initech"))
+    world.create_tenant("tenant-acme", acme)
+    world.create_tenant("tenant-globex", globex)
+    remove_behind_the_registrys_back(world, acme, globex)
+
+    world.create_tenant("tenant-initech", initech)
+
+    assert serves_exactly(world, acme, globex, initech)
+
+
+def test_drift_is_repaired_by_the_next_deletion_too(world: World) -> None:
+    acme, globex, initech = (world.tenant_pool(n) for n in ("acme", "globex", "initech"))
+    for name, pool in (("acme", acme), ("globex", globex), ("initech", initech)):
+        world.create_tenant(f"tenant-{name}", pool)
+    remove_behind_the_registrys_back(world, acme, globex)
+
+    world.cloudformation.delete_stack("tenant-initech")
+
+    assert serves_exactly(world, acme, globex)
+
+
+def test_time_never_deletes_a_live_owner(world: World) -> None:
+    acme, globex = world.tenant_pool("acme"), world.tenant_pool("globex")
+    stack = world.create_tenant("tenant-acme", acme)
+    world.create_tenant("tenant-globex", globex)
+    # Everything that only notes a request on a live owner: a replayed Create, a StageNames-only
+    # Update, an update rolled back to the same pool.
+    world.cloudformation.deliver(stack.exchanges[0].event, stack)
+    world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(acme, StageNames=["prod", "dev"])}
+    )
+    world.cloudformation.update_stack(
+        "tenant-acme",
+        {REGISTRATION: world.registration(acme, StageNames=["dev"])},
+        fail_after_resources=True,
+    )
+
+    expired = dynamodb_ext.expire_items(REGISTRY_TABLE, time.time() + A_WEEK_AND_A_DAY)
+
+    assert world.owners()[acme] == [f"tenant-acme/{REGISTRATION}"], f"{expired} items expired"
+    world.cloudformation.delete_stack("tenant-acme")
+    assert serves_exactly(world, globex)
+
+
+def test_a_pool_found_on_the_authorizer_becomes_managed_when_registered(world: World) -> None:
+    # Registered before the registry existed: on the authorizer, unknown to the registry.
+    legacy = world.tenant_pool("legacy")
+    world.apigateway().update_authorizer(
+        restApiId=world.api.rest_api_id,
+        authorizerId=world.api.authorizer_id,
+        patchOperations=[{"op": "add", "path": "/providerARNs", "value": legacy}],
+    )
+    world.create_tenant("tenant-legacy", legacy)  # the README's remedy: register it
+
+    world.cloudformation.delete_stack("tenant-legacy")
+
+    assert serves_exactly(world)
+
+
+def test_a_refused_add_cannot_make_the_last_pools_removal_loop(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    # No operators' pool: acme's is the only one.
+    remove_behind_the_registrys_back(world, world.api.operators_pool_arn)
+    # Another tenant's registration is recorded, for a pool API Gateway will refuse (another
+    # account's pool that does not exist), and has not been worked on yet.
+    other_account = "210987654321"
+    boto3.client("cognito-idp").create_user_pool(PoolName="elsewhere")  # moto knows the region
+    refused = f"arn:aws:cognito-idp:us-east-1:{other_account}:userpool/us-east-1_gone"
+    with monkeypatch.context() as patch:
+        patch.setenv("MOTO_ACCOUNT_ID", other_account)
+        boto3.client("cognito-idp").create_user_pool(PoolName="known-account")
+    world.record_owner(refused, "tenant-refused")
+
+    first = world.cloudformation.delete_stack("tenant-acme")
+    assert first.status == "DELETE_COMPLETE", first.exchanges[-1].reason
+    assert world.provider_arns() == [acme]  # kept: API Gateway refuses an empty list
+    (warning,) = [
+        line for line in log_lines(first.exchanges[-1].logs) if line["level"] == "WARNING"
+    ]
+    assert warning["message"]["outcome"] == "kept-last-pool"
+    # Nothing loops: the refused pool's owner is marked refused, and further passes settle.
+    world.create_tenant("tenant-globex", world.tenant_pool("globex"))
+    assert acme not in world.provider_arns()
+
+
+def test_a_stage_with_a_canary_is_refused_with_a_clear_reason(world: World) -> None:
+    world.apigateway().create_deployment(
+        restApiId=world.api.rest_api_id,
+        stageName="prod",
+        canarySettings={"percentTraffic": 10.0},
+    )
+    stack = world.create_tenant("tenant-acme", world.tenant_pool("acme"))
+
+    assert stack.status == "ROLLBACK_COMPLETE"
+    reason = stack.exchanges[0].reason
+    assert reason.startswith("StageNames 'prod' has a canary release"), reason
+
+
+def test_a_canary_made_after_a_registration_is_reported_and_never_replaced(
+    world: World,
+) -> None:
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    world.apigateway().create_deployment(
+        restApiId=world.api.rest_api_id,
+        stageName="prod",
+        canarySettings={"percentTraffic": 10.0},
+    )
+    canary = world.apigateway().get_stage(restApiId=world.api.rest_api_id, stageName="prod")[
+        "canarySettings"
+    ]["deploymentId"]
+
+    refused = world.create_tenant("tenant-initech", world.tenant_pool("initech"))
+    assert refused.status == "ROLLBACK_COMPLETE"
+    assert refused.exchanges[0].reason.startswith("StageNames 'prod' has a canary release")
+    stack = world.create_tenant("tenant-globex", world.tenant_pool("globex"), StageNames=["dev"])
+    assert stack.status == "CREATE_COMPLETE"
+    deleted = world.cloudformation.delete_stack("tenant-acme")
+
+    assert deleted.status == "DELETE_COMPLETE"  # a stack deletion is never blocked
+    prod = world.apigateway().get_stage(restApiId=world.api.rest_api_id, stageName="prod")
+    assert prod["canarySettings"]["deploymentId"] == canary, "someone's canary was replaced"
+    assert acme not in (world.served("prod") or ())  # the base deployment no longer trusts it
+
+
+def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
+    world: World, aws_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """W1 (acme's Create) deploys, then its UpdateStage of prod is stuck in flight past its
+    lease. W2 (globex's Create) takes over, publishes acme and globex, answers SUCCESS. W1's
+    call then lands and points prod back at W1's deployment, which lacks globex."""
+    acme, globex = world.tenant_pool("acme"), world.tenant_pool("globex")
+    config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=900.0)
+    stuck = world.aws.control_plane.inject_delay(
+        "UpdateStage",
+        STUCK_SECONDS,
+        predicate=lambda info: info.stage_name == "prod",
+    )
+    with LambdaService(config) as service:
+        cloudformation = LocalCloudFormation(service, world.receiver, service_timeout=120.0)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(
+                cloudformation.create_stack,
+                "tenant-acme",
+                {REGISTRATION: world.registration(acme)},
+            )
+            assert stuck.held.wait(60), "W1 never reached its UpdateStage"
+            second = cloudformation.create_stack(
+                "tenant-globex", {REGISTRATION: world.registration(globex)}
+            )
+            assert second.status == "CREATE_COMPLETE", second.exchanges[0].reason
+            assert not stuck.released.is_set(), "the stuck call landed before W2 answered"
+            assert serves_exactly(world, acme, globex)  # what globex's SUCCESS promised
+            assert first.result().status == "CREATE_COMPLETE"
+        assert stuck.released.wait(60)
+    assert globex not in (world.served("prod") or ()), "the late call did not land"
+
+    out = io.StringIO()
+    assert cli.main([*world.cli_target(), "reconcile", "--dry-run"], out=out) == cli.DRIFT_FOUND
+    assert re.search(r"^prod +behind", out.getvalue(), re.MULTILINE), out.getvalue()
+
+    scheduled_run(world, monkeypatch)
+    assert serves_exactly(world, acme, globex)
+
+
+# -- the scheduled run ----------------------------------------------------------------------
+
+
+def scheduled_run(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """What template.yaml's schedule sends: EventBridge's scheduled event, to the registrar
+    configured for this world's API."""
+    with monkeypatch.context() as patch:
+        patch.setenv("REST_API_ID", world.api.rest_api_id)
+        patch.setenv("AUTHORIZER_ID", world.api.authorizer_id)
+        patch.setenv("STAGE_NAMES", ",".join(world.api.stage_names))
+        result = world.cloudformation.function.deliver(
+            {
+                "version": "0",
+                "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "123456789012",
+                "time": "2026-12-01T00:00:00Z",
+                "region": "us-east-1",
+                "resources": ["arn:aws:events:us-east-1:123456789012:rule/registrar-repair"],
+                "detail": {},
+            }
+        )
+    assert result.ok, result.error
+    return result
+
+
+def metrics(result: Any) -> dict[str, float]:
+    """The Embedded Metric Format values the run printed, summed by name."""
+    found: dict[str, float] = {}
+    for text in result.stdout.splitlines():
+        line = json.loads(text) if text.startswith("{") else {}
+        for block in line.get("_aws", {}).get("CloudWatchMetrics", []):
+            for metric in block["Metrics"]:
+                found[metric["Name"]] = found.get(metric["Name"], 0) + line[metric["Name"]]
+    return found
+
+
+def test_the_scheduled_run_repairs_drift_without_any_tenant_event(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    remove_behind_the_registrys_back(world, acme)
+    for stage in world.api.stage_names:  # and the shared API's stack redeploys
+        world.apigateway().create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+    assert not world.live_everywhere(acme)
+
+    result = scheduled_run(world, monkeypatch)
+
+    assert serves_exactly(world, acme)
+    # Both drifted: the authorizer lost the pool, and the stages serve a list without it.
+    assert metrics(result)["PoolsRepaired"] == 1
+    assert metrics(result)["StagesRepublished"] == 2
+
+
+def test_the_scheduled_run_republishes_a_stage_pointed_at_an_old_deployment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = world.tenant_pool("acme")
+    before = world.deployments()[0]["id"]
+    world.create_tenant("tenant-acme", acme)
+    world.apigateway().update_stage(
+        restApiId=world.api.rest_api_id,
+        stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/deploymentId", "value": before}],
+    )
+
+    result = scheduled_run(world, monkeypatch)
+
+    assert serves_exactly(world, acme)
+    assert metrics(result)["StagesRepublished"] == 1
+
+
+def test_the_scheduled_run_changes_nothing_when_nothing_drifted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.create_tenant("tenant-acme", world.tenant_pool("acme"))
+    deployments = len(world.deployments())
+    world.aws.control_plane.reset()
+
+    result = scheduled_run(world, monkeypatch)
+
+    calls = [call.operation for call in world.calls() if call.service == "apigateway"]
+    assert len(world.deployments()) == deployments
+    assert sorted(set(calls)) == ["GetAuthorizer", "GetExport", "GetStages"], calls
+    assert len(calls) <= 5
+    assert metrics(result)["Deployments"] == 0
