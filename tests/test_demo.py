@@ -59,17 +59,16 @@ def test_the_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Pat
 
 
 def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) -> None:
-    # A plausible bug: the deployment is pointed at the first stage only, so the change is
-    # reported as done while the other stage does not serve it.
+    # A plausible bug: the planner forgets to add new pools, so every pass publishes a list
+    # without them and the change is reported as done although no stage serves it. (A stage
+    # left behind is not enough: the pass sees it and publishes again.)
     code = copy_of_the_function(tmp_path)
-    with (code / "authorizer_pools" / "publishing.py").open("a") as module:
-        module.write(
-            "\n\ndef point_stage(*args, **kwargs):  # broken: forgets the stage\n    return None\n"
-        )
+    with (code / "authorizer_pools" / "plan.py").open("a") as module:
+        module.write("\n\ndef adds(listed, owned):  # broken: never adds\n    return ()\n")
 
     finished = run_demo("--code-dir", str(code))
 
     assert finished.returncode == 1
     last = finished.stdout.strip().splitlines()[-1]
     assert last.startswith("demo FAILED at step 2 (three tenant stacks created at once")
-    assert "stage prod serves" in last
+    assert "providerARNs are" in last

@@ -87,13 +87,13 @@ def _registry_key(info: RequestInfo) -> str:
 
 Target = Callable[[RequestInfo], bool]
 TARGETS: dict[str, Target] = {
-    # The change counter's item ("authorizer"): next_seq, after the authorizer was changed.
-    "change counter": lambda info: (
+    # What a pass records once it saw the stages serve the list: after the authorizer changed.
+    "served record": lambda info: (
         _registry_key(info) == "authorizer"
-        and "ADD seq" in str((info.json_body() or {}).get("UpdateExpression", ""))
+        and "last_pass" in str((info.json_body() or {}).get("UpdateExpression", ""))
     ),
-    # What publishing reads: the counter's current value.
-    "stage reads": lambda info: _registry_key(info) == "authorizer",
+    # What a waiting request reads: the authorizer's status.
+    "status reads": lambda info: _registry_key(info) == "authorizer",
 }
 
 
@@ -111,8 +111,8 @@ class Cell:
 
 
 # Every call on the Create path (GetRestApi is only made on an error path). On Create, GetItem
-# first reads the pool's record, UpdateItem first marks the stages wanted, Query first looks for
-# dirty pools (or the stages' publications).
+# first reads validation's shared check, UpdateItem first claims that check, Query first reads
+# the registry's partition for the worker.
 CREATE_CALLS = [
     Cell("Create", "DescribeUserPool", "cognito-idp"),
     Cell("Create", "GetAuthorizer", "apigateway"),
@@ -121,20 +121,20 @@ CREATE_CALLS = [
     Cell("Create", "GetItem", "dynamodb"),
     Cell("Create", "UpdateItem", "dynamodb"),
     Cell("Create", "Query", "dynamodb"),
-    Cell("Create", "TransactGetItems", "dynamodb"),
     Cell("Create", "UpdateAuthorizer", "apigateway"),
     Cell("Create", "CreateDeployment", "apigateway"),
     Cell("Create", "UpdateStage", "apigateway"),
     Cell("Create", "FlushStageAuthorizersCache", "apigateway"),
 ]
-# Every call on the Delete path. Here GetItem and UpdateItem fail only after the removal: the
-# counter read before publishing, and the change counted once the pool is off the authorizer.
+# Every call on the Delete path. Here GetItem fails only on the waiting request's reads of the
+# authorizer's status, and UpdateItem only on the pass's record of what it saw served, after
+# the removal.
 DELETE_CALLS = [
-    Cell("Delete", "TransactWriteItems", "dynamodb"),
-    Cell("Delete", "GetItem", "dynamodb", "stage reads"),
-    Cell("Delete", "UpdateItem", "dynamodb", "change counter"),
+    Cell("Delete", "UpdateItem", "dynamodb"),
+    Cell("Delete", "GetItem", "dynamodb", "status reads"),
+    Cell("Delete", "UpdateItem", "dynamodb", "served record"),
     Cell("Delete", "Query", "dynamodb"),
-    Cell("Delete", "TransactGetItems", "dynamodb"),
+    Cell("Delete", "TransactWriteItems", "dynamodb"),
     Cell("Delete", "GetAuthorizer", "apigateway"),
     Cell("Delete", "UpdateAuthorizer", "apigateway"),
     Cell("Delete", "GetStages", "apigateway"),
@@ -142,8 +142,11 @@ DELETE_CALLS = [
     Cell("Delete", "UpdateStage", "apigateway"),
     Cell("Delete", "FlushStageAuthorizersCache", "apigateway"),
 ]
-# The CLI's own call: reading the registry's whole partition.
-RECONCILE_CALLS = [Cell("reconcile", "Query", "dynamodb")]
+# The CLI's own calls: reading the registry's whole partition, and what each stage serves.
+RECONCILE_CALLS = [
+    Cell("reconcile", "Query", "dynamodb"),
+    Cell("reconcile", "GetExport", "apigateway"),
+]
 KINDS: list[Kind] = ["transient", "permanent"]
 MATRIX = [
     pytest.param(
@@ -532,3 +535,8 @@ def test_the_matrix_has_a_row_for_every_call_a_create_and_a_delete_make(world: W
 
     assert made(on_create) == {(cell.operation, cell.service) for cell in CREATE_CALLS}
     assert made(on_delete) == {(cell.operation, cell.service) for cell in DELETE_CALLS}
+    before = len(world.calls())
+    out = io.StringIO()
+    assert cli.main([*world.cli_target(), "reconcile"], out=out) == 0, out.getvalue()
+    on_reconcile = world.calls()[before:]
+    assert made(on_reconcile) >= {(cell.operation, cell.service) for cell in RECONCILE_CALLS}

@@ -59,18 +59,22 @@ def test_each_step_is_one_json_line_naming_stack_logical_id_pool_api_and_outcome
     info_lifecycle: Stack,
 ) -> None:
     create, delete = info_lifecycle.exchanges
-    steps = [
+    messages = [
         line["message"]
         for exchange in (create, delete)
         for line in log_lines(exchange.logs)
         if isinstance(line.get("message"), dict) and "step" in line["message"]
     ]
+    steps = [message for message in messages if "requestType" in message]
     assert [(step["requestType"], step["step"], step["outcome"]) for step in steps] == [
         ("Create", "register", "added"),
-        ("Create", "settle", "add"),
+        ("Create", "settle", "live"),
         ("Delete", "deregister", "removed"),
-        ("Delete", "settle", "remove"),
+        ("Delete", "settle", "live"),
     ]
+    # The worker's own lines (it works for every request): what it did to the authorizer.
+    work = [(m["step"], m["outcome"]) for m in messages if "requestType" not in m]
+    assert work == [("authorizer", "add"), ("authorizer", "remove")]
     for step in steps:
         assert step["stack"] == "tenant-acme"
         assert step["logicalId"] == REGISTRATION

@@ -7,7 +7,6 @@ and the pools with at least one live owner, once each, and every stage serves ex
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import sys
 
@@ -15,7 +14,6 @@ import boto3
 from conftest import REGISTRATION, World
 
 from authorizer_pools import cli
-from localaws.control_plane import RequestInfo
 from localaws.shared_api import REGISTRY_TABLE
 
 
@@ -99,13 +97,6 @@ def test_a_delete_replayed_after_another_owner_registered_the_pool_removes_nothi
 
     assert replay.status == "SUCCESS"
     assert_invariant(world, pool)
-
-
-def test_a_pool_found_on_the_authorizer_is_never_removed(world: World) -> None:
-    # The operators' pool is registered by a tenant too; that tenant leaving keeps it.
-    world.create_tenant("tenant-ops", world.api.operators_pool_arn)
-    world.cloudformation.delete_stack("tenant-ops")
-    assert_invariant(world)
 
 
 def reconcile(world: World, *arguments: str) -> tuple[int, str]:
@@ -214,43 +205,6 @@ def test_the_cli_runs_as_python_dash_m(world: World, aws_environment: dict[str, 
     )
     assert finished.returncode == 0, finished.stderr
     assert world.api.operators_pool_arn in finished.stdout
-
-
-def test_a_change_interrupted_before_it_was_counted_is_finished_by_reconcile(
-    world: World,
-) -> None:
-    pool = world.tenant_pool("acme")
-    world.create_tenant("tenant-acme", pool)
-    world.cloudformation.function.timeout = 20.0  # type: ignore[attr-defined]
-
-    def counts_a_change(info: RequestInfo) -> bool:
-        body = json.loads(info.body or b"{}")
-        on_the_counter = body.get("Key", {}).get("sk", {}).get("S") == "authorizer"
-        return bool(on_the_counter and "ADD seq" in body.get("UpdateExpression", ""))
-
-    # The Delete takes the pool off the authorizer, then cannot count the change.
-    world.aws.control_plane.inject(
-        "UpdateItem",
-        500,
-        "InternalServerError",
-        "Internal server error",
-        predicate=counts_a_change,
-        service="dynamodb",
-    )
-    stack = world.cloudformation.delete_stack("tenant-acme")
-    world.aws.control_plane.clear()
-    assert stack.status == "DELETE_FAILED"
-    assert pool not in world.provider_arns()
-    assert world.live_everywhere(pool)  # removed, but still served: the stages must follow
-
-    status, report = reconcile(world, "reconcile", "--dry-run")
-    assert status == cli.DRIFT_FOUND
-    assert next(line for line in report.splitlines() if pool in line).startswith("interrupted")
-
-    status, report = reconcile(world, "reconcile")
-    assert status == cli.DRIFT_FOUND
-    assert world.gone_everywhere(pool)
-    assert reconcile(world, "reconcile")[0] == 0
 
 
 def test_a_create_replayed_after_its_stack_was_deleted_registers_nothing(world: World) -> None:

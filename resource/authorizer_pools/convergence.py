@@ -49,6 +49,7 @@ _MAX_ROUNDS = 8
 # unit each, so a waiter costs the registry under one read unit a second.
 _POLL_SECONDS = (0.5, 1.0)
 _rng = random.Random()
+_RELEASE_SECONDS = 2.0
 
 # API Gateway's answers to too much at once (its quotas, overlapping changes): worth waiting
 # out, past this invocation if need be. Anything else that persists is a failure.
@@ -112,10 +113,12 @@ def await_live(
             try:
                 worked = work_if_free(registry, holder, deadline)
             except AwsCallFailed as failure:
-                if failure.code in _CONGESTION:
+                if failure.code in _CONGESTION or failure.code == retries.OUT_OF_TIME:
                     raise NotYetLive(f"API Gateway is busy ({failure})") from failure
                 raise
             if worked:
+                if not deadline.allows(LEASE_MARGIN_SECONDS):
+                    raise NotYetLive("worked until this invocation had to stop")
                 status = registry.lease.status(consistent=True)
                 continue
         wait = _rng.uniform(*_POLL_SECONDS)
@@ -160,7 +163,11 @@ def work_if_free(
         worker.run()
     finally:
         try:
-            registry.lease.release(holder)
+            # Even when the worker used all its time: the others need not wait for the lease to
+            # expire. One small write, within the time kept back for the answer.
+            registry.within(Deadline(timing.clock.monotonic() + _RELEASE_SECONDS)).lease.release(
+                holder
+            )
         except (ClientError, ResourceError):
             logger.warning({"step": "release-lease", "outcome": "failed: it expires by itself"})
         worker.emit_metrics()

@@ -158,9 +158,10 @@ def call(
     attempt = 0
     while True:
         attempt += 1
-        if not deadline.allows(_CALL_ALLOWANCE_SECONDS):
-            # Even a first attempt: a worker past its lease must not start another call.
-            raise AwsCallFailed(operation, OUT_OF_TIME, "no time left to call it", attempt - 1)
+        if attempt == 1 and not deadline.allows(0.0):
+            # Even a first attempt: a worker past its lease must not start another call (a
+            # retry is checked, with room for the call, before its wait: see ``pause``).
+            raise AwsCallFailed(operation, OUT_OF_TIME, "no time left to call it")
         try:
             return request()
         except (ClientError, BotoCoreError) as error:
