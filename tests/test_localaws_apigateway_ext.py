@@ -1,7 +1,9 @@
-"""localaws.apigateway_ext: the documented API Gateway behaviour moto lacks, through boto3."""
+"""localaws.apigateway_ext: the documented API Gateway behaviour moto lacks (per-ARN patches,
+CreateDeployment keeping the stage, the cache flush, canary releases, GetExport), through boto3."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -10,7 +12,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.apigateway.models import Authorizer, RestAPI
+from moto.apigateway.models import Authorizer, RestAPI, Stage
 
 from localaws import apigateway_ext
 from localaws.server import LocalAws
@@ -391,3 +393,549 @@ def test_install_is_idempotent(world: World) -> None:
     assert apigateway_ext.is_installed()
     assert Authorizer.apply_operations is patched
     assert RestAPI.create_deployment.__module__ == "localaws.apigateway_ext"
+
+
+# -- canary releases --------------------------------------------------------------------------
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class Served:
+    """A REST API whose GET /orders is behind a Cognito authorizer, deployed to ``prod``."""
+
+    client: APIGatewayClient
+    api_id: str
+    authorizer_id: str
+    pools: list[str]
+    base: str
+
+    def add_pool(self, arn: str) -> None:
+        self.client.update_authorizer(
+            restApiId=self.api_id,
+            authorizerId=self.authorizer_id,
+            patchOperations=[add(arn)],  # type: ignore[list-item]
+        )
+
+    def lists(self, stage: str = "prod") -> list[tuple[str, ...]]:
+        return apigateway_ext.served_provider_arn_lists(
+            ACCOUNT, REGION, self.api_id, stage, self.authorizer_id
+        )
+
+    def base_list(self, stage: str = "prod") -> tuple[str, ...] | None:
+        return apigateway_ext.served_provider_arns(
+            ACCOUNT, REGION, self.api_id, stage, self.authorizer_id
+        )
+
+    def stage(self, stage: str = "prod") -> dict[str, Any]:
+        return dict(self.client.get_stage(restApiId=self.api_id, stageName=stage))
+
+    def update_stage(self, *operations: dict[str, Any], stage: str = "prod") -> dict[str, Any]:
+        return dict(
+            self.client.update_stage(
+                restApiId=self.api_id,
+                stageName=stage,
+                patchOperations=list(operations),  # type: ignore[arg-type]
+            )
+        )
+
+    def canary_deployment(self, **settings: Any) -> str:
+        canary: Any = settings
+        return self.client.create_deployment(
+            restApiId=self.api_id, stageName="prod", canarySettings=canary
+        )["id"]
+
+    def export(self, export_type: str = "oas30", **parameters: str) -> dict[str, Any]:
+        response = self.client.get_export(
+            restApiId=self.api_id,
+            stageName="prod",
+            exportType=export_type,
+            parameters=parameters,
+            accepts="application/json",
+        )
+        document: dict[str, Any] = json.loads(response["body"].read())
+        return document
+
+
+@pytest.fixture
+def served(world: World) -> Served:
+    client = world.apigateway
+    api_id = client.create_rest_api(name="shared", description="the shared API")["id"]
+    root = client.get_resources(restApiId=api_id)["items"][0]["id"]
+    orders = client.create_resource(restApiId=api_id, parentId=root, pathPart="orders")["id"]
+    authorizer_id = client.create_authorizer(
+        restApiId=api_id,
+        name="tenants",
+        type="COGNITO_USER_POOLS",
+        providerARNs=[world.pools[0]],
+        identitySource="method.request.header.Authorization",
+    )["id"]
+    method: Any = {"restApiId": api_id, "resourceId": orders, "httpMethod": "GET"}
+    client.put_method(**method, authorizationType="COGNITO_USER_POOLS", authorizerId=authorizer_id)
+    client.put_method_response(**method, statusCode="200")
+    client.put_integration(
+        **method, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
+    )
+    client.put_integration_response(**method, statusCode="200", selectionPattern="")
+    base = client.create_deployment(restApiId=api_id, stageName="prod")["id"]
+    return Served(client, api_id, authorizer_id, list(world.pools), base)
+
+
+def test_moto_alone_has_no_canary(served: Served) -> None:
+    # What the extension is for: moto 5.2.5 ignores canarySettings and moves the base on
+    # "replace /canarySettings/deploymentId".
+    apigateway_ext.uninstall()
+    try:
+        stage = Stage(name="prod", deployment_id="base")
+        stage.apply_operations(
+            [{"op": "replace", "path": "/canarySettings/deploymentId", "value": "other"}]
+        )
+        assert stage.deployment_id == "other"
+        assert "canarySettings" not in stage.to_json()
+    finally:
+        apigateway_ext.install()
+
+
+def test_a_canary_deployment_becomes_the_canary_and_leaves_the_base(served: Served) -> None:
+    first, second, _ = served.pools
+    served.add_pool(second)
+    canary = served.canary_deployment(
+        percentTraffic=10, stageVariableOverrides={"tier": "canary"}, useStageCache=True
+    )
+    stage = served.stage()
+    assert stage["deploymentId"] == served.base
+    assert stage["canarySettings"] == {
+        "deploymentId": canary,
+        "percentTraffic": 10.0,
+        "stageVariableOverrides": {"tier": "canary"},
+        "useStageCache": True,
+    }
+    listed = served.client.get_stages(restApiId=served.api_id)["item"]
+    assert [s["canarySettings"]["deploymentId"] for s in listed] == [canary]
+    # Base first, then the canary's own, newer list; served_provider_arns is the base only.
+    assert served.lists() == [(first,), (first, second)]
+    assert served.base_list() == (first,)
+
+
+def test_redeploying_the_base_leaves_the_canary_serving_its_old_pools(served: Served) -> None:
+    first, second, third = served.pools
+    canary = served.canary_deployment(percentTraffic=5)
+    served.add_pool(second)
+    redeployed = served.client.create_deployment(restApiId=served.api_id, stageName="prod")["id"]
+    stage = served.stage()
+    assert (stage["deploymentId"], stage["canarySettings"]["deploymentId"]) == (redeployed, canary)
+    assert served.lists() == [(first, second), (first,)]
+    # UpdateStage of /deploymentId moves the base only, too.
+    served.add_pool(third)
+    latest = served.client.create_deployment(restApiId=served.api_id)["id"]
+    served.update_stage({"op": "replace", "path": "/deploymentId", "value": latest})
+    assert served.stage()["canarySettings"]["deploymentId"] == canary
+    assert served.lists() == [(first, second, third), (first,)]
+
+
+def test_removing_canary_settings_ends_the_canary(served: Served) -> None:
+    served.add_pool(served.pools[1])
+    served.canary_deployment(percentTraffic=50)
+    answer = served.update_stage({"op": "remove", "path": "/canarySettings"})
+    assert "canarySettings" not in answer
+    assert "canarySettings" not in served.stage()
+    assert served.lists() == [(served.pools[0],)]
+
+
+def test_replacing_the_canary_deployment_id_points_it_elsewhere(served: Served) -> None:
+    first, second, _ = served.pools
+    served.canary_deployment(percentTraffic=20)
+    served.add_pool(second)
+    other = served.client.create_deployment(restApiId=served.api_id)["id"]
+    answer = served.update_stage(
+        {"op": "replace", "path": "/canarySettings/deploymentId", "value": other}
+    )
+    assert answer["deploymentId"] == served.base
+    assert answer["canarySettings"]["deploymentId"] == other
+    assert answer["canarySettings"]["percentTraffic"] == 20.0
+    assert served.lists() == [(first,), (first, second)]
+
+
+def test_update_stage_turns_a_canary_on_as_aws_does(served: Served) -> None:
+    # As recorded against AWS: a canary deploymentId alone gives a canary at 0 %; a
+    # percentTraffic alone gives a canary on the base deployment.
+    served.add_pool(served.pools[1])
+    other = served.client.create_deployment(restApiId=served.api_id)["id"]
+    answer = served.update_stage(
+        {"op": "replace", "path": "/canarySettings/deploymentId", "value": other}
+    )
+    assert answer["canarySettings"] == {
+        "deploymentId": other,
+        "percentTraffic": 0.0,
+        "useStageCache": False,
+    }
+    served.update_stage({"op": "remove", "path": "/canarySettings"})
+    answer = served.update_stage(
+        {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "50"}
+    )
+    assert answer["canarySettings"] == {
+        "deploymentId": served.base,
+        "percentTraffic": 50.0,
+        "useStageCache": False,
+    }
+    # A canary on the base deployment serves no other list.
+    assert served.lists() == [(served.pools[0],)]
+
+
+def test_canary_settings_can_be_updated(served: Served) -> None:
+    served.canary_deployment(percentTraffic=10, stageVariableOverrides={"a": "1", "b": "2"})
+    answer = served.update_stage(
+        {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "25.5"},
+        {"op": "replace", "path": "/canarySettings/useStageCache", "value": "true"},
+        {"op": "replace", "path": "/canarySettings/stageVariableOverrides/a", "value": "9"},
+        {"op": "remove", "path": "/canarySettings/stageVariableOverrides/b"},
+    )
+    settings = answer["canarySettings"]
+    assert (settings["percentTraffic"], settings["useStageCache"]) == (25.5, True)
+    assert settings["stageVariableOverrides"] == {"a": "9"}
+
+
+def test_promotion_copies_the_canary_deployment_and_variables(served: Served) -> None:
+    first, second, _ = served.pools
+    served.update_stage({"op": "replace", "path": "/variables/tier", "value": "base"})
+    served.add_pool(second)
+    canary = served.canary_deployment(
+        percentTraffic=10, stageVariableOverrides={"tier": "canary", "new": "x"}
+    )
+    answer = served.update_stage(
+        {"op": "copy", "from": "/canarySettings/deploymentId", "path": "/deploymentId"},
+        {"op": "copy", "from": "/canarySettings/stageVariableOverrides", "path": "/variables"},
+    )
+    assert answer["deploymentId"] == canary
+    assert answer["variables"] == {"tier": "canary", "new": "x"}
+    assert answer["canarySettings"]["deploymentId"] == canary  # the canary stays until removed
+    assert served.lists() == [(first, second)]
+
+
+@pytest.mark.parametrize(
+    ("stage_name", "message"),
+    [
+        (
+            None,
+            "Invalid deployment content specified.Non null and non empty stageName must be "
+            "provided for canary deployment. Provided value is null",
+        ),
+        (
+            "",
+            "Invalid deployment content specified.Non null and non empty stageName must be "
+            "provided for canary deployment. Provided value is ",
+        ),
+        (
+            "missing",
+            "Invalid deployment content specified.Stage missing must already be created before "
+            "making a canary release deployment",
+        ),
+    ],
+)
+def test_a_canary_deployment_needs_an_existing_stage(
+    served: Served, stage_name: str | None, message: str
+) -> None:
+    before = served.client.get_deployments(restApiId=served.api_id)["items"]
+    stage: dict[str, Any] = {} if stage_name is None else {"stageName": stage_name}
+    with pytest.raises(ClientError) as exc:
+        served.client.create_deployment(
+            restApiId=served.api_id, canarySettings={"percentTraffic": 50}, **stage
+        )
+    assert error_of(exc) == (400, "BadRequestException", message)
+    assert served.client.get_deployments(restApiId=served.api_id)["items"] == before
+
+
+@pytest.mark.parametrize(
+    ("operations", "message"),
+    [
+        (
+            [{"op": "add", "path": "/canarySettings/deploymentId", "value": "x"}],
+            "Invalid add operation with path: /canarySettings/deploymentId",
+        ),
+        (
+            [{"op": "replace", "path": "/canarySettings/deploymentId", "value": "nope"}],
+            "Deployment id does not exist",
+        ),
+        (
+            [{"op": "replace", "path": "/deploymentId", "value": "nope"}],
+            "Deployment id does not exist",
+        ),
+        (
+            [{"op": "replace", "path": "/canarySettings/badPath", "value": "x"}],
+            "Invalid method setting path: /canarySettings/badPath. Must be one of: [",
+        ),
+        (
+            [{"op": "replace", "path": "/canarySettings", "value": "x"}],
+            "Invalid method setting path: /canarySettings. Must be one of: [",
+        ),
+        (
+            [{"op": "remove", "path": "/canarySettings/stageVariableOverrides"}],
+            "Cannot remove method setting canarySettings/stageVariableOverrides because there "
+            "is no method setting for this method ",
+        ),
+        (
+            [
+                {
+                    "op": "copy",
+                    "from": "/variables",
+                    "path": "/canarySettings/stageVariableOverrides",
+                }
+            ],
+            "Invalid copy operation with path: /canarySettings/stageVariableOverrides and from "
+            "/variables.",
+        ),
+        (
+            [{"op": "copy", "from": "/canarySettings/deploymentId", "path": "/deploymentId"}],
+            "Promotion not available. Canary does not exist.",
+        ),
+        # Undocumented in AWS: refused here.
+        ([{"op": "remove", "path": "/canarySettings"}], "the stage has no canary"),
+        (
+            [{"op": "replace", "path": "/canarySettings/useStageCache", "value": "true"}],
+            "the stage has no canary",
+        ),
+        (
+            [{"op": "replace", "path": "/canarySettings/percentTraffic", "value": "100.5"}],
+            "between 0.0 and 100.0",
+        ),
+        (
+            [{"op": "replace", "path": "/canarySettings/percentTraffic", "value": "lots"}],
+            "not a number",
+        ),
+    ],
+)
+def test_update_stage_refuses_what_aws_refuses(
+    served: Served, operations: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(ClientError) as exc:
+        served.update_stage(*operations)
+    status, code, text = error_of(exc)
+    assert (status, code) == (400, "BadRequestException")
+    assert text.startswith(message) or message in text
+    assert "canarySettings" not in served.stage()
+
+
+def test_a_refused_stage_operation_undoes_the_whole_update(served: Served) -> None:
+    served.canary_deployment(percentTraffic=10)
+    before = served.stage()
+    with pytest.raises(ClientError):
+        served.update_stage(
+            {"op": "replace", "path": "/description", "value": "changed"},
+            {"op": "remove", "path": "/canarySettings"},
+            {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "200"},
+        )
+    after = served.stage()
+    assert after["canarySettings"] == before["canarySettings"]
+    assert after.get("description", "") == before.get("description", "")
+
+
+def test_create_stage_takes_canary_settings(served: Served) -> None:
+    served.add_pool(served.pools[1])
+    second = served.client.create_deployment(restApiId=served.api_id)["id"]
+    created = served.client.create_stage(
+        restApiId=served.api_id,
+        stageName="beta",
+        deploymentId=served.base,
+        canarySettings={"deploymentId": second, "percentTraffic": 60},
+    )
+    assert created["canarySettings"] == {
+        "deploymentId": second,
+        "percentTraffic": 60.0,
+        "useStageCache": False,
+    }
+    assert served.lists("beta") == [(served.pools[0],), tuple(served.pools[:2])]
+    with pytest.raises(ClientError) as exc:
+        served.client.create_stage(
+            restApiId=served.api_id,
+            stageName="gamma",
+            deploymentId=served.base,
+            canarySettings={"deploymentId": "deploy"},
+        )
+    assert error_of(exc) == (400, "BadRequestException", "Deployment id does not exist")
+    stages = served.client.get_stages(restApiId=served.api_id)["item"]
+    assert "gamma" not in {s["stageName"] for s in stages}
+
+
+def test_a_deployment_a_stage_serves_cannot_be_deleted(served: Served) -> None:
+    canary = served.canary_deployment(percentTraffic=10)
+    unused = served.client.create_deployment(restApiId=served.api_id)["id"]
+    for deployment_id in (served.base, canary):
+        with pytest.raises(ClientError) as exc:
+            served.client.delete_deployment(restApiId=served.api_id, deploymentId=deployment_id)
+        assert error_of(exc) == (
+            400,
+            "BadRequestException",
+            "Active stages pointing to this deployment must be moved or deleted",
+        )
+    served.client.delete_deployment(restApiId=served.api_id, deploymentId=unused)
+    served.update_stage({"op": "remove", "path": "/canarySettings"})
+    served.client.delete_deployment(restApiId=served.api_id, deploymentId=canary)
+    remaining = served.client.get_deployments(restApiId=served.api_id)["items"]
+    assert [d["id"] for d in remaining] == [served.base]
+
+
+def test_served_lists_of_a_missing_stage_are_empty(served: Served) -> None:
+    assert served.lists("missing") == []
+    assert (
+        apigateway_ext.served_provider_arn_lists(
+            ACCOUNT, REGION, "nope000000", "prod", served.authorizer_id
+        )
+        == []
+    )
+
+
+# -- GetExport ----------------------------------------------------------------------------------
+
+
+def test_export_lists_the_pools_the_stage_serves_not_the_current_ones(served: Served) -> None:
+    first, second, _ = served.pools
+    served.add_pool(second)  # not deployed yet
+    scheme = served.export(extensions="authorizers")["components"]["securitySchemes"]["tenants"]
+    assert scheme == {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [first]},
+    }
+    served.client.create_deployment(restApiId=served.api_id, stageName="prod")
+    scheme = served.export(extensions="authorizers")["components"]["securitySchemes"]["tenants"]
+    assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [first, second]
+
+
+def test_export_is_of_the_base_deployment_not_the_canary(served: Served) -> None:
+    served.add_pool(served.pools[1])
+    served.canary_deployment(percentTraffic=100)
+    scheme = served.export(extensions="apigateway")["components"]["securitySchemes"]["tenants"]
+    assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [served.pools[0]]
+
+
+def test_oas30_export_document(served: Served) -> None:
+    document = served.export(extensions="apigateway")
+    assert document["openapi"] == "3.0.1"
+    assert document["info"]["title"] == "shared"
+    assert document["info"]["description"] == "the shared API"
+    assert document["servers"][0]["url"] == (
+        f"https://{served.api_id}.execute-api.us-east-1.amazonaws.com/{{basePath}}"
+    )
+    assert document["servers"][0]["variables"]["basePath"]["default"] == "/prod"
+    get = document["paths"]["/orders"]["get"]
+    assert get["security"] == [{"tenants": []}]
+    assert get["responses"] == {"200": {"description": "200 response", "content": {}}}
+    assert get["x-amazon-apigateway-integration"]["type"] == "mock"
+    assert get["x-amazon-apigateway-integration"]["responses"] == {"default": {"statusCode": "200"}}
+
+
+def test_swagger_export_uses_security_definitions(served: Served) -> None:
+    document = served.export("swagger", extensions="authorizers")
+    assert (document["swagger"], document["basePath"]) == ("2.0", "/prod")
+    assert document["host"] == f"{served.api_id}.execute-api.us-east-1.amazonaws.com"
+    definition = document["securityDefinitions"]["tenants"]
+    assert definition["x-amazon-apigateway-authorizer"]["providerARNs"] == [served.pools[0]]
+    assert "x-amazon-apigateway-integration" not in document["paths"]["/orders"]["get"]
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{}, {"extensions": "integrations"}],
+    ids=["no-extensions", "integrations-only"],
+)
+def test_export_without_authorizer_extensions_has_no_pool_list(
+    served: Served, parameters: dict[str, str]
+) -> None:
+    document = served.export(**parameters)
+    scheme = document["components"]["securitySchemes"]["tenants"]
+    assert scheme == {"type": "apiKey", "name": "Authorization", "in": "header"}
+    assert ("x-amazon-apigateway-integration" in document["paths"]["/orders"]["get"]) is bool(
+        parameters
+    )
+
+
+def test_export_answers_json_in_a_streaming_body(served: Served) -> None:
+    response = served.client.get_export(
+        restApiId=served.api_id,
+        stageName="prod",
+        exportType="oas30",
+        parameters={"extensions": "authorizers,integrations"},
+        accepts="application/json",
+    )
+    assert response["contentType"] == "application/json"
+    assert response["contentDisposition"].startswith("attachment; filename=")
+    assert json.loads(response["body"].read())["openapi"] == "3.0.1"
+
+
+@pytest.mark.parametrize(
+    ("api_id", "stage", "export_type", "expected"),
+    [
+        (
+            "nope000000",
+            "prod",
+            "oas30",
+            (404, "NotFoundException", "Invalid Rest API Id specified"),
+        ),
+        (
+            None,
+            "missing",
+            "oas30",
+            (404, "NotFoundException", "Invalid stage identifier specified"),
+        ),
+        (
+            None,
+            "prod",
+            "graphql",
+            (400, "BadRequestException", "No API exporter for type 'graphql'"),
+        ),
+    ],
+)
+def test_export_of_a_missing_api_or_stage_or_unknown_type_is_refused(
+    served: Served,
+    api_id: str | None,
+    stage: str,
+    export_type: str,
+    expected: tuple[int, str, str],
+) -> None:
+    with pytest.raises(ClientError) as exc:
+        served.client.get_export(
+            restApiId=api_id or served.api_id, stageName=stage, exportType=export_type
+        )
+    assert error_of(exc) == expected
+
+
+@pytest.mark.parametrize(
+    ("parameters", "accepts", "message"),
+    [
+        ({"extensions": "postman"}, "application/json", "postman is not modelled"),
+        ({"extensions": "everything"}, "application/json", "Unknown export extension"),
+        ({"extension": "authorizers"}, "application/json", "not modelled: extension"),
+        ({"extensions": "authorizers"}, "application/yaml", "application/yaml is not modelled"),
+    ],
+)
+def test_export_refuses_what_is_not_modelled(
+    served: Served, parameters: dict[str, str], accepts: str, message: str
+) -> None:
+    with pytest.raises(ClientError) as exc:
+        served.client.get_export(
+            restApiId=served.api_id,
+            stageName="prod",
+            exportType="oas30",
+            parameters=parameters,
+            accepts=accepts,
+        )
+    status, code, text = error_of(exc)
+    assert (status, code) == (400, "BadRequestException")
+    assert message in text
+
+
+def test_export_names_only_authorizers_the_deployment_uses(served: Served, api: Api) -> None:
+    # The ``api`` fixture's only method is not behind its authorizer.
+    api.client.create_deployment(restApiId=api.api_id, stageName="prod")
+    response = api.client.get_export(
+        restApiId=api.api_id,
+        stageName="prod",
+        exportType="oas30",
+        parameters={"extensions": "authorizers"},
+    )
+    document = json.loads(response["body"].read())
+    assert "components" not in document
+    assert document["paths"]["/"]["get"] == {"responses": {}}

@@ -1,9 +1,11 @@
-"""localaws.control_plane: quotas, conflicts, faults and the journal, on a clock tests control."""
+"""localaws.control_plane: quotas, conflicts, faults, stalls and the journal, on a clock tests
+control."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,11 +16,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.test import Client, EnvironBuilder
 
+from localaws import dynamodb_ext
 from localaws.control_plane import (
+    _DYNAMODB_LOCK,
     CONFLICT_MESSAGE,
     BucketSpec,
     ControlPlane,
     ControlPlaneConfig,
+    InjectedDelay,
     ManualClock,
     RequestInfo,
     TokenBucket,
@@ -127,6 +132,7 @@ def test_invalid_configuration_is_refused(changes: dict[str, Any]) -> None:
             "prod",
             False,
         ),
+        ("GET", "/restapis/a1/stages/prod/exports/oas30", "GetExport", "a1", "prod", False),
         ("PUT", "/restapis/a1/resources/r1/methods/GET", "PutMethod", "a1", None, True),
         ("PUT", "/restapis/a1/documentation/parts/x", "Unknown", "a1", None, True),
         ("GET", "/restapis/a1/documentation/parts", "Unknown", "a1", None, False),
@@ -326,6 +332,103 @@ def test_fault_arguments_are_checked(harness: Harness) -> None:
         harness.plane.inject("GetRestApi", 200, "Fine", "not a fault")
 
 
+# -- stalls (unit) ----------------------------------------------------------------------------
+
+
+def in_thread(harness: Harness, method: str, path: str) -> tuple[threading.Thread, list[Any]]:
+    """Send one call from another thread; its answer lands in the returned list."""
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(harness.call(method, path)))
+    thread.start()
+    return thread, answers
+
+
+def test_a_delay_holds_the_call_in_real_time_then_serves_it(harness: Harness) -> None:
+    delay = harness.plane.inject_delay("GetRestApi", 0.3)
+    started = time.monotonic()
+    assert harness.call("GET", "/restapis/a1").status_code == 200
+    assert time.monotonic() - started >= 0.3
+    assert (delay.fired, delay.answered, delay.statuses) == (1, 1, [200])
+    assert delay.held.is_set()
+    assert delay.released.is_set()
+    # times=1: the next call is not held; the manual clock was never slept on.
+    started = time.monotonic()
+    harness.call("GET", "/restapis/a1")
+    assert time.monotonic() - started < 0.3
+    assert delay.fired == 1
+    assert harness.clock.slept == []
+
+
+def test_a_held_call_is_not_answered_until_released(harness: Harness) -> None:
+    delay = harness.plane.inject_delay("*", 30, predicate=lambda i: i.api_id == "a1")
+    thread, answers = in_thread(harness, "GET", "/restapis/a1")
+    try:
+        assert delay.held.wait(5)
+        # Other calls are not held, the held one stays unanswered.
+        assert harness.call("GET", "/restapis/a2").status_code == 200
+        assert not delay.wait_answered(timeout=0.2)
+        assert answers == []
+        assert [r.api_id for r in harness.plane.journal()] == ["a2"]
+        delay.release()
+        assert delay.wait_answered(timeout=5)
+    finally:
+        harness.plane.clear()
+        thread.join(5)
+    assert [a.status_code for a in answers] == [200]
+    assert [r.api_id for r in harness.plane.journal()] == ["a2", "a1"]
+
+
+def test_clear_and_reset_release_held_calls(harness: Harness) -> None:
+    for release in (harness.plane.clear, harness.plane.reset):
+        delay = harness.plane.inject_delay("GetRestApi", 30, times=None)
+        thread, answers = in_thread(harness, "GET", "/restapis/a1")
+        assert delay.held.wait(5)
+        release()
+        thread.join(5)
+        assert [a.status_code for a in answers] == [200]
+        assert delay.released.is_set()
+        # Removed: later calls are not held.
+        started = time.monotonic()
+        harness.call("GET", "/restapis/a1")
+        assert time.monotonic() - started < 5
+
+
+def test_a_delay_honours_its_service_and_count(harness: Harness) -> None:
+    delay = harness.plane.inject_delay("*", 0.05, times=2, service="dynamodb")
+    harness.call("GET", "/restapis/a1")
+    for _ in range(3):
+        harness.call("POST", "/", service="dynamodb")
+    assert (delay.fired, delay.remaining, delay.statuses) == (2, 0, [200, 200])
+
+
+def test_a_throttled_call_is_not_held(harness: Harness) -> None:
+    harness.plane.enable_model(account_quota=BucketSpec(1, 10.0), conflicts_enabled=False)
+    harness.call("GET", "/restapis")
+    delay = harness.plane.inject_delay("GetRestApis", 30)
+    assert harness.call("GET", "/restapis").status_code == 429
+    assert delay.fired == 0
+
+
+def test_a_released_call_can_still_meet_an_injected_fault(harness: Harness) -> None:
+    delay = harness.plane.inject_delay("GetRestApi", 0.05)
+    harness.plane.inject("GetRestApi", 500, "InternalFailure", "boom", times=1)
+    assert harness.call("GET", "/restapis/a1").status_code == 500
+    assert delay.statuses == [500]
+
+
+def test_delay_arguments_are_checked(harness: Harness) -> None:
+    with pytest.raises(ValueError, match="times"):
+        harness.plane.inject_delay("GetRestApi", 1, times=0)
+    for seconds in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="seconds"):
+            harness.plane.inject_delay("GetRestApi", seconds)
+    assert isinstance(harness.plane.inject_delay("GetRestApi", 0), InjectedDelay)
+
+
+def test_the_dynamodb_lock_is_the_one_ttl_expiry_takes() -> None:
+    assert _DYNAMODB_LOCK is dynamodb_ext.MODEL_LOCK
+
+
 # -- through moto and botocore ----------------------------------------------------------------
 
 
@@ -509,6 +612,137 @@ def test_injected_apigateway_fault_is_parsed_by_botocore(live: Live) -> None:
     )
     counters = live.aws.control_plane.counter("UpdateAuthorizer")
     assert (counters.calls, counters.injected, counters.conflicts, counters.success) == (2, 1, 1, 1)
+
+
+def held_call(call: Any) -> tuple[threading.Thread, list[Any], list[BaseException]]:
+    """Run ``call`` in another thread; its result or error lands in the returned lists."""
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(call())
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, results, errors
+
+
+def test_a_stalled_change_lands_late_and_its_client_waits(live: Live) -> None:
+    api_id, authorizer_id = live.new_api()
+    delay = live.aws.control_plane.inject_delay("UpdateAuthorizer", 30)
+    client: APIGatewayClient = boto3.client("apigateway", **live.options)
+    patch: Any = [{"op": "replace", "path": "/name", "value": "late"}]
+    thread, results, errors = held_call(
+        lambda: client.update_authorizer(
+            restApiId=api_id, authorizerId=authorizer_id, patchOperations=patch
+        )
+    )
+    try:
+        assert delay.held.wait(10)
+        # Received but not applied: AWS still shows the old state, the client is blocked.
+        found = live.apigateway.get_authorizer(restApiId=api_id, authorizerId=authorizer_id)
+        assert found["name"] == "tenants"
+        assert results == []
+        assert thread.is_alive()
+        delay.release()
+        assert delay.wait_answered(timeout=10)
+        found = live.apigateway.get_authorizer(restApiId=api_id, authorizerId=authorizer_id)
+        assert found["name"] == "late"
+    finally:
+        live.aws.control_plane.clear()
+        thread.join(10)
+    assert errors == []
+    assert results[0]["name"] == "late"
+    assert delay.statuses == [200]
+
+
+def test_a_stalled_change_does_not_hold_its_api(live: Live) -> None:
+    api_id, authorizer_id = live.new_api()
+    plane = live.aws.control_plane
+    plane.enable_model(account_quota=None, create_deployment_quota=None)
+    delay = plane.inject_delay("UpdateAuthorizer", 30)
+    stalled: APIGatewayClient = boto3.client("apigateway", **live.options)
+    other: APIGatewayClient = boto3.client("apigateway", **live.options)
+    patch: Any = [{"op": "replace", "path": "/name", "value": "late"}]
+    stage_change: Any = [{"op": "replace", "path": "/description", "value": "x"}]
+    thread, results, errors = held_call(
+        lambda: stalled.update_authorizer(
+            restApiId=api_id, authorizerId=authorizer_id, patchOperations=patch
+        )
+    )
+    holder: threading.Thread | None = None
+    held_results: list[Any] = []
+    try:
+        assert delay.held.wait(10)
+        # While the stalled call waits, another change to the API goes through (no 409) ...
+        live.apigateway.create_deployment(restApiId=api_id, stageName="prod")
+        # ... and once released, the stalled call meets a change in progress: 409.
+        live.clock.arm()
+        holder, held_results, _ = held_call(
+            lambda: other.update_stage(
+                restApiId=api_id, stageName="prod", patchOperations=stage_change
+            )
+        )
+        assert live.clock.entered.wait(10)
+        delay.release()
+        assert delay.wait_answered(timeout=10)
+    finally:
+        plane.clear()
+        live.clock.release.set()
+        thread.join(10)
+        if holder is not None:
+            holder.join(10)
+    assert delay.statuses == [409]
+    assert results == []
+    assert isinstance(errors[0], ClientError)
+    assert errors[0].response["Error"]["Code"] == "ConflictException"
+    assert held_results[0]["description"] == "x"
+    name = live.apigateway.get_authorizer(restApiId=api_id, authorizerId=authorizer_id)["name"]
+    assert name == "tenants"
+
+
+def test_get_export_is_a_read_that_counts_in_the_account_quota(live: Live) -> None:
+    api_id, authorizer_id = live.new_api()
+    plane = live.aws.control_plane
+    plane.enable_model(account_quota=BucketSpec(3, 10.0), create_deployment_quota=None)
+    live.clock.arm()
+    client: APIGatewayClient = boto3.client("apigateway", **live.options)
+    patch: Any = [{"op": "replace", "path": "/name", "value": "renamed"}]
+    holder, _, errors = held_call(
+        lambda: client.update_authorizer(
+            restApiId=api_id, authorizerId=authorizer_id, patchOperations=patch
+        )
+    )
+    try:
+        assert live.clock.entered.wait(10)
+        # The API is being changed: a read of it is never 409.
+        exported = live.apigateway.get_export(
+            restApiId=api_id,
+            stageName="prod",
+            exportType="oas30",
+            parameters={"extensions": "authorizers"},
+            accepts="application/json",
+        )
+        assert exported["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert json.loads(exported["body"].read())["openapi"] == "3.0.1"
+        live.apigateway.get_export(restApiId=api_id, stageName="prod", exportType="swagger")
+        with pytest.raises(ClientError) as exc:
+            live.apigateway.get_export(restApiId=api_id, stageName="prod", exportType="oas30")
+        assert client_error(exc) == (429, "TooManyRequestsException", "Too Many Requests")
+    finally:
+        live.clock.release.set()
+        holder.join(10)
+    assert errors == []
+    counters = plane.counter("GetExport")
+    assert (counters.calls, counters.success, counters.throttled, counters.conflicts) == (
+        3,
+        2,
+        1,
+        0,
+    )
 
 
 @pytest.mark.parametrize(

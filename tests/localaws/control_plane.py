@@ -12,7 +12,16 @@ Reproduces (sources as collected in ``shared/reference/aws-facts.md``):
   (terraform-provider-aws#776, #16439). Changes take time in AWS; here each mutating call holds
   its API for a service time drawn from a configurable uniform distribution, and really takes
   that long. Reads are never 409, and FlushStageAuthorizersCache does not change the API.
-- FlushStageAuthorizersCache, which moto does not route, answered by ``apigateway_ext``.
+- FlushStageAuthorizersCache, which moto does not route, and GetExport of a stage, whose moto
+  version ignores the stage and knows no authorizer, both answered by ``apigateway_ext``. Both
+  are reads of the API (never 409) and count in the account quota like every other call.
+- Requests stuck in flight (``inject_delay``): AWS documents no latency bound for its control
+  plane, and a request can be received and applied late, after the client's own timeout or
+  after later requests (the AWS SDKs' retry guidance: a timed-out request may still have been
+  applied). A delayed call is held, in real time, *before* it reaches moto, so its change lands
+  late and its client stays blocked meanwhile; while held it does not hold its API (it is not
+  being applied yet), so other changes to the API go through and it may itself meet a 409 once
+  it is released.
 
 Also: fault injection in each protocol's wire format (``localaws.wire``), per-operation counters
 and a call journal for tests to assert on.
@@ -45,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from moto.iam.models import get_account_id_from
 
-from localaws import apigateway_ext
+from localaws import apigateway_ext, dynamodb_ext
 from localaws.wire import HttpAnswer, WireProtocol, error_answer
 
 if TYPE_CHECKING:
@@ -237,6 +246,7 @@ _APIGATEWAY_ROUTES: list[tuple[str, str, str]] = [
     ("DELETE", _STAGE, "DeleteStage"),
     ("DELETE", rf"{_STAGE}/cache/authorizers", "FlushStageAuthorizersCache"),
     ("DELETE", rf"{_STAGE}/cache/data", "FlushStageCache"),
+    ("GET", rf"{_STAGE}/exports/{_ID}", "GetExport"),
     ("GET", rf"{_API}/resources", "GetResources"),
     ("GET", rf"{_API}/resources/{_ID}", "GetResource"),
     ("POST", rf"{_API}/resources/{_ID}", "CreateResource"),
@@ -280,6 +290,7 @@ _APIGATEWAY_ROUTES: list[tuple[str, str, str]] = [
 _COMPILED_ROUTES = [
     (method, re.compile(rf"^{pattern}/?$"), name) for method, pattern, name in _APIGATEWAY_ROUTES
 ]
+_EXPORT_TYPE = re.compile(rf"/exports/(?P<type>{_ID})/?$")
 
 # Writes to an API's path that change nothing in the API, so they neither hold nor wait for it.
 NON_MUTATING_WRITES = frozenset(
@@ -475,6 +486,77 @@ class InjectedFault:
         return self.predicate is None or self.predicate(info)
 
 
+class InjectedDelay:
+    """One injected stall: each matching call is held ``seconds`` of real time before it is
+    forwarded, then served as usual.
+
+    ``held`` is set when a call starts being held, ``released`` once a held call has been
+    answered (after moto applied it, if it got that far; ``statuses`` tells how it was answered,
+    in order). ``fired`` counts calls that were held, ``answered`` those answered since.
+    ``release()`` ends every hold at once, now and for later matches (``clear()`` does it too).
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        seconds: float,
+        remaining: int | None,
+        predicate: FaultPredicate | None,
+        service: str | None,
+    ) -> None:
+        self.operation = operation
+        self.seconds = seconds
+        self.remaining = remaining
+        self.predicate = predicate
+        self.service = service
+        self.fired = 0
+        self.held = threading.Event()
+        self.released = threading.Event()
+        self._done = threading.Condition()
+        self._statuses: list[int] = []
+        self._cut_short = threading.Event()
+
+    def matches(self, info: RequestInfo) -> bool:
+        if self.remaining == 0:
+            return False
+        if self.operation not in ("*", info.operation):
+            return False
+        if self.service is not None and self.service != info.service:
+            return False
+        return self.predicate is None or self.predicate(info)
+
+    @property
+    def answered(self) -> int:
+        with self._done:
+            return len(self._statuses)
+
+    @property
+    def statuses(self) -> list[int]:
+        """The HTTP status of each held call, in the order they were answered."""
+        with self._done:
+            return list(self._statuses)
+
+    def wait_answered(self, count: int = 1, timeout: float | None = None) -> bool:
+        """Block until ``count`` held calls have been answered; False on timeout."""
+        with self._done:
+            return self._done.wait_for(lambda: len(self._statuses) >= count, timeout)
+
+    def release(self) -> None:
+        """Stop holding: calls held now go on at once, later matches are not held."""
+        self._cut_short.set()
+
+    def _hold(self) -> None:
+        self.held.set()
+        # Real time, not the control plane's clock: a stuck request blocks its client for real.
+        self._cut_short.wait(self.seconds)
+
+    def _answered(self, status: int) -> None:
+        with self._done:
+            self._statuses.append(status)
+            self._done.notify_all()
+        self.released.set()
+
+
 TransientKind = Literal["conflict", "throttle", "internal", "unavailable"]
 TRANSIENT_FAULTS: Mapping[TransientKind, tuple[int, str, str]] = {
     "conflict": (409, "ConflictException", CONFLICT_MESSAGE),
@@ -518,7 +600,9 @@ class CallRecord:
     user_agent: str = ""
 
 
-_DYNAMODB_LOCK = threading.Lock()
+# One DynamoDB request at a time (see ``_forward``); shared with ``dynamodb_ext.expire_items`` so
+# that TTL expiry is atomic with requests.
+_DYNAMODB_LOCK = dynamodb_ext.MODEL_LOCK
 
 
 class ControlPlane:
@@ -542,6 +626,7 @@ class ControlPlane:
         self._account_buckets: dict[str, TokenBucket] = {}
         self._busy_apis: set[tuple[str, str, str]] = set()
         self._faults: list[InjectedFault] = []
+        self._delays: list[InjectedDelay] = []
         self._counters: dict[str, OperationCounters] = {}
         self._journal: list[CallRecord] = []
 
@@ -626,10 +711,45 @@ class ControlPlane:
             operation, status, code, message, times, headers, predicate, service=service
         )
 
+    def inject_delay(
+        self,
+        operation: str,
+        seconds: float,
+        times: int | None = 1,
+        predicate: FaultPredicate | None = None,
+        *,
+        service: str | None = None,
+    ) -> InjectedDelay:
+        """Hold the next ``times`` matching calls (all of them when None) for ``seconds`` of
+        real time each, before they reach moto, then serve them as usual.
+
+        Matching is ``inject``'s: an operation name as in ``identify`` or ``"*"``, ``service``,
+        ``predicate``; delays are checked in the order injected and each call gets at most one.
+        A call is held after the quota check (a stuck request was received and counted) and
+        before faults, conflicts and moto: an injected fault may answer it once it is released,
+        and while it is held it does not hold its API.
+        """
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1, or None for a permanent delay")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("seconds must be a finite number >= 0")
+        delay = InjectedDelay(operation, float(seconds), times, predicate, service)
+        with self._lock:
+            self._delays.append(delay)
+        return delay
+
     def clear(self) -> None:
-        """Remove every injected fault."""
+        """Remove every injected fault and delay; calls being held go on at once."""
         with self._lock:
             self._faults.clear()
+        self.release_delays()
+
+    def release_delays(self) -> None:
+        """Remove every injected delay; calls being held go on at once."""
+        with self._lock:
+            delays, self._delays = self._delays, []
+        for delay in delays:
+            delay.release()
 
     # -- observation -------------------------------------------------------------------------
 
@@ -654,7 +774,8 @@ class ControlPlane:
             self._account_buckets.clear()
 
     def reset(self) -> None:
-        """Forget faults, counters, journal and quota state; restore the initial config."""
+        """Forget faults, delays (releasing held calls), counters, journal and quota state;
+        restore the initial config."""
         with self._lock:
             self._config = self._initial_config
             self._faults.clear()
@@ -662,6 +783,7 @@ class ControlPlane:
             self._journal.clear()
             self._deployment_buckets.clear()
             self._account_buckets.clear()
+        self.release_delays()
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -670,17 +792,35 @@ class ControlPlane:
             # moto's own management API (reset, state transitions) is not AWS.
             return self._app(environ, start_response)
         info = identify(environ)
-        answer, injected = self._handle(info, environ)
-        self._record(info, answer.status, injected)
-        start_response(answer.status_line, list(answer.headers))
-        return [answer.body]
-
-    def _handle(self, info: RequestInfo, environ: WSGIEnvironment) -> tuple[HttpAnswer, bool]:
         config = self.config
         if config.model_enabled and info.service == "apigateway":
             wait = self._take_quota(info, config)
             if wait is not None:
-                return self._throttled(wait, config), False
+                answer = self._throttled(wait, config)
+                self._record(info, answer.status, False)
+                start_response(answer.status_line, list(answer.headers))
+                return [answer.body]
+        delay = self._take_delay(info)
+        if delay is None:
+            answer, injected = self._handle(info, environ)
+            self._record(info, answer.status, injected)
+        else:
+            delay._hold()
+            status = 500
+            try:
+                answer, injected = self._handle(info, environ)
+                status = answer.status
+                self._record(info, status, injected)
+            finally:
+                # Also when serving it raised: a test waiting for it must not wait forever.
+                delay._answered(status)
+        start_response(answer.status_line, list(answer.headers))
+        return [answer.body]
+
+    def _handle(self, info: RequestInfo, environ: WSGIEnvironment) -> tuple[HttpAnswer, bool]:
+        """Faults, conflicts and moto, for a call within quota (and released, if held)."""
+        # Read again: a held call is served with the configuration of when it is released.
+        config = self.config
         fault = self._take_fault(info)
         if fault is not None:
             return self._fault_answer(fault, info), True
@@ -759,6 +899,16 @@ class ControlPlane:
             extra_headers=headers,
         )
 
+    def _take_delay(self, info: RequestInfo) -> InjectedDelay | None:
+        with self._lock:
+            for delay in self._delays:
+                if delay.matches(info):
+                    if delay.remaining is not None:
+                        delay.remaining -= 1
+                    delay.fired += 1
+                    return delay
+        return None
+
     def _take_fault(self, info: RequestInfo) -> InjectedFault | None:
         with self._lock:
             for fault in self._faults:
@@ -790,6 +940,20 @@ class ControlPlane:
             assert info.stage_name is not None
             return apigateway_ext.flush_stage_authorizers_cache(
                 info.account_id, info.region, info.api_id, info.stage_name
+            )
+        if info.operation == "GetExport":
+            assert info.api_id is not None
+            assert info.stage_name is not None
+            export_type = _EXPORT_TYPE.search(info.path)
+            assert export_type is not None
+            return apigateway_ext.get_export(
+                info.account_id,
+                info.region,
+                info.api_id,
+                info.stage_name,
+                export_type["type"],
+                query=str(environ.get("QUERY_STRING", "")),
+                accept=info.headers.get("accept"),
             )
         if info.service == "dynamodb":
             # DynamoDB applies each write, condition included, atomically (developer guide,

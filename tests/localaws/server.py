@@ -3,7 +3,8 @@
 Reproduces what unmodified boto3 code sees of AWS when ``AWS_ENDPOINT_URL`` points at it
 (boto3 documentation, "Configuring service-specific endpoints": the variable applies to every
 service), with moto's API Gateway extended by ``apigateway_ext``, its DynamoDB transactions made
-as cheap as DynamoDB's by ``dynamodb_ext``, and its control plane modelled by ``control_plane``.
+as cheap as DynamoDB's (and its TTL process available) by ``dynamodb_ext``, and its control
+plane modelled by ``control_plane``.
 The server is moto's own ``DomainDispatcherApplication`` with
 ``MotoRequestHandler`` (``moto/moto_server/threaded_moto_server.py``), on a threaded werkzeug
 server bound to 127.0.0.1 port 0, so tests never fight over a port.
@@ -135,6 +136,9 @@ class LocalAws:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        if self._control_plane is not None:
+            # A call held by an injected delay would otherwise keep its thread until it ends.
+            self._control_plane.release_delays()
         server.shutdown()  # stops serve_forever and waits for it
         server.close_open_connections()
         server.server_close()  # closes the listening socket, joins request threads
