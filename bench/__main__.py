@@ -89,10 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     speedup = report.seed_time(seed) / ours.create.makespan if ours.create.makespan else math.inf
     failures = ours.create.failures + ours.delete.failures
+    for phase in (ours.create, ours.delete):
+        print(
+            f"registry reads, N={largest} {phase.name}: "
+            f"{phase.read_units_per_waiter_second():.2f} read units/s per waiting request, "
+            f"peak {phase.peak_read_units_per_second():.0f} units/s (one partition: 3,000)"
+        )
     print(f"\n(bench took {time.monotonic() - started:.0f} s)")
     print(
         f"bench: N={largest} failures={failures} makespan_over_floor={ratio:.2f} "
-        f"speedup_vs_seed={speedup:.1f}"
+        f"speedup_vs_seed={speedup:.1f} "
+        f"read_units_per_waiter_s={ours.create.read_units_per_waiter_second():.2f}"
     )
     return 0
 

@@ -21,6 +21,8 @@ container has a CPU of its own, while here hundreds share two cores.
 from __future__ import annotations
 
 import functools
+import json
+import math
 import os
 import shutil
 import tempfile
@@ -119,11 +121,47 @@ class Phase:
     def floor(self) -> float:
         return floor(self.apigateway_calls)
 
+    def read_units(self) -> float:
+        """The registry's read units this phase consumed (DynamoDB developer guide, "Read/write
+        capacity mode": a strongly consistent read costs 1 unit per 4 KB read, an eventually
+        consistent one half, a transactional one 2). Sized by the whole answer, so slightly
+        over what DynamoDB would charge."""
+        return sum(read_units(call) for call in self.calls if call.service == "dynamodb")
+
+    def read_units_per_waiter_second(self) -> float:
+        """The registry's reads per second that one waiting request costs, on average: every
+        read of the phase (the workers' included) over the seconds the requests waited."""
+        waited = sum(self.seconds_to_success)
+        return self.read_units() / waited if waited else 0.0
+
+    def peak_read_units_per_second(self) -> float:
+        """The busiest model second of the phase, in read units (one partition serves 3,000)."""
+        buckets: dict[int, float] = {}
+        for call in self.calls:
+            if call.service == "dynamodb":
+                second = int(call.time / self.time_scale)
+                buckets[second] = buckets.get(second, 0.0) + read_units(call)
+        return max(buckets.values(), default=0.0)
+
     def percentile(self, fraction: float) -> float:
         values = sorted(self.seconds_to_success)
         if not values:
             return float("nan")
         return values[min(len(values) - 1, round(fraction * (len(values) - 1)))]
+
+
+_READ_UNIT_BYTES = 4096
+_DYNAMODB_READS = frozenset({"GetItem", "Query", "TransactGetItems", "BatchGetItem", "Scan"})
+
+
+def read_units(call: CallRecord) -> float:
+    if call.operation not in _DYNAMODB_READS or call.status != 200:
+        return 0.0
+    units = float(max(1, math.ceil(call.answer_bytes / _READ_UNIT_BYTES)))
+    if call.operation == "TransactGetItems":
+        return 2.0 * units
+    consistent = json.loads(call.body or b"{}").get("ConsistentRead", False)
+    return units if consistent else units / 2.0
 
 
 def floor(calls: Sequence[CallRecord]) -> float:

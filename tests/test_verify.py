@@ -308,3 +308,56 @@ def test_the_scheduled_run_changes_nothing_when_nothing_drifted(
     assert sorted(set(calls)) == ["GetAuthorizer", "GetExport", "GetStages"], calls
     assert len(calls) <= 5
     assert metrics(result)["Deployments"] == 0
+
+
+def test_a_registry_written_by_the_previous_version_keeps_working(world: World) -> None:
+    """The previous version counted owners on the pool's item (no ``managed``) and could leave
+    a TTL attribute on a live owner. After the upgrade its registrations are still managed, and
+    no live owner is left for time to take."""
+    legacy, globex = world.tenant_pool("legacy"), world.tenant_pool("globex")
+    stack = world.cloudformation.new_stack("tenant-legacy")
+    pk = f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"
+    client = boto3.client("dynamodb")
+    client.put_item(
+        TableName=REGISTRY_TABLE,
+        Item={
+            "pk": {"S": pk},
+            "sk": {"S": f"owner#{legacy}#{stack.stack_id}#{REGISTRATION}"},
+            "arn": {"S": legacy},
+            "stack_id": {"S": stack.stack_id},
+            "logical_id": {"S": REGISTRATION},
+            "live": {"BOOL": True},
+            "request_id": {"S": "a-request-of-the-previous-version"},
+            "handled": {"SS": ["a-request-of-the-previous-version"]},
+            "expires_at": {"N": str(int(time.time()) + 7 * 24 * 3600)},
+        },
+    )
+    client.put_item(
+        TableName=REGISTRY_TABLE,
+        Item={
+            "pk": {"S": pk},
+            "sk": {"S": f"pool#{legacy}"},
+            "arn": {"S": legacy},
+            "owners": {"N": "1"},
+            "version": {"N": "1"},
+            "applied": {"N": "1"},
+            "origin": {"S": "added"},
+        },
+    )
+    world.apigateway().update_authorizer(
+        restApiId=world.api.rest_api_id,
+        authorizerId=world.api.authorizer_id,
+        patchOperations=[{"op": "add", "path": "/providerARNs", "value": legacy}],
+    )
+
+    world.create_tenant("tenant-globex", globex)  # any pass
+    dynamodb_ext.expire_items(REGISTRY_TABLE, time.time() + A_WEEK_AND_A_DAY)
+    assert legacy in world.owners(), "time took a live owner"
+    assert serves_exactly(world, legacy, globex)
+
+    physical_id = f"{world.api.rest_api_id}:{world.api.authorizer_id}:{legacy}"
+    delete = world.cloudformation.send(
+        "Delete", stack, REGISTRATION, world.registration(legacy), physical_id=physical_id
+    )
+    assert delete.status == "SUCCESS", delete.reason
+    assert serves_exactly(world, globex)

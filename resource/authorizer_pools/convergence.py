@@ -253,6 +253,10 @@ class Worker:
     def _converge_authorizer(
         self, state: RegistryState, current: authorizer.AuthorizerState
     ) -> tuple[authorizer.AuthorizerState, bool]:
+        for records in state.owners.values():
+            for record in records:
+                if record.expiring:
+                    self._registry().owners.keep_alive(record.arn, record.owner)
         owned = state.owned
         before = current.provider_arns
         to_add = plan.adds(before, owned)

@@ -598,6 +598,8 @@ class CallRecord:
     path: str = ""
     body: bytes = b""
     user_agent: str = ""
+    # The answer's size: what a DynamoDB read costs follows from it (read units per 4 KB).
+    answer_bytes: int = 0
 
 
 # One DynamoDB request at a time (see ``_forward``); shared with ``dynamodb_ext.expire_items`` so
@@ -797,20 +799,20 @@ class ControlPlane:
             wait = self._take_quota(info, config)
             if wait is not None:
                 answer = self._throttled(wait, config)
-                self._record(info, answer.status, False)
+                self._record(info, answer.status, False, len(answer.body))
                 start_response(answer.status_line, list(answer.headers))
                 return [answer.body]
         delay = self._take_delay(info)
         if delay is None:
             answer, injected = self._handle(info, environ)
-            self._record(info, answer.status, injected)
+            self._record(info, answer.status, injected, len(answer.body))
         else:
             delay._hold()
             status = 500
             try:
                 answer, injected = self._handle(info, environ)
                 status = answer.status
-                self._record(info, status, injected)
+                self._record(info, status, injected, len(answer.body))
             finally:
                 # Also when serving it raised: a test waiting for it must not wait forever.
                 delay._answered(status)
@@ -964,7 +966,9 @@ class ControlPlane:
                 return _call_wsgi(self._app, environ)
         return _call_wsgi(self._app, environ)
 
-    def _record(self, info: RequestInfo, status: int, injected: bool) -> None:
+    def _record(
+        self, info: RequestInfo, status: int, injected: bool, answer_bytes: int = 0
+    ) -> None:
         entry = CallRecord(
             time=self._clock.monotonic(),
             wall_time=self._clock.time(),
@@ -979,6 +983,7 @@ class ControlPlane:
             path=info.path,
             body=info.body,
             user_agent=info.headers.get("User-Agent", info.headers.get("user-agent", "")),
+            answer_bytes=answer_bytes,
         )
         with self._lock:
             old = self._counters.get(info.operation, OperationCounters())

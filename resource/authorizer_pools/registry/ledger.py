@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .owners import pool_sk
-from .state import PoolRecord
+from .state import PoolRecord, is_managed
 from .table import AUTHORIZER_SK, TRANSACTION_LIMIT, Partition
 
 
@@ -47,7 +47,7 @@ class Ledger:
     def pool(self, arn: str) -> PoolRecord | None:
         """The pool's entry; None when no registration ever named it (it is not managed)."""
         item = self.partition.get(pool_sk(arn))
-        if item.get("managed") is not True:
+        if not is_managed(item):
             return None
         return PoolRecord(arn, item.get("present"), item.get("kept"), item.get("last_change"))
 

@@ -117,6 +117,15 @@ class Owners:
             condition="live = :true AND request_id = :request",
         )
 
+    def keep_alive(self, arn: str, owner: Owner) -> None:
+        """Take the TTL attribute off a live owner (a previous version put it there)."""
+        self.partition.update(
+            owner_sk(arn, owner),
+            "REMOVE expires_at",
+            {":true": True},
+            condition="live = :true",
+        )
+
     def get(self, arn: str, owner: Owner) -> dict[str, object]:
         return self.partition.get(owner_sk(arn, owner))
 

@@ -19,6 +19,9 @@ class OwnerRecord:
     request_id: str
     registered_at: str
     refused: str | None = None
+    # A live owner carrying a TTL attribute: written by a version that let time take live
+    # owners. The worker takes the attribute off.
+    expiring: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ class RegistryState:
         )
 
 
+def is_managed(item: Mapping[str, object]) -> bool:
+    """Whether a registration ever named the pool. Items written before ``managed`` existed
+    were made only by owner changes (``owners``, ``origin``): they count too."""
+    return item.get("managed") is True or "owners" in item or "origin" in item
+
+
 def read_state(partition: Partition) -> RegistryState:
     owners: dict[str, list[OwnerRecord]] = {}
     pools: dict[str, PoolRecord] = {}
@@ -73,9 +82,10 @@ def read_state(partition: Partition) -> RegistryState:
                 request_id=str(item.get("request_id", "")),
                 registered_at=str(item.get("registered_at", "")),
                 refused=item.get("refused"),
+                expiring="expires_at" in item,
             )
             owners.setdefault(record.arn, []).append(record)
-        elif sk.startswith("pool#") and item.get("managed") is True:
+        elif sk.startswith("pool#") and is_managed(item):
             arn = sk.removeprefix("pool#")
             pools[arn] = PoolRecord(
                 arn, item.get("present"), item.get("kept"), item.get("last_change")
