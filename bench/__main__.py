@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"registry reads, N={largest} {phase.name}: "
             f"{phase.read_units_per_waiter_second():.2f} read units/s per waiting request, "
-            f"peak {phase.peak_read_units_per_second():.0f} units/s (one partition: 3,000)"
+            f"peak {phase.peak_read_units_per_second():.0f} units/s (one partition: 3,000); "
+            + ", ".join(f"{name} {units:.0f}" for name, units in phase.read_units_by_call().items())
         )
     print(f"\n(bench took {time.monotonic() - started:.0f} s)")
     print(

@@ -134,6 +134,17 @@ class Phase:
         waited = sum(self.seconds_to_success)
         return self.read_units() / waited if waited else 0.0
 
+    def read_units_by_call(self) -> dict[str, float]:
+        """Read units per DynamoDB operation (strongly or eventually consistent), largest first."""
+        found: dict[str, float] = {}
+        for call in self.calls:
+            units = read_units(call) if call.service == "dynamodb" else 0.0
+            if units:
+                consistent = json.loads(call.body or b"{}").get("ConsistentRead", False)
+                name = f"{call.operation}{'' if consistent else ' (eventual)'}"
+                found[name] = found.get(name, 0.0) + units
+        return dict(sorted(found.items(), key=lambda item: -item[1]))
+
     def peak_read_units_per_second(self) -> float:
         """The busiest model second of the phase, in read units (one partition serves 3,000)."""
         buckets: dict[int, float] = {}

@@ -167,6 +167,20 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str | 
                 values = context.get(key, [])
                 if not all(v in _listed(patterns) for v in _listed(values)):
                     return False
+            elif operator == "ForAllValues:ArnLike":
+                values = context.get(key, [])
+                if not all(
+                    any(_arn_like(p, v) for p in _listed(patterns)) for v in _listed(values)
+                ):
+                    return False
+            elif operator == "StringEquals":
+                value = context.get(key)
+                if not isinstance(value, str) or value not in _listed(patterns):
+                    return False
+            elif operator == "Null":
+                # "false": the key must be present; "true": absent.
+                if (key in context and context[key] != []) != (str(patterns).lower() == "false"):
+                    return False
             else:
                 raise NotImplementedError(f"condition operator {operator}")
     return True

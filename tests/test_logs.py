@@ -46,6 +46,28 @@ def test_crhelpers_debug_lines_lose_the_signature(
     assert all(SIGNATURE not in str(record.msg) for record in caplog.records)
 
 
+@pytest.mark.parametrize("logger_name", ["crhelper.resource_helper", "authorizer_pools"])
+def test_a_traceback_quoting_the_url_loses_the_signature_at_every_level(
+    logger_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    logs.install_redaction()
+    with caplog.at_level(logging.DEBUG, logger=logger_name):
+        try:
+            raise RuntimeError(f"could not PUT to {URL}")
+        except RuntimeError:
+            for level in (logging.DEBUG, logging.ERROR):
+                logging.getLogger(logger_name).log(level, "failed", exc_info=True)
+    assert len(caplog.records) == 2
+    assert all(
+        "RuntimeError: could not PUT to https://" in (r.exc_text or "") for r in caplog.records
+    )
+    assert SIGNATURE not in caplog.text
+    # What crhelper's JSON formatter writes: its ``exception`` field.
+    from crhelper.log_helper import JsonFormatter  # noqa: PLC0415
+
+    assert all(SIGNATURE not in JsonFormatter().format(r) for r in caplog.records)
+
+
 def test_a_step_is_one_structured_line_naming_stack_logical_id_and_outcome(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

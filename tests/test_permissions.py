@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
+import boto3
 from conftest import ACCOUNT, REGION, REGISTRATION, World
 from template_model import Deployment, load_template
 
 from localaws.control_plane import CallRecord
 
 POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
+AUTHORIZER_TYPE = "apigateway:Resource/AuthorizerType"
+STAGE_NAME = "apigateway:Request/StageName"
 LEADING_KEYS = "dynamodb:LeadingKeys"
 
 
@@ -34,8 +37,13 @@ def iam_requests(call: CallRecord) -> list[Request]:
         context: dict[str, str | list[str]] = {}
         if call.operation == "UpdateAuthorizer":
             operations = json.loads(call.body)["patchOperations"]
-            (operation,) = [op for op in operations if op["path"] == "/providerARNs"]
-            context[POOL_KEY] = operation["value"]
+            context[POOL_KEY] = [op["value"] for op in operations if op["path"] == "/providerARNs"]
+            found = boto3.client("apigateway").get_authorizer(
+                restApiId=call.path.split("/")[2], authorizerId=call.path.split("/")[4]
+            )
+            context[AUTHORIZER_TYPE] = found["type"]
+        if call.operation == "CreateDeployment":
+            context[STAGE_NAME] = json.loads(call.body)["stageName"]
         return [(f"apigateway:{call.method}", resource, context)]
     if call.service == "cognito-idp":
         pool_id = json.loads(call.body)["UserPoolId"]

@@ -151,12 +151,8 @@ def test_reconcile_classifies_every_pool_as_the_pass_would_treat_it(
     }
     assert set(listed) <= set(statuses)
     for arn, state in statuses.items():
-        if state in (PoolState.OK, PoolState.UNMANAGED, PoolState.KEPT):
-            assert arn in listed and arn in wanted
-        elif state is PoolState.MISSING:
-            assert arn not in listed and arn in wanted
-        elif state is PoolState.STALE:
-            assert arn in listed and arn not in wanted
+        assert (arn in wanted) == (state is not PoolState.STALE)
+        assert (arn in listed) == (state is not PoolState.MISSING)
     assert all(
         state.is_drift == (state not in (PoolState.OK, PoolState.UNMANAGED))
         for state in statuses.values()

@@ -16,6 +16,8 @@ APIGW = f"arn:aws:apigateway:us-east-1::/restapis/{API}"
 OWN_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC123"
 OTHER_ACCOUNT_POOL = "arn:aws:cognito-idp:us-east-1:210987654321:userpool/us-east-1_Zz9"
 POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
+TYPE, COGNITO = "apigateway:Resource/AuthorizerType", "COGNITO_USER_POOLS"
+STAGE = "apigateway:Request/StageName"
 KEYS = "dynamodb:LeadingKeys"
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/shared-authorizer-pools-Registry"
 
@@ -123,23 +125,60 @@ def test_no_statement_uses_a_wildcard_action(deployed: Deployment) -> None:
     [
         ("apigateway:GET", f"{APIGW}/authorizers/{AUTHORIZER}", {}, True),
         ("apigateway:GET", f"{APIGW}/stages", {}, True),
-        ("apigateway:PATCH", f"{APIGW}/authorizers/{AUTHORIZER}", {POOL_KEY: OWN_POOL}, True),
+        (
+            "apigateway:PATCH",
+            f"{APIGW}/authorizers/{AUTHORIZER}",
+            {POOL_KEY: OWN_POOL, TYPE: COGNITO},
+            True,
+        ),
+        (
+            "apigateway:PATCH",
+            f"{APIGW}/authorizers/{AUTHORIZER}",
+            {POOL_KEY: [OWN_POOL, OWN_POOL.replace("AbC123", "Xy9")], TYPE: COGNITO},
+            True,
+        ),
+        # One pool not allowed among several: refused as a whole.
+        (
+            "apigateway:PATCH",
+            f"{APIGW}/authorizers/{AUTHORIZER}",
+            {POOL_KEY: [OWN_POOL, OTHER_ACCOUNT_POOL], TYPE: COGNITO},
+            False,
+        ),
+        # Not a Cognito authorizer (someone made it a Lambda authorizer): nothing to change.
+        (
+            "apigateway:PATCH",
+            f"{APIGW}/authorizers/{AUTHORIZER}",
+            {POOL_KEY: OWN_POOL, TYPE: "TOKEN"},
+            False,
+        ),
+        # A PATCH that sets no pool (another field of the authorizer): refused.
+        ("apigateway:PATCH", f"{APIGW}/authorizers/{AUTHORIZER}", {TYPE: COGNITO}, False),
         # Pools of other accounts only when AllowedUserPoolArns says so.
         (
             "apigateway:PATCH",
             f"{APIGW}/authorizers/{AUTHORIZER}",
-            {POOL_KEY: OTHER_ACCOUNT_POOL},
+            {POOL_KEY: OTHER_ACCOUNT_POOL, TYPE: COGNITO},
             False,
         ),
         ("apigateway:PATCH", f"{APIGW}/authorizers/{AUTHORIZER}", {}, False),
-        ("apigateway:PATCH", f"{APIGW}/authorizers/other1", {POOL_KEY: OWN_POOL}, False),
+        (
+            "apigateway:PATCH",
+            f"{APIGW}/authorizers/other1",
+            {POOL_KEY: OWN_POOL, TYPE: COGNITO},
+            False,
+        ),
         ("apigateway:PATCH", f"{APIGW}/stages/dev", {}, True),
         ("apigateway:PATCH", f"{APIGW}/stages/qa", {}, False),
-        ("apigateway:POST", f"{APIGW}/deployments", {}, True),
+        ("apigateway:POST", f"{APIGW}/deployments", {STAGE: "dev"}, True),
+        # Only to the registrar's stages.
+        ("apigateway:POST", f"{APIGW}/deployments", {STAGE: "internal"}, False),
+        ("apigateway:POST", f"{APIGW}/deployments", {}, False),
+        ("apigateway:GET", f"{APIGW}/stages/dev/exports/oas30", {}, True),
+        ("apigateway:GET", f"{APIGW}/stages/qa/exports/oas30", {}, False),
         (
             "apigateway:POST",
             "arn:aws:apigateway:us-east-1::/restapis/zzzzzzzzzz/deployments",
-            {},
+            {STAGE: "dev"},
             False,
         ),
         ("apigateway:DELETE", f"{APIGW}/stages/dev/cache/authorizers", {}, True),
@@ -179,8 +218,13 @@ def test_allowed_pool_patterns_flow_into_the_patch_condition(template: dict[str,
         },
     )
     authorizer = f"{APIGW}/authorizers/{AUTHORIZER}"
-    assert other_accounts.allows("apigateway:PATCH", authorizer, {POOL_KEY: OTHER_ACCOUNT_POOL})
-    assert not other_accounts.allows("apigateway:PATCH", authorizer, {POOL_KEY: OWN_POOL})
+    cognito = {TYPE: COGNITO}
+    assert other_accounts.allows(
+        "apigateway:PATCH", authorizer, {POOL_KEY: OTHER_ACCOUNT_POOL, **cognito}
+    )
+    assert not other_accounts.allows(
+        "apigateway:PATCH", authorizer, {POOL_KEY: OWN_POOL, **cognito}
+    )
 
 
 def test_the_template_make_deploy_packages_points_at_the_built_zip_and_still_lints() -> None:

@@ -45,9 +45,10 @@ MAX_PASSES = 4
 # arriving while the worker changes the list (on launch day, hundreds within seconds), and the
 # next deployment may be 5 s away.
 _MAX_ROUNDS = 8
-# Waiting requests read one small item every 0.5 to 1 s, eventually consistent: half a read
-# unit each, so a waiter costs the registry under one read unit a second.
-_POLL_SECONDS = (0.5, 1.0)
+# Waiting requests read one small item every 0.5 to 1.5 s, eventually consistent: half a read
+# unit a second on average, so that 1,000 waiters (Cognito's default pools per region) take a
+# sixth of one partition's 3,000 read units.
+_POLL_SECONDS = (0.5, 1.5)
 _rng = random.Random()
 _RELEASE_SECONDS = 2.0
 

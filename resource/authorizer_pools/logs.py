@@ -47,6 +47,15 @@ class RedactSignedUrls(logging.Filter):
             cleaned = redact(message)
             if cleaned != message:
                 record.msg, record.args = cleaned, None
+        if record.exc_info:
+            # A traceback quotes exception messages, which may quote the URL: format it here,
+            # redacted, so no formatter formats the original (they reuse ``exc_text``).
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
