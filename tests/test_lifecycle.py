@@ -43,8 +43,8 @@ def test_one_add_operation_one_deployment_for_both_stages_then_each_cache_flushe
     # second stage too; each cache is flushed once the stage serves it.
     assert published == [
         "CreateDeployment",
-        "UpdateStage",
         "FlushStageAuthorizersCache",
+        "UpdateStage",
         "FlushStageAuthorizersCache",
     ]
     served = {world.served(stage) for stage in world.api.stage_names}

@@ -323,19 +323,18 @@ class Worker:
         names = sorted(state.status.stages)
         views, verdicts = self._verdicts(state, current, names, wanted)
         behind = [name for name in names if not verdicts[name].serves]
+        recorded: set[str] = set()
         if behind:
             try:
-                deployments = self._deploy(behind, epoch)
+                deployments = self._deploy(behind, epoch, wanted, recorded)
             except publishing.Throttled as throttled:
                 # Someone deployed less than 5 s ago. Wait, then decide again (and take in
                 # what arrived meanwhile) before deploying: one deployment then covers it too.
+                # The stages already moved are in the ledger: the next pass leaves them.
                 retries.pause("CreateDeployment", throttled.error, 1, self.held())
                 return True
-            # The list must not have moved while we deployed: a deployment made while it did
-            # may serve either list. The next pass decides again if it moved.
-            again = authorizer.read(api, self.registry.authorizer_id, self.held())
-            if plan.fingerprint(again.provider_arns) != wanted:
-                return True
+            if deployments is None:
+                return True  # the list moved while we deployed: the next pass decides again
             # Seen, not assumed: the stages as API Gateway shows them now.
             views = publishing.stage_views(api, self.held(), names)
             for name in behind:
@@ -351,9 +350,10 @@ class Worker:
         for name in served:
             view, record = views[name], state.stages.get(name)
             seen = (view.deployment_id, wanted)
-            if view.exists and (
-                record is None or (record.deployment_id, record.fingerprint) != seen
-            ):
+            known = name in recorded or (
+                record is not None and (record.deployment_id, record.fingerprint) == seen
+            )
+            if view.exists and not known:
                 facts.append(StageFact(name, str(view.deployment_id), wanted))
         if facts and not self._registry().ledger.record(self.holder, [], facts):
             raise LeaseLost
@@ -392,29 +392,52 @@ class Worker:
             )
         return views, verdicts
 
-    def _deploy(self, behind: list[str], epoch: int) -> dict[str, str]:
+    def _deploy(
+        self, behind: list[str], epoch: int, wanted: str, recorded: set[str]
+    ) -> dict[str, str] | None:
         """Deploy for every stage behind: one deployment pointed at each (or one per stage),
-        their authorizer caches flushed after. The lease is renewed right before each call that
-        changes what a stage serves: a worker that lost it changes nothing more. The deployment
-        each stage should now serve."""
+        each stage's authorizer cache flushed once it serves it. The lease is renewed right before each call that
+        changes what a stage serves: a worker that lost it changes nothing more. Each stage
+        moved is recorded at once (``recorded``), so that a pass cut short (throttled, out of
+        time) is not redone. The deployment each stage should now serve; None when the list
+        moved while a deployment was made (it may serve either list)."""
         api = self.registry.rest_api_id
         description = f"authorizer-pools: pass {epoch}"
         deployments: dict[str, str] = {}
+
+        def moved(name: str, deployment: str) -> None:
+            # Flushed once it serves the deployment (a flush before would let the cache refill
+            # from the old one), and recorded only once flushed: a stage recorded is done.
+            publishing.flush_authorizer_cache(api, name, self.held())
+            if not self._registry().ledger.record(
+                self.holder, [], [StageFact(name, deployment, wanted)]
+            ):
+                raise LeaseLost
+            deployments[name] = deployment
+            recorded.add(name)
+
+        def made(name: str) -> str | None:
+            self._hold()
+            deployment = publishing.deploy(api, name, description, self.held())
+            self.report.deployments.append(deployment)
+            again = authorizer.read(api, self.registry.authorizer_id, self.held())
+            if plan.fingerprint(again.provider_arns) != wanted:
+                return None
+            moved(name, deployment)
+            return deployment
+
         if self.publication.strategy == "per-stage":
             for name in behind:
-                self._hold()
-                deployments[name] = publishing.deploy(api, name, description, self.held())
+                if made(name) is None:
+                    return None
         else:
-            self._hold()
-            deployment = publishing.deploy(api, behind[0], description, self.held())
-            for name in behind:
-                if name != behind[0]:
-                    self._hold()
-                    publishing.point_stage(api, name, deployment, self.held())
-                deployments[name] = deployment
-        self.report.deployments += sorted(set(deployments.values()))
-        for name in behind:
-            publishing.flush_authorizer_cache(api, name, self.held())
+            deployment = made(behind[0])
+            if deployment is None:
+                return None
+            for name in behind[1:]:
+                self._hold()
+                publishing.point_stage(api, name, deployment, self.held())
+                moved(name, deployment)
         return deployments
 
     def emit_metrics(self) -> None:
