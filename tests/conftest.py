@@ -216,6 +216,8 @@ def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -
     receiver.clear()
     api = create_shared_api()
     create_registry_table()
+    # The registrar is deployed for this shared API (template.yaml's parameters).
+    os.environ.update(registrar_environment(api))
     local_aws.control_plane.reset()  # count only what the function does
     function = InProcessFunction(
         handler,
@@ -230,6 +232,18 @@ def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -
     return World(local_aws, api, cloudformation, receiver)
 
 
+REGISTRAR_VARIABLES = ("REST_API_ID", "AUTHORIZER_ID", "STAGE_NAMES")
+
+
+def registrar_environment(api: SharedApi) -> dict[str, str]:
+    """What template.yaml passes the function about the shared API it serves."""
+    return {
+        "REST_API_ID": api.rest_api_id,
+        "AUTHORIZER_ID": api.authorizer_id,
+        "STAGE_NAMES": ",".join(api.stage_names),
+    }
+
+
 def template_function(
     environment: dict[str, str], *, time_scale: float, timeout: float, log_level: str = "INFO"
 ) -> FunctionConfig:
@@ -241,7 +255,11 @@ def template_function(
         handler=function["Handler"],
         timeout=timeout,
         function_name="shared-authorizer-pools-Function",
-        environment={**environment, "LOG_LEVEL": log_level},
+        environment={
+            **environment,
+            **{name: os.environ[name] for name in REGISTRAR_VARIABLES if name in os.environ},
+            "LOG_LEVEL": log_level,
+        },
         time_scale=time_scale,
         clock_module="authorizer_pools.timing",
     )
@@ -253,5 +271,7 @@ def world(
 ) -> Iterator[World]:
     yield fresh_world(local_aws, receiver, handler)
     local_aws.control_plane.clear()
+    for name in REGISTRAR_VARIABLES:
+        os.environ.pop(name, None)
     for name in list(os.environ):
         assert not name.startswith("LOCALAWS_"), name

@@ -122,6 +122,7 @@ CREATE_CALLS = [
     Cell("Create", "UpdateItem", "dynamodb"),
     Cell("Create", "Query", "dynamodb"),
     Cell("Create", "UpdateAuthorizer", "apigateway"),
+    Cell("Create", "GetExport", "apigateway"),
     Cell("Create", "CreateDeployment", "apigateway"),
     Cell("Create", "UpdateStage", "apigateway"),
     Cell("Create", "FlushStageAuthorizersCache", "apigateway"),

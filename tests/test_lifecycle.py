@@ -100,8 +100,8 @@ def test_update_to_another_pool_is_a_replacement_whose_cleanup_removes_the_old_p
 def test_update_of_stage_names_only_keeps_the_id_and_publishes_the_new_list(world: World) -> None:
     pool = world.tenant_pool("acme")
     world.create_tenant("tenant-acme", pool, StageNames=["dev"])
-    assert world.served("prod") is not None
-    assert pool not in (world.served("prod") or ())
+    # Every stage the registrar publishes serves the authorizer's whole list: prod too.
+    assert world.live_everywhere(pool)
 
     stack = world.cloudformation.update_stack(
         "tenant-acme", {REGISTRATION: world.registration(pool, StageNames=["dev", "prod"])}
@@ -145,7 +145,7 @@ def test_an_update_refused_for_bad_input_changes_nothing_and_rolls_back_cleanly(
 
     failed = stack.exchanges[-2]
     assert failed.status == "FAILED"
-    assert "StageNames 'qa' is not a stage of REST API" in failed.reason
+    assert "StageNames 'qa' is not a stage this registrar publishes (dev, prod)" in failed.reason
     assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
     assert world.provider_arns() == before[0]
     assert world.live_everywhere(old)
@@ -261,9 +261,10 @@ def test_a_create_refused_for_bad_input_rolls_back_with_nothing_changed(world: W
             "UserPoolArn 'arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Nope1' "
             "names no user pool",
         ),
-        ({"RestApiId": "zzzzzzzzzz"}, "RestApiId 'zzzzzzzzzz' names no REST API"),
-        ({"AuthorizerId": "zzzzzz"}, "AuthorizerId 'zzzzzz' names no authorizer of REST API"),
-        ({"StageNames": ["dev", "qa"]}, "StageNames 'qa' is not a stage of REST API"),
+        # Names that are not the registrar's are refused before anything is looked up.
+        ({"RestApiId": "zzzzzzzzzz"}, "RestApiId 'zzzzzzzzzz' is not the REST API this registrar"),
+        ({"AuthorizerId": "zzzzzz"}, "AuthorizerId 'zzzzzz' is not the authorizer this registrar"),
+        ({"StageNames": ["dev", "qa"]}, "StageNames 'qa' is not a stage this registrar publishes"),
     ],
 )
 def test_a_create_naming_something_that_does_not_exist_is_refused_by_name(
@@ -278,7 +279,34 @@ def test_a_create_naming_something_that_does_not_exist_is_refused_by_name(
     assert world.snapshot() == before
 
 
-def test_an_authorizer_that_is_not_cognito_is_refused(world: World) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("REST_API_ID", "zzzzzzzzzz", "RestApiId 'zzzzzzzzzz' names no REST API"),
+        ("AUTHORIZER_ID", "zzzzzz", "AuthorizerId 'zzzzzz' names no authorizer of REST API"),
+        ("STAGE_NAMES", "dev,prod,qa", "StageNames 'qa' is not a stage of REST API"),
+    ],
+)
+def test_a_registrar_deployed_for_what_does_not_exist_refuses_by_name(
+    world: World, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    before = world.snapshot()
+    stack = world.create_tenant(
+        "tenant-acme",
+        world.tenant_pool("acme"),
+        RestApiId=None,
+        AuthorizerId=None,
+        StageNames=value.split(",") if variable == "STAGE_NAMES" else None,
+    )
+    assert expected in stack.exchanges[0].reason
+    assert stack.status == "ROLLBACK_COMPLETE"
+    assert world.snapshot() == before
+
+
+def test_an_authorizer_that_is_not_cognito_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = world.apigateway().create_authorizer(
         restApiId=world.api.rest_api_id,
         name="legacy",
@@ -287,6 +315,7 @@ def test_an_authorizer_that_is_not_cognito_is_refused(world: World) -> None:
         "arn:aws:lambda:us-east-1:123456789012:function:auth/invocations",
         identitySource="method.request.header.Authorization",
     )["id"]
+    monkeypatch.setenv("AUTHORIZER_ID", token)  # a registrar deployed for the wrong one
     stack = world.create_tenant("tenant-acme", world.tenant_pool("acme"), AuthorizerId=token)
     assert f"AuthorizerId '{token}' is an authorizer of type TOKEN" in stack.exchanges[0].reason
 

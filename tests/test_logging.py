@@ -4,7 +4,7 @@ never the pre-signed ResponseURL's signature, whatever the log level."""
 from __future__ import annotations
 
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import REGISTRATION, World, log_lines, registrar_environment
 from template_model import ROOT, load_template
 
 from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
@@ -17,7 +17,7 @@ def run_lifecycle(world: World, environment: dict[str, str]) -> Stack:
         code_dir=ROOT / function["CodeUri"],
         handler=function["Handler"],
         timeout=60,
-        environment=environment,
+        environment={**environment, **registrar_environment(world.api)},
     )
     with LambdaService(config) as service:
         cloudformation = LocalCloudFormation(service, world.receiver, service_timeout=90)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REGISTRATION, World
+from conftest import REGISTRATION, World, registrar_environment
 from template_model import ROOT, load_template
 
 from localaws.cloudformation import LambdaService, LocalCloudFormation
@@ -59,7 +59,7 @@ def deployed_zip(
         code_dir=code,
         handler=function["Handler"],
         timeout=60,
-        environment=dict(aws_environment),
+        environment={**aws_environment, **registrar_environment(world.api)},
     )
     with LambdaService(config) as service:
         yield service

@@ -18,9 +18,9 @@ def settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
         "partition": "aws",
         "account_id": ACCOUNT,
-        "default_rest_api_id": None,
-        "default_authorizer_id": None,
-        "default_stage_names": (),
+        "rest_api_id": "a1b2c3d4e5",
+        "authorizer_id": "x9y8z7",
+        "stage_names": ("dev", "prod"),
         "allowed_user_pool_arns": (f"arn:aws:cognito-idp:*:{ACCOUNT}:userpool/*",),
     }
     values.update(overrides)
@@ -55,23 +55,21 @@ def test_a_full_set_of_properties_is_parsed_once_into_a_registration() -> None:
     assert parsed.stage_names == ("dev", "prod")
 
 
-def test_defaults_come_from_the_function_configuration() -> None:
-    config = settings(
-        default_rest_api_id="api0000001",
-        default_authorizer_id="auth01",
-        default_stage_names=("live",),
-    )
-    parsed = parse_properties(props(RestApiId=None, AuthorizerId=None, StageNames=None), config)
+def test_defaults_are_what_the_registrar_was_deployed_for() -> None:
+    parsed = parse_properties(props(RestApiId=None, AuthorizerId=None, StageNames=None), settings())
     assert (parsed.rest_api_id, parsed.authorizer_id, parsed.stage_names) == (
-        "api0000001",
-        "auth01",
-        ("live",),
+        "a1b2c3d4e5",
+        "x9y8z7",
+        ("dev", "prod"),
     )
 
 
-def test_stage_names_may_come_as_one_comma_separated_string_and_duplicates_collapse() -> None:
-    parsed = parse_properties(props(StageNames="dev, prod,dev"), settings())
-    assert parsed.stage_names == ("dev", "prod")
+def test_stage_names_may_come_as_one_comma_separated_string_or_name_a_subset() -> None:
+    assert parse_properties(props(StageNames="prod, dev"), settings()).stage_names == (
+        "prod",
+        "dev",
+    )
+    assert parse_properties(props(StageNames=["prod"]), settings()).stage_names == ("prod",)
 
 
 def test_service_timeout_beside_the_service_token_is_accepted() -> None:
@@ -107,10 +105,28 @@ def test_service_timeout_beside_the_service_token_is_accepted() -> None:
         ),
         (props(UserPoolArn=["a", "b"]), "UserPoolArn ['a', 'b'] must be a string"),
         (props(RestApiId="a1/b2"), "RestApiId 'a1/b2' is not an API Gateway id"),
-        (props(AuthorizerId=None), "AuthorizerId is required: the function has no default"),
+        # Only what the registrar was deployed for: another team's API, authorizer or stage.
+        (
+            props(RestApiId="zzzzzzzzzz"),
+            "RestApiId 'zzzzzzzzzz' is not the REST API this registrar serves (a1b2c3d4e5)",
+        ),
+        (
+            props(AuthorizerId="other1"),
+            "AuthorizerId 'other1' is not the authorizer this registrar serves (x9y8z7)",
+        ),
+        (
+            props(StageNames=["dev", "internal"]),
+            "StageNames 'internal' is not a stage this registrar publishes (dev, prod)",
+        ),
+        (props(StageNames="dev,prod,dev"), "StageNames 'dev' is named more than once"),
+        (props(ServiceTimeout="7200"), "ServiceTimeout '7200' must be a number of seconds, 1"),
+        (props(ServiceTimeout="soon"), "ServiceTimeout 'soon' must be a number of seconds"),
+        (
+            props(UserPoolArn="arn:aws:cognito-idp:" + "x" * 3000),
+            "is longer than an ARN can be (2048)",
+        ),
         (props(StageNames=["dev", "pr od"]), "StageNames 'pr od' is not a stage name"),
         (props(StageNames={"dev": 1}), "StageNames {'dev': 1} must be a list of stage names"),
-        (props(StageNames=None), "StageNames is required"),
         (props(UserpoolArn=POOL), "unknown property 'UserpoolArn'; did you mean UserPoolArn?"),
         (props(Colour="blue"), "unknown property 'Colour' (known: UserPoolArn"),
     ],
@@ -121,8 +137,14 @@ def test_bad_input_is_refused_with_the_property_and_the_value(
     assert expected in refusal(raw)
 
 
+def test_an_oversized_event_is_refused_whole() -> None:
+    reason = refusal(props(StageNames=["dev"] + [f"s{n:04d}" for n in range(900)]))
+    assert reason.startswith("ResourceProperties are ")
+    assert reason.endswith("a registration takes at most 4,096")
+
+
 def test_a_very_long_value_is_clipped_so_the_reason_still_names_the_property() -> None:
-    reason = refusal(props(UserPoolArn="x" * 5000))
+    reason = refusal(props(UserPoolArn="x" * 2000))
     assert reason.startswith("UserPoolArn 'xxxx")
     assert reason.endswith("(arn:PARTITION:cognito-idp:REGION:ACCOUNT:userpool/REGION_ID)")
 

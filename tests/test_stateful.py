@@ -409,11 +409,7 @@ class TenantStacks(RuleBasedStateMachine):
 
     @rule()
     def the_scheduled_run(self) -> None:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("REST_API_ID", self.world.api.rest_api_id)
-            patch.setenv("AUTHORIZER_ID", self.world.api.authorizer_id)
-            patch.setenv("STAGE_NAMES", ",".join(self.world.api.stage_names))
-            result = self.cloudformation.function.deliver(SCHEDULED_EVENT)
+        result = self.cloudformation.function.deliver(SCHEDULED_EVENT)
         assert result.ok, result.error
         self.drifted = False
 

@@ -226,10 +226,7 @@ def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
 def scheduled_run(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
     """What template.yaml's schedule sends: EventBridge's scheduled event, to the registrar
     configured for this world's API."""
-    with monkeypatch.context() as patch:
-        patch.setenv("REST_API_ID", world.api.rest_api_id)
-        patch.setenv("AUTHORIZER_ID", world.api.authorizer_id)
-        patch.setenv("STAGE_NAMES", ",".join(world.api.stage_names))
+    with monkeypatch.context():
         result = world.cloudformation.function.deliver(
             {
                 "version": "0",

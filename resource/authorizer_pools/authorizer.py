@@ -25,6 +25,9 @@ COGNITO_USER_POOLS = "COGNITO_USER_POOLS"
 # Re-reads after a change refused because the list changed under it, before giving up; each
 # needs another container to have changed the list in between, so a handful is plenty.
 _MAX_DECISIONS = 6
+# API Gateway refusing a pool (invalid, or gone), and IAM refusing it (a pool outside
+# AllowedUserPoolArns, say after the parameter was narrowed): either concerns that pool only.
+_REFUSALS = frozenset({"BadRequestException", "AccessDeniedException"})
 # Patch operations per UpdateAuthorizer call (API Gateway documents no maximum; stay modest).
 MAX_OPERATIONS = 50
 
@@ -118,15 +121,16 @@ def apply_batches(
         try:
             state = apply(state, batch, deadline)
         except ClientError as error:
-            if retries.describe(error)[0] != "BadRequestException":
+            if retries.describe(error)[0] not in _REFUSALS:
                 raise
             for change in batch:
                 try:
                     state = apply(state, [change], deadline)
                 except ClientError as single:
-                    if retries.describe(single)[0] != "BadRequestException":
+                    code, message = retries.describe(single)
+                    if code not in _REFUSALS:
                         raise
-                    refused[change[1]] = retries.describe(single)[1]
+                    refused[change[1]] = message if code == "BadRequestException" else code
     return state, refused
 
 

@@ -51,6 +51,9 @@ _MAX_ROUNDS = 8
 _POLL_SECONDS = (0.5, 1.5)
 _rng = random.Random()
 _RELEASE_SECONDS = 2.0
+# What a waiter keeps for its next read of the status.
+_READ_SECONDS = 2.0
+_EXPORT_SECONDS = 5.0
 
 # API Gateway's answers to too much at once (its quotas, overlapping changes): worth waiting
 # out, past this invocation if need be. Anything else that persists is a failure.
@@ -93,37 +96,38 @@ class Live:
 
 
 def await_live(
-    registry: Registry, *, stage_names: Sequence[str], holder: str, deadline: Deadline
+    registry: Registry,
+    *,
+    stage_names: Sequence[str],
+    all_stages: Sequence[str],
+    holder: str,
+    deadline: Deadline,
 ) -> Live:
     """Return once a pass that read the registry after the caller's owner change saw every stage
-    in ``stage_names`` serve the authorizer's list (every stage the worker publishes, when
-    empty); work as the worker when nobody is. Raises
+    the registrar publishes (``all_stages``) serve the authorizer's list; work as the worker
+    when nobody is. ``stage_names``: the stages the caller reports on (a canary on them). Raises
     :class:`NotYetLive` when this invocation's time runs out first."""
     status = registry.lease.status(consistent=True)
-    registry.lease.want_stages(set(stage_names) - status.stages)
-    # No stage named (a Delete without its properties, an Update taking its change back):
-    # every stage the worker publishes.
-    stage_names = tuple(stage_names) or tuple(sorted(status.stages))
     # Any pass whose epoch is past this one bumped it after this read, so after the caller's
     # owner change, and read the owners after that.
     target = status.epoch + 1
     while True:
-        if status.serves(stage_names, target):
+        if status.serves(all_stages, target):
             return Live(target, tuple(status.canary_blocked(stage_names)))
         if status.worker_until < timing.clock.time():
             try:
-                worked = work_if_free(registry, holder, deadline)
+                worked = work_if_free(registry, holder, deadline, stages=all_stages)
             except AwsCallFailed as failure:
                 if failure.code in _CONGESTION or failure.code == retries.OUT_OF_TIME:
                     raise NotYetLive(f"API Gateway is busy ({failure})") from failure
                 raise
             if worked:
-                if not deadline.allows(LEASE_MARGIN_SECONDS):
+                if not deadline.allows(_READ_SECONDS):
                     raise NotYetLive("worked until this invocation had to stop")
                 status = registry.lease.status(consistent=True)
                 continue
         wait = _rng.uniform(*_POLL_SECONDS)
-        if not deadline.allows(wait + LEASE_MARGIN_SECONDS):
+        if not deadline.allows(wait + _READ_SECONDS):
             raise NotYetLive(
                 "recorded, not yet live on every stage when this invocation had to stop"
             )
@@ -150,16 +154,23 @@ class Report:
 
 
 def work_if_free(
-    registry: Registry, holder: str, deadline: Deadline, *, verify: bool = False
+    registry: Registry,
+    holder: str,
+    deadline: Deadline,
+    *,
+    stages: Sequence[str],
+    verify: bool = False,
+    emit_metrics: bool = True,
 ) -> Report | None:
     """Be the authorizer's worker for a few passes if its lease is free (or already this
-    request's); None when someone else holds it. ``verify``: read what every stage's deployment
-    serves (GetExport), for the scheduled run and ``reconcile``."""
+    request's); None when someone else holds it. ``stages``: every stage the registrar
+    publishes. ``verify``: read what every stage's deployment serves (GetExport), for the
+    scheduled run and ``reconcile``."""
     started = timing.clock.monotonic()
     now = timing.clock.time()
     if not registry.lease.take(holder, now, now + LEASE_SECONDS):
         return None
-    worker = Worker(registry, holder, deadline, started, verify=verify)
+    worker = Worker(registry, holder, deadline, started, stages=stages, verify=verify)
     try:
         worker.run()
     finally:
@@ -171,7 +182,8 @@ def work_if_free(
             )
         except (ClientError, ResourceError):
             logger.warning({"step": "release-lease", "outcome": "failed: it expires by itself"})
-        worker.emit_metrics()
+        if emit_metrics:
+            worker.emit_metrics()
     return worker.report
 
 
@@ -185,6 +197,7 @@ class Worker:
         deadline: Deadline,
         lease_from: float,
         *,
+        stages: Sequence[str],
         verify: bool = False,
         publication: Publication | None = None,
     ) -> None:
@@ -194,6 +207,7 @@ class Worker:
         # When (monotonic) the lease was last taken or renewed: measured *before* the call, so
         # the time the call took (its retries included) counts against the lease.
         self._lease_from = lease_from
+        self.stages = sorted(set(stages))
         self.verify = verify
         self.publication = publication or PUBLICATION
         self.report = Report()
@@ -320,7 +334,7 @@ class Worker:
         seen on the new deployment."""
         api = self.registry.rest_api_id
         wanted = plan.fingerprint(current.provider_arns)
-        names = sorted(state.status.stages)
+        names = self.stages
         views, verdicts = self._verdicts(state, current, names, wanted)
         behind = [name for name in names if not verdicts[name].serves]
         recorded: set[str] = set()
@@ -335,37 +349,48 @@ class Worker:
                 return True
             if deployments is None:
                 return True  # the list moved while we deployed: the next pass decides again
-            # Seen, not assumed: the stages as API Gateway shows them now.
-            views = publishing.stage_views(api, self.held(), names)
-            for name in behind:
+            # Seen, not assumed: the stages as API Gateway shows them now. A stage that was
+            # fine before must still be on the same deployment (a late call may have moved it).
+            before, views = views, publishing.stage_views(api, self.held(), names)
+            for name in names:
                 view = views[name]
-                verdicts[name] = StageVerdict(
-                    name,
-                    serves=not view.exists or view.deployment_id == deployments[name],
-                    canary=plan.has_canary(view),
-                    drifted=verdicts[name].drifted,
+                if name in deployments:
+                    seen = view.deployment_id == deployments[name]
+                else:
+                    seen = (
+                        verdicts[name].serves and view.deployment_id == before[name].deployment_id
+                    )
+                verdicts[name] = dataclasses.replace(
+                    verdicts[name], serves=not view.exists or seen, canary=plan.has_canary(view)
                 )
         served = [name for name in names if verdicts[name].serves]
         facts = []
         for name in served:
             view, record = views[name], state.stages.get(name)
-            seen = (view.deployment_id, wanted)
             known = name in recorded or (
-                record is not None and (record.deployment_id, record.fingerprint) == seen
+                record is not None
+                and (record.deployment_id, record.fingerprint) == (view.deployment_id, wanted)
             )
             if view.exists and not known:
+                # Served by a deployment this registrar did not make for this list (the shared
+                # API's own, seen serving it in its export): its cache may still hold allows
+                # from before, so flush it before counting it served.
+                self._flush(name)
                 facts.append(StageFact(name, str(view.deployment_id), wanted))
         if facts and not self._registry().ledger.record(self.holder, [], facts):
             raise LeaseLost
         canary = [name for name in served if verdicts[name].canary]
-        if not self._registry().lease.record_served(self.holder, epoch, served, canary):
+        complete = len(served) == len(names)
+        if not self._registry().lease.record_served(
+            self.holder, epoch, served, canary, complete=complete
+        ):
             raise LeaseLost
         report = self.report
         report.served_epoch = epoch
         report.republished_stages += [name for name in behind if verdicts[name].drifted]
         report.adopted_stages += [name for name in names if verdicts[name].adopted]
         report.canary_stages = canary
-        return len(served) < len(names)
+        return not complete
 
     def _verdicts(
         self,
@@ -379,11 +404,14 @@ class Worker:
         verdicts = {}
         for name in names:
             view = views[name]
-            if self.verify and view.exists:
-                exported = publishing.exported_pools(api, name, current.name, self.held())
+            record = state.stages.get(name)
+            unknown = record is None or record.deployment_id != view.deployment_id
+            # What a deployment the ledger does not know serves is read, not guessed: the
+            # shared API's own pipeline may have deployed the very same list.
+            if view.exists and (self.verify or unknown):
+                exported = self._exported(name, current.name)
                 if exported is not None:
                     view = dataclasses.replace(view, exported=exported)
-            record = state.stages.get(name)
             verdicts[name] = plan.stage_verdict(
                 view,
                 record.deployment_id if record else None,
@@ -396,8 +424,9 @@ class Worker:
         self, behind: list[str], epoch: int, wanted: str, recorded: set[str]
     ) -> dict[str, str] | None:
         """Deploy for every stage behind: one deployment pointed at each (or one per stage),
-        each stage's authorizer cache flushed once it serves it. The lease is renewed right before each call that
-        changes what a stage serves: a worker that lost it changes nothing more. Each stage
+        each stage's authorizer cache flushed once it serves it. The lease is renewed right
+        before each call that changes what a stage serves: a worker that lost it changes
+        nothing more. Each stage
         moved is recorded at once (``recorded``), so that a pass cut short (throttled, out of
         time) is not redone. The deployment each stage should now serve; None when the list
         moved while a deployment was made (it may serve either list)."""
@@ -408,7 +437,9 @@ class Worker:
         def moved(name: str, deployment: str) -> None:
             # Flushed once it serves the deployment (a flush before would let the cache refill
             # from the old one), and recorded only once flushed: a stage recorded is done.
-            publishing.flush_authorizer_cache(api, name, self.held())
+            if not self._flush(name):
+                deployments[name] = deployment  # deleted meanwhile: it serves nothing
+                return
             if not self._registry().ledger.record(
                 self.holder, [], [StageFact(name, deployment, wanted)]
             ):
@@ -436,9 +467,40 @@ class Worker:
                 return None
             for name in behind[1:]:
                 self._hold()
-                publishing.point_stage(api, name, deployment, self.held())
+                try:
+                    publishing.point_stage(api, name, deployment, self.held())
+                except ClientError as error:
+                    if not publishing.is_not_found(error):
+                        raise
+                    logger.warning({"step": "publish", "outcome": "stage-gone", "stage": name})
+                    deployments[name] = deployment
+                    continue
                 moved(name, deployment)
         return deployments
+
+    def _exported(self, name: str, authorizer_name: str) -> tuple[str, ...] | None:
+        """The stage's deployed pool list, or None when it cannot be read now: the stage is
+        then published again, which a failed read must not prevent."""
+        # A few seconds at most: publishing again is the answer when it cannot be read.
+        within = Deadline(min(self.held().at, timing.clock.monotonic() + _EXPORT_SECONDS))
+        try:
+            return publishing.exported_pools(
+                self.registry.rest_api_id, name, authorizer_name, within
+            )
+        except (ClientError, AwsCallFailed) as error:
+            logger.warning({"step": "verify", "outcome": "export-unreadable", "reason": str(error)})
+            return None
+
+    def _flush(self, name: str) -> bool:
+        """Flush the stage's authorizer cache; False when the stage no longer exists."""
+        try:
+            publishing.flush_authorizer_cache(self.registry.rest_api_id, name, self.held())
+        except ClientError as error:
+            if not publishing.is_not_found(error):
+                raise
+            logger.warning({"step": "publish", "outcome": "stage-gone", "stage": name})
+            return False
+        return True
 
     def emit_metrics(self) -> None:
         report = self.report

@@ -16,10 +16,12 @@ def shown(value: object, limit: int = _VALUE_LIMIT) -> str:
     return repr(text) if isinstance(value, str) else text
 
 
-def clip_reason(text: str) -> str:
-    """Fit a message to CloudFormation's console, keeping its beginning (the property's name)."""
+def clip_reason(text: str, limit_reserved: int = 0) -> str:
+    """Fit a message to CloudFormation's console, keeping its beginning (the property's name);
+    ``limit_reserved``: characters kept free for what follows."""
+    limit = REASON_LIMIT - limit_reserved
     text = " ".join(text.split())
-    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ResourceError(Exception):

@@ -64,7 +64,7 @@ with _clients_on_first_use():
         polling_interval=1,
     )
 
-from . import lifecycle, logs, metrics, scheduled, timing  # noqa: E402  (after the helper)
+from . import lifecycle, logs, metrics, reasons, scheduled, timing  # noqa: E402  (after the helper)
 from .convergence import NotYetLive  # noqa: E402
 from .errors import ResourceError  # noqa: E402
 from .registration import Registration  # noqa: E402
@@ -105,15 +105,12 @@ def _answering(work: Work) -> Callable[[Any, Any], str | None]:
             metrics.emit({metrics.ANSWERS: 1}, Status="FAILED")
             if error.physical_id:
                 helper.PhysicalResourceId = error.physical_id
-            raise
+            raise _told(error, str(error), event, context) from error
         except Exception as error:
             helper.Data.pop(STARTED, None)
             metrics.emit({metrics.ANSWERS: 1}, Status="FAILED")
             logging.getLogger(__name__).exception("unexpected error")
-            raise ResourceError(
-                f"internal error {type(error).__name__}: {error} "
-                f"(see the function's log, request {getattr(context, 'aws_request_id', '?')})"
-            ) from error
+            raise _told(error, "internal error", event, context) from error
         helper.Data.pop(STARTED, None)
         metrics.emit({metrics.ANSWERS: 1}, Status="SUCCESS")
         waited = timing.clock.monotonic() - started
@@ -128,6 +125,18 @@ def _answering(work: Work) -> Callable[[Any, Any], str | None]:
         return registration.physical_id
 
     return run
+
+
+def _told(error: Exception, reason: str, event: Any, context: Any) -> ResourceError:
+    """The FAILED reason the tenant sees (``reasons``); the whole story goes to the log."""
+    logs.logger.error({"step": "answer", "outcome": "FAILED", "reason": str(error)})
+    properties = [event.get("ResourceProperties") or {}, event.get("OldResourceProperties") or {}]
+    own = [str(p.get("UserPoolArn", "")) for p in properties]
+    physical = Registration.from_physical_id(str(Registration.physical_id_of(event) or ""))
+    if physical is not None:
+        own.append(str(physical.user_pool_arn))
+    request_id = str(getattr(context, "aws_request_id", "?"))
+    return ResourceError(reasons.for_tenant(reason, own=own, request_id=request_id))
 
 
 def _give_up_near_the_service_timeout(event: Any) -> None:

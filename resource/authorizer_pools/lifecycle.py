@@ -25,15 +25,9 @@ from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from . import convergence, logs, publishing, retries, validation
+from . import authorizer, convergence, logs, publishing, retries, validation
 from .errors import AwsCallFailed, InvalidProperty, ResourceError
-from .properties import (
-    STAGE_NAMES,
-    USER_POOL_ARN,
-    RegistrationProperties,
-    parse_properties,
-    stage_names_of,
-)
+from .properties import STAGE_NAMES, USER_POOL_ARN, RegistrationProperties, parse_properties
 from .registration import Registration
 from .registry import Owner, Registry
 from .settings import FunctionContext, Settings
@@ -48,7 +42,7 @@ CANARY_PROBLEM = (
 )
 KEEP_ONE_POOL = (
     "the pool stays trusted until another pool is on the authorizer: keep a permanent "
-    "operators' pool on it (see README, 'Preconditions')"
+    "operators' pool on it (see README, 'The last pool')"
 )
 
 
@@ -82,7 +76,23 @@ def delete(event: Event, context: Context) -> None:
         # changed anything; the rollback Delete carries that id. There is nothing to remove.
         logs.step(event, "delete", "not-a-registration-id")
         return
-    request = _Request(event, context, registration, Settings.load(context))
+    settings = Settings.load(context)
+    if not settings.serves(registration.rest_api_id, registration.authorizer_id):
+        # Registered when the registrar served another API or authorizer: this one may not
+        # touch it (its role and its registry are this API's), and a stack's deletion must
+        # never be blocked. The pool may still be listed there.
+        logs.step(
+            event,
+            "deregister",
+            "another-registrars",
+            registration,
+            level=logging.WARNING,
+            remedy=f"if no other stack registers it, remove {registration.user_pool_arn} from "
+            f"authorizer {registration.authorizer_id} of REST API {registration.rest_api_id} "
+            "by hand, then redeploy that API's stages",
+        )
+        return
+    request = _Request(event, context, registration, settings)
     removed = _translated(lambda: request.registry.owners.remove(*request.owner_change))
     pool = _translated(lambda: request.registry.ledger.pool(request.arn))
     if pool is None:
@@ -92,16 +102,26 @@ def delete(event: Event, context: Context) -> None:
         return
     request.log("deregister", "removed" if removed else "already-gone")
     try:
-        request.await_live(_stages_for_delete(event, context, registration))
+        # Every stage, not only the registration's: each serves the authorizer's whole list.
+        live = request.await_live(settings.stage_names)
     except convergence.NotYetLive as pending:
         pending.physical_id = registration.physical_id
         request.log("settle", "continues-in-a-later-invocation", reason=pending)
         raise
     except ClientError as error:
-        if not publishing.is_not_found(error):
+        if not publishing.is_not_found(error) or not _authorizer_gone(request):
             raise _as_resource_error(error) from error
         request.log("settle", "api-or-authorizer-gone")
         return
+    if live.canary_stages:
+        request.log(
+            "settle",
+            "canary-keeps-its-list",
+            level=logging.WARNING,
+            stages=",".join(live.canary_stages),
+            remedy="the canary's share of the traffic trusts the pool until the canary is "
+            "promoted (the next pass then publishes the stage) or deleted",
+        )
     pool = _translated(lambda: request.registry.ledger.pool(request.arn))
     if pool is not None and pool.present and pool.kept:
         request.log(
@@ -122,19 +142,29 @@ def _register(
     undo_on_failure: bool,
 ) -> Registration:
     request = _Request(event, context, props.registration, settings)
-    _translated(lambda: validation.validate(props, settings, request.registry, request.deadline))
+    # A registration already in place (a replay, a rollback to it, a StageNames change) was
+    # live before any canary started: a canary never refuses it.
+    registered = _translated(request.registered)
+    _translated(
+        lambda: validation.validate(
+            props, settings, request.registry, request.deadline, refuse_canary=not registered
+        )
+    )
+    added = False
     try:
         added = request.registry.owners.add(*request.owner_change)
         request.log("register", "added" if added else "already-registered")
         live = request.await_live(props.stage_names)
-        request.confirm(live)
+        request.confirm(live, refuse_canary=not registered)
     except convergence.NotYetLive as pending:
         pending.physical_id = props.registration.physical_id
         request.log("settle", "continues-in-a-later-invocation", reason=pending)
         raise
     except (ClientError, ResourceError) as error:
         failure = _as_resource_error(error)
-        if undo_on_failure:
+        if undo_on_failure and added:
+            # Only what this request made: a registration that was live before it (an update
+            # rolled back to it) must stay.
             failure = request.undo(failure)
         else:
             # The owner may be recorded: CloudFormation's rollback Delete must carry this id.
@@ -159,6 +189,7 @@ class _Request:
         # take the lease back at once), and this invocation of it.
         self.holder = f"{self.request_id}/{context.aws_request_id}"
         self.deadline = Deadline.from_context(context)
+        self.all_stages = settings.stage_names
         self.registry = Registry(
             settings.require_registry_table(),
             registration.rest_api_id,
@@ -173,21 +204,37 @@ class _Request:
     def log(self, step: str, outcome: str, **details: Any) -> None:
         logs.step(self.event, step, outcome, self.registration, **details)
 
+    def registered(self) -> bool:
+        """Whether this owner is live already (and not refused)."""
+        owner = self.registry.owners.get(self.arn, self.owner)
+        return owner.get("live") is True and not owner.get("refused")
+
     def await_live(self, stage_names: Sequence[str]) -> convergence.Live:
         live = convergence.await_live(
-            self.registry, stage_names=stage_names, holder=self.holder, deadline=self.deadline
+            self.registry,
+            stage_names=stage_names,
+            all_stages=self.all_stages,
+            holder=self.holder,
+            deadline=self.deadline,
         )
         self.log("settle", "live", stages=",".join(stage_names) or "all", epoch=live.epoch)
         return live
 
-    def confirm(self, live: convergence.Live) -> None:
-        """A registration is done only if its pool is trusted on every named stage."""
+    def confirm(self, live: convergence.Live, *, refuse_canary: bool) -> None:
+        """A new registration is done only if its pool is trusted on every named stage."""
         owner = self.registry.owners.get(self.arn, self.owner)
         refused = owner.get("refused") if owner.get("request_id") == self.request_id else None
         if refused:
             raise InvalidProperty(USER_POOL_ARN, self.arn, f"was refused by API Gateway: {refused}")
-        if live.canary_stages:
+        if live.canary_stages and refuse_canary:
             raise InvalidProperty(STAGE_NAMES, live.canary_stages[0], CANARY_PROBLEM)
+        if live.canary_stages:
+            self.log(
+                "settle",
+                "canary-keeps-its-list",
+                level=logging.WARNING,
+                stages=",".join(live.canary_stages),
+            )
 
     def undo(self, failure: ResourceError) -> ResourceError:
         """Take back the owner this failed Update made. The pool then goes with the next pass
@@ -201,34 +248,22 @@ class _Request:
                 f"({_as_resource_error(error)}): run `reconcile`"
             )
         try:
-            self.await_live(())
+            self.await_live(self.all_stages)
         except (ClientError, ResourceError, convergence.NotYetLive) as error:
             self.log("undo", "taken-back-not-yet-live", level=logging.WARNING, reason=error)
         self.log("undo", "taken-back")
         return ResourceError(f"{failure} (the new registration was taken back)")
 
 
-def _stages_for_delete(
-    event: Event, context: Context, registration: Registration
-) -> tuple[str, ...]:
-    """The stages a removal must be live on: the registration's own StageNames when the
-    properties are about the same API, else the function's default stages; empty means every
-    stage the registry publishes. Never fails: a Delete must not be blocked by properties it
-    does not need."""
+def _authorizer_gone(request: _Request) -> bool:
+    """Whether the API or its authorizer no longer exists (a stage missing is not that)."""
     try:
-        settings = Settings.load(context)
-    except ResourceError:
-        return ()
-    properties = event.get("ResourceProperties") or {}
-    same_api = properties.get("RestApiId", settings.default_rest_api_id)
-    try:
-        if same_api == registration.rest_api_id:
-            return stage_names_of(properties.get(STAGE_NAMES), settings.default_stage_names)
-        if settings.default_rest_api_id == registration.rest_api_id:
-            return settings.default_stage_names
-    except ResourceError:
-        pass
-    return ()
+        authorizer.read(
+            request.registration.rest_api_id, request.registration.authorizer_id, request.deadline
+        )
+    except ClientError as error:
+        return publishing.is_not_found(error)
+    return False
 
 
 def _translated(action: Callable[[], T]) -> T:

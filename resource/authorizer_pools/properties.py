@@ -8,6 +8,7 @@ checks that what the properties name exists).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,13 +55,62 @@ class RegistrationProperties:
         return self.registration.authorizer_id
 
 
+# Bounds: what AWS accepts, or what the registrar was deployed for.
+PROPERTIES_LIMIT = 4096  # bytes of ResourceProperties as JSON; a registration needs a few hundred
+ARN_LIMIT = 2048  # IAM's maximum ARN length
+SERVICE_TIMEOUT = "ServiceTimeout"
+SERVICE_TIMEOUT_RANGE = (1, 3600)  # CloudFormation's
+
+
 def parse_properties(raw: Mapping[str, object], settings: Settings) -> RegistrationProperties:
+    """Refuse anything the registrar was not deployed for, before anything is stored."""
+    size = len(json.dumps(raw, default=str))
+    if size > PROPERTIES_LIMIT:
+        raise ResourceError(
+            f"ResourceProperties are {size:,} bytes; a registration takes at most "
+            f"{PROPERTIES_LIMIT:,}"
+        )
     _refuse_unknown(raw)
     pool = _user_pool_arn(raw.get(USER_POOL_ARN), settings)
-    rest_api_id = _api_id(REST_API_ID, raw.get(REST_API_ID), settings.default_rest_api_id)
-    authorizer_id = _api_id(AUTHORIZER_ID, raw.get(AUTHORIZER_ID), settings.default_authorizer_id)
-    stage_names = stage_names_of(raw.get(STAGE_NAMES), settings.default_stage_names)
+    rest_api_id = _served(REST_API_ID, raw.get(REST_API_ID), settings.rest_api_id, "the REST API")
+    authorizer_id = _served(
+        AUTHORIZER_ID, raw.get(AUTHORIZER_ID), settings.authorizer_id, "the authorizer"
+    )
+    stage_names = stage_names_of(raw.get(STAGE_NAMES), settings.stage_names)
+    for name in stage_names:
+        if name not in settings.stage_names:
+            raise InvalidProperty(
+                STAGE_NAMES,
+                name,
+                f"is not a stage this registrar publishes ({', '.join(settings.stage_names)})",
+            )
+    _service_timeout(raw.get(SERVICE_TIMEOUT))
     return RegistrationProperties(Registration(rest_api_id, authorizer_id, pool), stage_names)
+
+
+def _served(name: str, value: object, served: str, what: str) -> str:
+    """The registrar's API or authorizer: a registration may name it, and nothing else."""
+    if value is None or value == "":
+        return served
+    if not isinstance(value, str) or not API_ID.fullmatch(value.strip()):
+        raise InvalidProperty(name, value, "is not an API Gateway id (letters and digits)")
+    if value.strip() != served:
+        raise InvalidProperty(name, value, f"is not {what} this registrar serves ({served})")
+    return served
+
+
+def _service_timeout(value: object) -> None:
+    if value is None or value == "":
+        return
+    low, high = SERVICE_TIMEOUT_RANGE
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = float("nan")
+    if not low <= seconds <= high:
+        raise InvalidProperty(
+            SERVICE_TIMEOUT, value, f"must be a number of seconds, {low} to {high}"
+        )
 
 
 def _refuse_unknown(raw: Mapping[str, object]) -> None:
@@ -77,6 +127,8 @@ def _user_pool_arn(value: object, settings: Settings) -> UserPoolArn:
         raise ResourceError(f"{USER_POOL_ARN} is required")
     if not isinstance(value, str):
         raise InvalidProperty(USER_POOL_ARN, value, "must be a string")
+    if len(value) > ARN_LIMIT:
+        raise InvalidProperty(USER_POOL_ARN, value, f"is longer than an ARN can be ({ARN_LIMIT})")
     try:
         pool = UserPoolArn.parse(value.strip())
     except ArnError as error:
@@ -95,19 +147,9 @@ def _user_pool_arn(value: object, settings: Settings) -> UserPoolArn:
     return pool
 
 
-def _api_id(name: str, value: object, default: str | None) -> str:
-    if value is None or value == "":
-        if default is None:
-            raise ResourceError(f"{name} is required: the function has no default {name}")
-        value = default
-    if not isinstance(value, str) or not API_ID.fullmatch(value.strip()):
-        raise InvalidProperty(name, value, "is not an API Gateway id (letters and digits)")
-    return value.strip()
-
-
 def stage_names_of(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
     """StageNames as a list of strings, or one comma-separated string (a CommaDelimitedList
-    parameter passed through ``!Join``); duplicates dropped, order kept."""
+    parameter passed through ``!Join``), each named once."""
     if value is None or value in ("", []):
         names = default
         if not names:
@@ -127,4 +169,7 @@ def stage_names_of(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
             )
     if not names:
         raise InvalidProperty(STAGE_NAMES, value, "must name at least one stage")
-    return tuple(dict.fromkeys(names))
+    for name in names:
+        if names.count(name) > 1:
+            raise InvalidProperty(STAGE_NAMES, name, "is named more than once")
+    return names

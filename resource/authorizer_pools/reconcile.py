@@ -95,7 +95,7 @@ def survey(
         for status in statuses
     )
     wanted = plan.fingerprint(plan.wanted_list(listed, state.managed, state.owned))
-    names = list(dict.fromkeys([*stage_names, *sorted(state.status.stages)]))
+    names = list(dict.fromkeys(stage_names))
     views = publishing.stage_views(registry.rest_api_id, deadline, names)
     stages = []
     for name in names:
@@ -121,10 +121,11 @@ def repair(
 ) -> convergence.Report:
     """Converge as every worker pass does, verifying each stage's export: when the lease is
     someone else's, wait for it."""
-    registry.lease.want_stages(stage_names)
     holder = f"reconcile-{uuid.uuid4()}/{uuid.uuid4()}"
     while True:
-        report = convergence.work_if_free(registry, holder, deadline, verify=True)
+        report = convergence.work_if_free(
+            registry, holder, deadline, stages=stage_names, verify=True, emit_metrics=False
+        )
         if report is not None:
             return report
         if not deadline.allows(_WAIT_FOR_THE_LEASE_SECONDS):

@@ -27,19 +27,17 @@ def is_scheduled(event: Mapping[str, Any]) -> bool:
 
 def run(context: Any) -> dict[str, object]:
     settings = Settings.load(context)
-    if not (settings.default_rest_api_id and settings.default_authorizer_id):
-        logger.error({"step": "scheduled", "outcome": "not-configured"})
-        return {"outcome": "not-configured"}
     deadline = Deadline.from_context(context)
     registry = Registry(
         settings.require_registry_table(),
-        settings.default_rest_api_id,
-        settings.default_authorizer_id,
+        settings.rest_api_id,
+        settings.authorizer_id,
         deadline,
     )
-    registry.lease.want_stages(settings.default_stage_names)
     holder = f"scheduled-{context.aws_request_id}/{context.aws_request_id}"
-    report = convergence.work_if_free(registry, holder, deadline, verify=True)
+    report = convergence.work_if_free(
+        registry, holder, deadline, stages=settings.stage_names, verify=True
+    )
     if report is None:
         logger.info({"step": "scheduled", "outcome": "another-worker-holds-the-lease"})
         return {"outcome": "busy"}

@@ -1,8 +1,8 @@
 """The function's configuration: template.yaml's parameters, passed as environment variables.
 
-Only REGISTRY_TABLE is required (the ownership registry). A registration that names RestApiId,
-AuthorizerId and StageNames itself needs nothing else beyond Lambda's standard environment; the
-partition and account the function runs in come from its own ARN.
+The registrar is deployed for one shared API: its REST API, its authorizer and the stages it
+publishes. Every registration is bounded by them (``properties``). The partition and account
+the function runs in come from its own ARN.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def split_list(text: str) -> tuple[str, ...]:
 class Settings:
     partition: str
     account_id: str
-    default_rest_api_id: str | None
-    default_authorizer_id: str | None
-    default_stage_names: tuple[str, ...]
+    # What the registrar was deployed for (template.yaml's RestApiId, AuthorizerId, StageNames).
+    rest_api_id: str
+    authorizer_id: str
+    stage_names: tuple[str, ...]
     # IAM ArnLike patterns of the pools registrations may name (empty: this account's pools).
     allowed_user_pool_arns: tuple[str, ...]
     # The ownership registry's DynamoDB table (template.yaml creates it).
@@ -51,6 +52,9 @@ class Settings:
             )
         return self.registry_table
 
+    def serves(self, rest_api_id: str, authorizer_id: str) -> bool:
+        return (rest_api_id, authorizer_id) == (self.rest_api_id, self.authorizer_id)
+
     @classmethod
     def load(cls, context: FunctionContext, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -61,13 +65,19 @@ class Settings:
                 f"{context.invoked_function_arn!r}"
             )
         partition, account_id = parts[1], parts[4]
+        missing = [name for name in (REST_API_ID, AUTHORIZER_ID, STAGE_NAMES) if not env.get(name)]
+        if missing:
+            raise ResourceError(
+                f"the function has no {', '.join(missing)}: deploy it with template.yaml, whose "
+                "parameters name the shared API, its authorizer and its stages"
+            )
         allowed = split_list(env.get(ALLOWED_USER_POOL_ARNS, ""))
         return cls(
             partition=partition,
             account_id=account_id,
-            default_rest_api_id=env.get(REST_API_ID) or None,
-            default_authorizer_id=env.get(AUTHORIZER_ID) or None,
-            default_stage_names=split_list(env.get(STAGE_NAMES, "")),
+            rest_api_id=env[REST_API_ID],
+            authorizer_id=env[AUTHORIZER_ID],
+            stage_names=split_list(env[STAGE_NAMES]),
             allowed_user_pool_arns=allowed
             or (f"arn:{partition}:cognito-idp:*:{account_id}:userpool/*",),
             registry_table=env.get(REGISTRY_TABLE) or None,

@@ -43,11 +43,16 @@ CANARY_PROBLEM = (
 
 
 def validate(
-    props: RegistrationProperties, settings: Settings, registry: Registry, deadline: Deadline
+    props: RegistrationProperties,
+    settings: Settings,
+    registry: Registry,
+    deadline: Deadline,
+    *,
+    refuse_canary: bool = True,
 ) -> None:
     if props.user_pool_arn.account == settings.account_id:
         _require_user_pool(props, deadline)
-    _require_stages(props, _checked(props, registry, deadline))
+    _require_stages(props, _checked(props, registry, deadline), refuse_canary=refuse_canary)
 
 
 def _checked(props: RegistrationProperties, registry: Registry, deadline: Deadline) -> Check:
@@ -86,7 +91,7 @@ def _checked(props: RegistrationProperties, registry: Registry, deadline: Deadli
     return check
 
 
-def _require_stages(props: RegistrationProperties, check: Check) -> None:
+def _require_stages(props: RegistrationProperties, check: Check, *, refuse_canary: bool) -> None:
     for stage_name in props.stage_names:
         if stage_name not in check.stage_names:
             listed = ", ".join(check.stage_names[:_LISTED_STAGES]) or "none"
@@ -95,7 +100,7 @@ def _require_stages(props: RegistrationProperties, check: Check) -> None:
                 stage_name,
                 f"is not a stage of REST API {props.rest_api_id} (its stages: {listed})",
             )
-        if stage_name in check.canary_stages:
+        if refuse_canary and stage_name in check.canary_stages:
             raise InvalidProperty(STAGE_NAMES, stage_name, CANARY_PROBLEM)
 
 

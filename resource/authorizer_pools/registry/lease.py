@@ -7,10 +7,10 @@
 - ``epoch``: bumped by the worker, on condition that it holds the lease, right before each
   read of the registry it acts on. A pass whose epoch is greater than the one a request read
   after its owner change read that change;
-- ``stages``: every stage a registration named (the worker keeps them all published);
 - ``served``: stage → the epoch of the last pass that *saw* the stage serve the authorizer's
   whole list (GetStages showed the deployment it made or verified); ``canary``: stage → the
-  epoch of a pass that saw a canary release on it serving another deployment.
+  epoch of a pass that saw a canary release on it serving another deployment; ``last_pass``:
+  the epoch of the last pass that saw every stage the registrar publishes served.
 
 A waiter reads this one item (eventually consistent, half a read unit) until ``served``
 reaches past the epoch it read: ``served`` only grows, so a stale read can only delay it.
@@ -30,7 +30,6 @@ from .table import AUTHORIZER_SK, Partition
 class Status:
     epoch: int = 0
     worker_until: float = 0.0  # when the lease ends (0: no worker)
-    stages: frozenset[str] = frozenset()
     served: Mapping[str, int] = field(default_factory=dict)
     canary: Mapping[str, int] = field(default_factory=dict)
     # The epoch of the last pass that finished: it read the owners and left the authorizer
@@ -42,7 +41,6 @@ class Status:
         return cls(
             epoch=int(item.get("epoch", 0)),
             worker_until=int(item.get("worker_until", 0)) / 1000.0,
-            stages=frozenset(item.get("stages", ())),
             served=dict(item.get("served", {})),
             canary=dict(item.get("canary", {})),
             last_pass=int(item.get("last_pass", 0)),
@@ -70,12 +68,6 @@ class Lease:
 
     def status(self, *, consistent: bool) -> Status:
         return Status.of(self.partition.get(AUTHORIZER_SK, consistent=consistent))
-
-    def want_stages(self, stage_names: Iterable[str]) -> None:
-        """Make sure the worker keeps these stages published (a registration names them)."""
-        names = set(stage_names)
-        if names:
-            self.partition.update(AUTHORIZER_SK, "ADD stages :names", {":names": names})
 
     def take(self, holder: str, now: float, until: float) -> bool:
         """Become (or stay) the worker until ``until``: when nobody is, the last one's lease
@@ -132,18 +124,27 @@ class Lease:
         )
 
     def record_served(
-        self, holder: str, epoch: int, served: Iterable[str], canary: Iterable[str]
+        self,
+        holder: str,
+        epoch: int,
+        served: Iterable[str],
+        canary: Iterable[str],
+        *,
+        complete: bool,
     ) -> bool:
         """A pass at ``epoch`` saw ``served`` serve the authorizer's list (``canary``: with a
-        canary on another deployment). False when the lease is no longer ``holder``'s."""
+        canary on another deployment); ``complete``: every stage it publishes. False when the
+        lease is no longer ``holder``'s."""
         names: dict[str, str] = {}
-        sets = ["last_pass = :epoch"]
+        sets = ["last_pass = :epoch"] if complete else []
         for number, name in enumerate(sorted(set(served))):
             names[f"#s{number}"] = name
             sets.append(f"served.#s{number} = :epoch")
         for number, name in enumerate(sorted(set(canary))):
             names[f"#c{number}"] = name
             sets.append(f"canary.#c{number} = :epoch")
+        if not sets:
+            return True
         return (
             self.partition.update(
                 AUTHORIZER_SK,
