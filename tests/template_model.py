@@ -1,8 +1,8 @@
 """template.yaml, read the way CloudFormation would deploy it, for tests.
 
 Resolves the few intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join, Fn::If,
-Fn::Equals, Fn::GetAtt, and the LanguageExtensions' Fn::ForEach) for given parameter values, and
-evaluates the role's IAM policy for a request: so tests can check that every call the function
+Fn::Not, Fn::Equals, Fn::GetAtt, and the LanguageExtensions' Fn::ForEach) for given parameter
+values, and evaluates the role's IAM policy for a request: so tests can check that every call the function
 really made is allowed, and nothing broader is.
 """
 
@@ -62,6 +62,9 @@ class Deployment:
             name, when_true, when_false = argument
             chosen = when_true if self.condition(name) else when_false
             return self.resolve(chosen, local)
+        if function == "Fn::Not":
+            (inner,) = argument
+            return not self.resolve(inner, local)
         if function == "Fn::Equals":
             left, right = self.resolve(argument, local)
             return left == right

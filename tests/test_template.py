@@ -240,3 +240,38 @@ def test_the_template_make_deploy_packages_points_at_the_built_zip_and_still_lin
         text=True,
     )
     assert lint.returncode == 0, lint.stdout
+
+
+def test_the_repair_runs_every_five_minutes_unless_the_schedule_is_empty(
+    template: dict[str, Any],
+) -> None:
+    assert template["Parameters"]["RepairSchedule"]["Default"] == "rate(5 minutes)"
+    for name in ("RepairRule", "RepairRulePermission"):
+        assert template["Resources"][name]["Condition"] == "RepairsOnSchedule"
+    scheduled = Deployment(
+        template, {"RestApiId": API, "AuthorizerId": AUTHORIZER, "StageNames": ["dev"]}
+    )
+    assert scheduled.condition("RepairsOnSchedule")
+    off = Deployment(
+        template,
+        {"RestApiId": API, "AuthorizerId": AUTHORIZER, "StageNames": ["dev"], "RepairSchedule": ""},
+    )
+    assert not off.condition("RepairsOnSchedule")
+    permission = template["Resources"]["RepairRulePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["RepairRule", "Arn"]}
+
+
+def test_the_alarms_watch_the_metrics_the_function_prints(template: dict[str, Any]) -> None:
+    from authorizer_pools import metrics  # noqa: PLC0415
+
+    failed = template["Resources"]["FailedAnswersAlarm"]["Properties"]
+    assert (failed["Namespace"], failed["MetricName"]) == (metrics.NAMESPACE, metrics.ANSWERS)
+    assert {"Name": metrics.DIMENSION, "Value": {"Ref": "Function"}} in failed["Dimensions"]
+    assert {"Name": "Status", "Value": "FAILED"} in failed["Dimensions"]
+    repairs = template["Resources"]["RepairsAlarm"]["Properties"]["Metrics"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for m in repairs if "MetricStat" in m}
+    assert watched == {metrics.POOLS_REPAIRED, metrics.STAGES_REPUBLISHED}
+    assert failed["AlarmActions"] == {
+        "Fn::If": ["NotifiesATopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }

@@ -113,15 +113,7 @@ def delete(event: Event, context: Context) -> None:
             raise _as_resource_error(error) from error
         request.log("settle", "api-or-authorizer-gone")
         return
-    if live.canary_stages:
-        request.log(
-            "settle",
-            "canary-keeps-its-list",
-            level=logging.WARNING,
-            stages=",".join(live.canary_stages),
-            remedy="the canary's share of the traffic trusts the pool until the canary is "
-            "promoted (the next pass then publishes the stage) or deleted",
-        )
+    request.warn_of_canaries(live)
     pool = _translated(lambda: request.registry.ledger.pool(request.arn))
     if pool is not None and pool.present and pool.kept:
         request.log(
@@ -228,12 +220,18 @@ class _Request:
             raise InvalidProperty(USER_POOL_ARN, self.arn, f"was refused by API Gateway: {refused}")
         if live.canary_stages and refuse_canary:
             raise InvalidProperty(STAGE_NAMES, live.canary_stages[0], CANARY_PROBLEM)
+        self.warn_of_canaries(live)
+
+    def warn_of_canaries(self, live: convergence.Live) -> None:
         if live.canary_stages:
             self.log(
                 "settle",
                 "canary-keeps-its-list",
                 level=logging.WARNING,
                 stages=",".join(live.canary_stages),
+                remedy="the canary's share of the traffic keeps the pool list it was deployed "
+                "with until the canary is promoted (the next pass then publishes the stage) "
+                "or deleted",
             )
 
     def undo(self, failure: ResourceError) -> ResourceError:

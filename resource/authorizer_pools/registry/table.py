@@ -66,17 +66,9 @@ class Partition:
     ) -> dict[str, Any] | None:
         """One UpdateItem. None when ``condition`` failed (nothing was written); else the
         updated attributes when ``returns``, or an empty dict."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": self.key(sk),
-            "UpdateExpression": expression,
-        }
-        if values:
-            request["ExpressionAttributeValues"] = codec.encode_all(values)
-        if names:
-            request["ExpressionAttributeNames"] = dict(names)
-        if condition is not None:
-            request["ConditionExpression"] = condition
+        request = self.update_action(sk, expression, values, condition=condition, names=names)[
+            "Update"
+        ]
         if returns:
             request["ReturnValues"] = "ALL_NEW"
         try:
