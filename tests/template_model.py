@@ -2,8 +2,8 @@
 
 Resolves the few intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join, Fn::If,
 Fn::Not, Fn::Equals, Fn::GetAtt, and the LanguageExtensions' Fn::ForEach) for given parameter
-values, and evaluates the role's IAM policy for a request: so tests can check that every call the function
-really made is allowed, and nothing broader is.
+values, and evaluates the role's IAM policy for a request: so tests can check that every call
+the function really made is allowed, and nothing broader is.
 """
 
 from __future__ import annotations
