@@ -61,3 +61,10 @@ def test_an_internal_error_names_no_exception_class(world: World) -> None:
     stack = world.create_tenant("tenant-acme", world.tenant_pool("acme"), StageNames=7)
     reason = stack.exchanges[0].reason
     assert "Error" not in reason.split(" (request ")[0] or reason.startswith("StageNames")
+
+
+def test_the_tenants_own_value_is_quoted_whole_even_when_it_looks_like_an_arn() -> None:
+    value = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/not a pool"
+    message = f"UserPoolArn {value!r} is not a Cognito user pool ARN"
+    told = reasons.for_tenant(message, own=[value], request_id="r-3")
+    assert told.startswith(f"UserPoolArn {value!r} is not")

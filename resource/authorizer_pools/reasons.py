@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .errors import clip_reason
+from .errors import clip_reason, shown
 
 _ARN = re.compile(r"arn:[a-z-]+:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:[^\s,;'\"()\]]+")
 _ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
@@ -21,21 +21,19 @@ ACCOUNT_SHOWN = "<an account>"
 
 
 def for_tenant(message: str, *, own: Iterable[str], request_id: str) -> str:
-    """``message`` with every ARN and account id not in ``own`` replaced, clipped, and ending
-    with the request id to look the log line up by."""
-    kept = sorted({arn for arn in own if arn}, key=len, reverse=True)
+    """``message`` with every ARN and account id not in ``own`` (the tenant's own values, as
+    given or as a reason quotes them, clipped) replaced, clipped, and ending with the request id
+    to look the log line up by."""
+    kept = {text for value in own if value for text in (value, shown(value)[1:-1])}
     placeholders: dict[str, str] = {}
-
-    def keep(match: re.Match[str]) -> str:
-        arn = match.group(0)
-        if arn in kept:
-            placeholders.setdefault(arn, f"\0{len(placeholders)}\0")
-            return placeholders[arn]
-        return ARN_SHOWN
-
-    text = _ARN.sub(keep, message)
+    text = message
+    for value in sorted(kept, key=len, reverse=True):
+        if value in text:
+            placeholders[value] = f"\0{len(placeholders)}\0"
+            text = text.replace(value, placeholders[value])
+    text = _ARN.sub(ARN_SHOWN, text)
     text = _ACCOUNT.sub(ACCOUNT_SHOWN, text)
-    for arn, placeholder in placeholders.items():
-        text = text.replace(placeholder, arn)
+    for value, placeholder in placeholders.items():
+        text = text.replace(placeholder, value)
     suffix = f" (request {request_id}: details in the function's log)"
     return clip_reason(text, limit_reserved=len(suffix)) + suffix
