@@ -157,7 +157,7 @@ def _table(found: reconcile.Survey, out: TextIO, *, repaired: bool | None) -> No
     for pool in found.pools:
         owners = ", ".join(str(record.owner) for record in pool.owners)
         if pool.state is PoolState.UNMANAGED:
-            note = "unmanaged: never removed"
+            note = "unmanaged: no registration named it, never removed"
         else:
             note = owners or "(no owner left)"
         if pool.status.note:

@@ -246,7 +246,7 @@ class Story:
                 note = ", ".join(owners[arn])
             else:
                 note = self.out.paint(
-                    "unmanaged (no registration added it: never removed)", "yellow"
+                    "unmanaged (no registration named it: never removed)", "yellow"
                 )
             self.out.line(f"     • {world.label(arn):<10} {world.short(arn):<20} {note}")
         self.out.line("   stages")
