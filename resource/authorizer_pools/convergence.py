@@ -139,7 +139,6 @@ def await_live(
 class Report:
     """What one worker's passes did, for the logs, the metrics and ``reconcile``."""
 
-    passes: int = 0
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
@@ -149,8 +148,6 @@ class Report:
     adopted_stages: list[str] = field(default_factory=list)
     canary_stages: list[str] = field(default_factory=list)
     deployments: list[str] = field(default_factory=list)
-    # The epoch of the last pass that saw its stages served (0: none did).
-    served_epoch: int = 0
 
 
 def work_if_free(
@@ -241,7 +238,6 @@ class Worker:
                 if self.deadline.allows(LEASE_MARGIN_SECONDS) and not self.held().allows(1.0):
                     return  # the lease's time ran out, not the request's: hand over
                 raise
-            self.report.passes += 1
             if not busy:
                 return
 
@@ -386,7 +382,6 @@ class Worker:
         ):
             raise LeaseLost
         report = self.report
-        report.served_epoch = epoch
         report.republished_stages += [name for name in behind if verdicts[name].drifted]
         report.adopted_stages += [name for name in names if verdicts[name].adopted]
         report.canary_stages = canary

@@ -221,7 +221,6 @@ class PoolState(enum.Enum):
 class PoolStatus:
     arn: str
     state: PoolState
-    owners: int
     note: str | None = None
 
 
@@ -232,7 +231,7 @@ def classify_pools(
     refused_owners: Collection[str],
 ) -> list[PoolStatus]:
     """Each pool's state, given what the authorizer lists, the managed pools, the owned ones
-    and those whose every live owner was refused. Owner counts are filled in by the caller."""
+    and those whose every live owner was refused."""
     # Planned as a pass plans them: from the list the adds leave.
     plan = removals(listed_after(listed, adds(listed, owned), ()), managed, owned)
     statuses = []
@@ -248,7 +247,7 @@ def classify_pools(
             state = PoolState.REFUSED
         else:
             continue  # managed, rightly absent
-        statuses.append(PoolStatus(arn, state, 0, plan.kept.get(arn)))
+        statuses.append(PoolStatus(arn, state, plan.kept.get(arn)))
     return statuses
 
 

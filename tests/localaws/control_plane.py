@@ -462,6 +462,23 @@ def _account_of(headers: Mapping[str, str], access_key: str | None) -> str:
 FaultPredicate = Callable[[RequestInfo], bool]
 
 
+def _matches(
+    operation: str,
+    service: str | None,
+    predicate: FaultPredicate | None,
+    remaining: int | None,
+    info: RequestInfo,
+) -> bool:
+    """Whether an injected fault or delay applies to this call (``inject``'s matching)."""
+    if remaining == 0:
+        return False
+    if operation not in ("*", info.operation):
+        return False
+    if service is not None and service != info.service:
+        return False
+    return predicate is None or predicate(info)
+
+
 @dataclass
 class InjectedFault:
     """One injected fault; ``fired`` counts the answers it gave."""
@@ -477,13 +494,7 @@ class InjectedFault:
     fired: int = 0
 
     def matches(self, info: RequestInfo) -> bool:
-        if self.remaining == 0:
-            return False
-        if self.operation not in ("*", info.operation):
-            return False
-        if self.service is not None and self.service != info.service:
-            return False
-        return self.predicate is None or self.predicate(info)
+        return _matches(self.operation, self.service, self.predicate, self.remaining, info)
 
 
 class InjectedDelay:
@@ -517,13 +528,7 @@ class InjectedDelay:
         self._cut_short = threading.Event()
 
     def matches(self, info: RequestInfo) -> bool:
-        if self.remaining == 0:
-            return False
-        if self.operation not in ("*", info.operation):
-            return False
-        if self.service is not None and self.service != info.service:
-            return False
-        return self.predicate is None or self.predicate(info)
+        return _matches(self.operation, self.service, self.predicate, self.remaining, info)
 
     @property
     def answered(self) -> int:

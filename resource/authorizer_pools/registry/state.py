@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .lease import Status
 from .owners import Owner
-from .table import AUTHORIZER_SK, Partition
+from .table import Partition
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,6 @@ class RegistryState:
     owners: Mapping[str, tuple[OwnerRecord, ...]] = field(default_factory=dict)
     pools: Mapping[str, PoolRecord] = field(default_factory=dict)
     stages: Mapping[str, StageRecord] = field(default_factory=dict)
-    status: Status = field(default_factory=Status)
 
     @property
     def managed(self) -> frozenset[str]:
@@ -70,7 +68,6 @@ def read_state(partition: Partition) -> RegistryState:
     owners: dict[str, list[OwnerRecord]] = {}
     pools: dict[str, PoolRecord] = {}
     stages: dict[str, StageRecord] = {}
-    status = Status()
     for item in partition.query():
         sk = str(item.get("sk", ""))
         if sk.startswith("owner#"):
@@ -93,11 +90,8 @@ def read_state(partition: Partition) -> RegistryState:
         elif sk.startswith("stage#"):
             name = sk.removeprefix("stage#")
             stages[name] = StageRecord(name, item.get("deployment_id"), item.get("fingerprint"))
-        elif sk == AUTHORIZER_SK:
-            status = Status.of(item)
     return RegistryState(
         owners={arn: tuple(sorted(found, key=lambda o: o.owner)) for arn, found in owners.items()},
         pools=pools,
         stages=stages,
-        status=status,
     )

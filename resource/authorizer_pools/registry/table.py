@@ -36,10 +36,6 @@ class Partition:
         self.pk = partition_key(rest_api_id, authorizer_id)
         self.deadline = deadline
 
-    def within(self, deadline: Deadline) -> Partition:
-        """The same partition, its calls bounded by ``deadline`` (a worker's lease)."""
-        return Partition(self.table, self.rest_api_id, self.authorizer_id, deadline)
-
     def key(self, sk: str) -> dict[str, Any]:
         return {"pk": {"S": self.pk}, "sk": {"S": sk}}
 
