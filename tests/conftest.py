@@ -226,6 +226,8 @@ def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -
         time_scale=TIME_SCALE,
         clock_module="authorizer_pools.timing",
     )
+    # The function's continuations of itself (lambda:InvokeFunction) reach it.
+    local_aws.control_plane.lambda_async.attach(function, time_scale=TIME_SCALE)
     cloudformation = LocalCloudFormation(
         function, receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30
     )

@@ -20,6 +20,9 @@ class FakeClock:
     def time(self) -> float:
         return 1_800_000_000.0 + self.now
 
+    def from_wall_time(self, seconds: float) -> float:
+        return seconds
+
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
         self.sleeps.append(seconds)

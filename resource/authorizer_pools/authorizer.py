@@ -97,6 +97,7 @@ def apply(
                     "TooManyRaces",
                     f"the pool list kept changing under {races} attempts",
                     attempts=races,
+                    transient=True,
                 ) from error
             continue
         listed = [arn for arn in state.provider_arns if (plan.Change.REMOVE, arn) not in needed]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
 
 # Connect and read timeouts together stay under the worker's lease margin (15 s,
 # ``convergence.LEASE_MARGIN_SECONDS``): no call a worker makes can outlive its lease.
@@ -43,3 +44,8 @@ def cognito(region: str) -> CognitoIdentityProviderClient:
 @functools.cache
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=CONFIG)
+
+
+@functools.cache
+def lambda_() -> LambdaClient:
+    return boto3.client("lambda", config=CONFIG)

@@ -57,14 +57,11 @@ _EXPORT_SECONDS = 5.0
 
 # API Gateway's answers to too much at once (its quotas, overlapping changes): worth waiting
 # out, past this invocation if need be. Anything else that persists is a failure.
-_CONGESTION = frozenset({"TooManyRequestsException", "ConflictException"})
 
 
 class NotYetLive(Exception):
     """The change is recorded, but not yet live everywhere, and this invocation's time is up:
     the request is to be finished by a later invocation."""
-
-    physical_id: str | None = None
 
 
 class LeaseLost(Exception):
@@ -118,8 +115,8 @@ def await_live(
             try:
                 worked = work_if_free(registry, holder, deadline, stages=all_stages)
             except AwsCallFailed as failure:
-                if failure.code in _CONGESTION or failure.code == retries.OUT_OF_TIME:
-                    raise NotYetLive(f"API Gateway is busy ({failure})") from failure
+                if failure.transient:
+                    raise NotYetLive(f"AWS is busy ({failure})") from failure
                 raise
             if worked:
                 if not deadline.allows(_READ_SECONDS):

@@ -25,16 +25,10 @@ def clip_reason(text: str, limit_reserved: int = 0) -> str:
 
 
 class ResourceError(Exception):
-    """A failure to report to CloudFormation as FAILED with this message as the reason.
+    """A failure to report to CloudFormation as FAILED with this message as the reason."""
 
-    ``physical_id`` is set when the failed request already changed the authorizer: the FAILED
-    answer must carry the deterministic id so that CloudFormation's rollback Delete removes the
-    half-made registration (crhelper would otherwise invent a random id).
-    """
-
-    def __init__(self, message: str, physical_id: str | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(clip_reason(message))
-        self.physical_id = physical_id
 
 
 class InvalidProperty(ResourceError):
@@ -45,10 +39,16 @@ class InvalidProperty(ResourceError):
 
 
 class AwsCallFailed(ResourceError):
-    """An AWS call failed for good, or kept failing until the function had to answer."""
+    """An AWS call failed for good, or kept failing until the function had to answer.
 
-    def __init__(self, operation: str, code: str, message: str, attempts: int = 1) -> None:
+    ``transient``: it was refused (throttled, in conflict) or its fate unknown until this
+    invocation's time ran out; a later invocation may well succeed."""
+
+    def __init__(
+        self, operation: str, code: str, message: str, attempts: int = 1, *, transient: bool = False
+    ) -> None:
         self.operation = operation
         self.code = code
+        self.transient = transient
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         super().__init__(f"{operation} failed{tries}: {code}: {message}")

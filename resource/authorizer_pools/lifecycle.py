@@ -5,14 +5,15 @@ authorizer's worker that read the registry after that change has seen every name
 the result (``convergence``), doing the work itself, for everyone, when nobody else is.
 
 Create and Update return the registration now in place (its physical id and ``Data`` are the
-answer); every function raises :class:`ResourceError`, whose message becomes the FAILED reason.
+answer); every function raises :class:`ResourceError`, whose message becomes the FAILED reason,
+or :class:`convergence.NotYetLive` when the invocation's time ran out first (``answering`` then
+goes on in a new invocation, which runs the same function again on the same event: every step
+here is safe to repeat).
 
-Failures in the middle never pass silently:
-- a Create that recorded its owner and then failed carries the deterministic physical id in its
-  FAILED answer, so CloudFormation's rollback Delete (with a fresh time budget) undoes it;
-- an Update that registered a new pool and then failed takes that owner back before answering,
-  because CloudFormation's update rollback never deletes what a failed Update made; the next
-  pass removes the pool, whoever makes it;
+Failures never pass silently, on any invocation of a request:
+- a Create or Update that failed takes back the owner *this request* made live before it
+  answers (``take_back``): an owner that was live before the request (a StageNames change, an
+  update rolled back to it) stays. The next pass removes the pool, whoever makes it;
 - a Delete that could not wait for its change to go live leaves the owner gone: its retry, the
   scheduled run or any other request's pass publishes the removal.
 """
@@ -56,17 +57,28 @@ class Context(FunctionContext, LambdaContext, Protocol):
 def create(event: Event, context: Context) -> Registration:
     settings = Settings.load(context)
     props = parse_properties(event["ResourceProperties"], settings)
-    return _register(event, context, props, settings, undo_on_failure=False)
+    return _register(event, context, props, settings)
 
 
 def update(event: Event, context: Context) -> Registration:
     settings = Settings.load(context)
     props = parse_properties(event["ResourceProperties"], settings)
-    previous = Registration.from_physical_id(event["PhysicalResourceId"])
     # A new API, authorizer or pool is a new registration with a new physical id; CloudFormation
     # deletes the old one in its cleanup. Otherwise (StageNames changed) the id stays.
-    replacing = previous != props.registration
-    return _register(event, context, props, settings, undo_on_failure=replacing)
+    return _register(event, context, props, settings)
+
+
+def take_back(event: Event, context: Context) -> bool:
+    """Take back the owner this Create or Update made live (when it gives up). False when it
+    made none: an owner live before the request stays, and a Delete has nothing to take back."""
+    if event["RequestType"] == "Delete":
+        return False
+    settings = Settings.load(context)
+    props = parse_properties(event["ResourceProperties"], settings)
+    request = _Request(event, context, props.registration, settings)
+    taken = _translated(request.take_back)
+    request.log("undo", "taken-back" if taken else "nothing-to-take-back")
+    return taken
 
 
 def delete(event: Event, context: Context) -> None:
@@ -105,8 +117,7 @@ def delete(event: Event, context: Context) -> None:
         # Every stage, not only the registration's: each serves the authorizer's whole list.
         live = request.await_live(settings.stage_names)
     except convergence.NotYetLive as pending:
-        pending.physical_id = registration.physical_id
-        request.log("settle", "continues-in-a-later-invocation", reason=pending)
+        request.log("settle", "not-yet-live", reason=pending)
         raise
     except ClientError as error:
         if not publishing.is_not_found(error) or not _authorizer_gone(request):
@@ -126,41 +137,29 @@ def delete(event: Event, context: Context) -> None:
 
 
 def _register(
-    event: Event,
-    context: Context,
-    props: RegistrationProperties,
-    settings: Settings,
-    *,
-    undo_on_failure: bool,
+    event: Event, context: Context, props: RegistrationProperties, settings: Settings
 ) -> Registration:
     request = _Request(event, context, props.registration, settings)
-    # A registration already in place (a replay, a rollback to it, a StageNames change) was
-    # live before any canary started: a canary never refuses it.
-    registered = _translated(request.registered)
-    _translated(
-        lambda: validation.validate(
-            props, settings, request.registry, request.deadline, refuse_canary=not registered
-        )
-    )
-    added = False
     try:
+        # A registration in place before this request (a replay, a rollback to it, a StageNames
+        # change) was live before any canary started: a canary never refuses it.
+        earlier = request.registered_earlier()
+        validation.validate(
+            props, settings, request.registry, request.deadline, refuse_canary=not earlier
+        )
         added = request.registry.owners.add(*request.owner_change)
         request.log("register", "added" if added else "already-registered")
         live = request.await_live(props.stage_names)
-        request.confirm(live, refuse_canary=not registered)
+        request.confirm(live, refuse_canary=not earlier)
     except convergence.NotYetLive as pending:
-        pending.physical_id = props.registration.physical_id
-        request.log("settle", "continues-in-a-later-invocation", reason=pending)
+        request.log("settle", "not-yet-live", reason=pending)
         raise
     except (ClientError, ResourceError) as error:
-        failure = _as_resource_error(error)
-        if undo_on_failure and added:
-            # Only what this request made: a registration that was live before it (an update
-            # rolled back to it) must stay.
-            failure = request.undo(failure)
-        else:
-            # The owner may be recorded: CloudFormation's rollback Delete must carry this id.
-            failure.physical_id = props.registration.physical_id
+        if _transient(error):
+            # Throttled or out of time: not a failure of the request; a later invocation goes on.
+            raise convergence.NotYetLive(str(error)) from error
+        # On any invocation of this request: what an earlier one added is taken back too.
+        failure = request.undo(_as_resource_error(error))
         request.log("register", "failed", level=logging.ERROR, reason=failure)
         raise failure from error
     return props.registration
@@ -196,10 +195,17 @@ class _Request:
     def log(self, step: str, outcome: str, **details: Any) -> None:
         logs.step(self.event, step, outcome, self.registration, **details)
 
-    def registered(self) -> bool:
-        """Whether this owner is live already (and not refused)."""
+    def registered_earlier(self) -> bool:
+        """Whether this owner was made live (and not refused) by an earlier request."""
         owner = self.registry.owners.get(self.arn, self.owner)
-        return owner.get("live") is True and not owner.get("refused")
+        return (
+            owner.get("live") is True
+            and not owner.get("refused")
+            and owner.get("request_id") != self.request_id
+        )
+
+    def take_back(self) -> bool:
+        return self.registry.owners.take_back(self.arn, self.owner, self.request_id)
 
     def await_live(self, stage_names: Sequence[str]) -> convergence.Live:
         live = convergence.await_live(
@@ -235,16 +241,19 @@ class _Request:
             )
 
     def undo(self, failure: ResourceError) -> ResourceError:
-        """Take back the owner this failed Update made. The pool then goes with the next pass
-        (this one's, if there is time; else any later one's: the scheduled run at the latest)."""
+        """Take back the owner this failed request made live, if it made one. The pool then goes
+        with the next pass (this one's, if there is time; else any later one's: the scheduled
+        run at the latest)."""
         try:
-            self.registry.owners.remove(self.arn, self.owner, f"undo:{self.holder}")
+            taken = self.take_back()
         except (ClientError, ResourceError) as error:
             self.log("undo", "failed", level=logging.ERROR, reason=error)
             return ResourceError(
                 f"{failure}; taking the new registration back failed too "
                 f"({_as_resource_error(error)}): run `reconcile`"
             )
+        if not taken:
+            return failure
         try:
             self.await_live(self.all_stages)
         except (ClientError, ResourceError, convergence.NotYetLive) as error:
@@ -262,6 +271,10 @@ def _authorizer_gone(request: _Request) -> bool:
     except ClientError as error:
         return publishing.is_not_found(error)
     return False
+
+
+def _transient(error: Exception) -> bool:
+    return isinstance(error, AwsCallFailed) and error.transient
 
 
 def _translated(action: Callable[[], T]) -> T:

@@ -161,7 +161,7 @@ def call(
         if attempt == 1 and not deadline.allows(0.0):
             # Even a first attempt: a worker past its lease must not start another call (a
             # retry is checked, with room for the call, before its wait: see ``pause``).
-            raise AwsCallFailed(operation, OUT_OF_TIME, "no time left to call it")
+            raise AwsCallFailed(operation, OUT_OF_TIME, "no time left to call it", transient=True)
         try:
             return request()
         except (ClientError, BotoCoreError) as error:
@@ -192,6 +192,6 @@ def pause(
         # and arriving all together at it would throttle all but one of them again.
         wait += asked
     if not deadline.allows(wait + _CALL_ALLOWANCE_SECONDS):
-        raise AwsCallFailed(operation, code, message, attempts=attempt) from error
+        raise AwsCallFailed(operation, code, message, attempts=attempt, transient=True) from error
     logger.debug({"retry": operation, "code": code, "attempt": attempt, "wait": round(wait, 3)})
     timing.clock.sleep(wait)

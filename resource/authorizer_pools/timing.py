@@ -20,6 +20,10 @@ class Clock(Protocol):
         """Wall-clock seconds since the epoch: what leases shared between containers expire by."""
         ...
 
+    def from_wall_time(self, seconds: float) -> float:
+        """A time another party stamped (seconds since the epoch) on :meth:`time`'s scale."""
+        ...
+
     def sleep(self, seconds: float) -> None: ...
 
 
@@ -29,6 +33,9 @@ class SystemClock:
 
     def time(self) -> float:
         return time.time()
+
+    def from_wall_time(self, seconds: float) -> float:
+        return seconds
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -23,6 +23,9 @@ Reproduces (sources as collected in ``shared/reference/aws-facts.md``):
   being applied yet), so other changes to the API go through and it may itself meet a 409 once
   it is released.
 
+- Lambda's asynchronous ``Invoke`` of the functions attached to ``lambda_async`` (moto would
+  need Docker): delivered later, on its own thread, at least once (``lambda_async``).
+
 Also: fault injection in each protocol's wire format (``localaws.wire``), per-operation counters
 and a call journal for tests to assert on.
 
@@ -54,7 +57,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from moto.iam.models import get_account_id_from
 
-from localaws import apigateway_ext, dynamodb_ext
+from localaws import apigateway_ext, dynamodb_ext, lambda_async
 from localaws.wire import HttpAnswer, WireProtocol, error_answer
 
 if TYPE_CHECKING:
@@ -397,6 +400,9 @@ def identify(environ: WSGIEnvironment) -> RequestInfo:
         action = re.search(rb"(?:^|&)Action=([A-Za-z0-9]+)", body)
         if action is not None:
             operation = action[1].decode()
+    elif service == "lambda" and lambda_async.is_invoke(method, path):
+        protocol = "rest-json"
+        operation = "Invoke"
     elif service == "s3":
         protocol = "rest-xml"
     else:
@@ -636,6 +642,8 @@ class ControlPlane:
         self._delays: list[InjectedDelay] = []
         self._counters: dict[str, OperationCounters] = {}
         self._journal: list[CallRecord] = []
+        # Lambda's asynchronous invocations of the functions attached to it.
+        self.lambda_async = lambda_async.AsyncInvocations()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -790,6 +798,7 @@ class ControlPlane:
             self._journal.clear()
             self._deployment_buckets.clear()
             self._account_buckets.clear()
+        self.lambda_async.reset()
         self.release_delays()
 
     # -- WSGI --------------------------------------------------------------------------------
@@ -962,6 +971,8 @@ class ControlPlane:
                 query=str(environ.get("QUERY_STRING", "")),
                 accept=info.headers.get("accept"),
             )
+        if info.operation == "Invoke" and info.service == "lambda":
+            return self.lambda_async.invoke(info.path, info.headers, info.body)
         if info.service == "dynamodb":
             # DynamoDB applies each write, condition included, atomically (developer guide,
             # "Condition expressions"; transactions are all-or-nothing). moto's models check

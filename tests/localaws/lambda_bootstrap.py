@@ -109,6 +109,9 @@ class ScaledClock:
         # expiry agree between containers.
         return time.time() / self.scale
 
+    def from_wall_time(self, seconds: float) -> float:
+        return seconds / self.scale
+
     def sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, seconds) * self.scale)
 

@@ -5,6 +5,7 @@
 - ``lease``: the worker's lease and the authorizer's status that waiters read;
 - ``ledger``: what the worker last did to each pool and saw on each stage;
 - ``checks``: validation's shared cache;
+- ``requests``: each CloudFormation request across its invocations (in a partition of its own);
 - ``state``: the whole partition, read at once; ``table`` and ``codec``: the plumbing.
 
 ``docs/ownership.md`` gives the protocol and why it holds.
@@ -17,8 +18,9 @@ from .checks import Check, Checks
 from .lease import Lease, Status
 from .ledger import Ledger, PoolFact, StageFact
 from .owners import Owner, Owners
+from .requests import RequestRecord, Requests
 from .state import OwnerRecord, PoolRecord, RegistryState, StageRecord, read_state
-from .table import Partition
+from .table import REQUESTS_PARTITION, Partition
 
 
 class Registry:
@@ -30,6 +32,9 @@ class Registry:
         self.lease = Lease(self.partition)
         self.ledger = Ledger(self.partition)
         self.checks = Checks(self.partition)
+        self.requests = Requests(
+            Partition(table, rest_api_id, authorizer_id, deadline, kind=REQUESTS_PARTITION)
+        )
 
     @property
     def rest_api_id(self) -> str:
@@ -59,6 +64,7 @@ __all__ = [
     "PoolRecord",
     "Registry",
     "RegistryState",
+    "RequestRecord",
     "StageFact",
     "StageRecord",
     "Status",

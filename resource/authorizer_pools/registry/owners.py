@@ -107,6 +107,23 @@ class Owners:
         self._remember(arn, owner, request_id)
         return False
 
+    def take_back(self, arn: str, owner: Owner, request_id: str) -> bool:
+        """Make ``owner`` a tombstone if ``request_id`` is the request that made it live (a
+        failed Create or Update takes back only its own doing). False when it is not."""
+        written = self.partition.update(
+            owner_sk(arn, owner),
+            "SET live = :false, deleted_by = :undo, expires_at = :expires REMOVE refused",
+            {
+                ":true": True,
+                ":false": False,
+                ":request": request_id,
+                ":undo": f"undo:{request_id}",
+                ":expires": _tombstone_expiry(),
+            },
+            condition="live = :true AND request_id = :request",
+        )
+        return written is not None
+
     def mark_refused(self, arn: str, owner: Owner, request_id: str, reason: str) -> None:
         """API Gateway refused to add the pool while ``owner`` was live through
         ``request_id``: that owner is not wanted until a new request arrives."""

@@ -20,20 +20,31 @@ AUTHORIZER_SK = "authorizer"
 TRANSACTION_LIMIT = 100
 
 
-def partition_key(rest_api_id: str, authorizer_id: str) -> str:
-    return f"authorizer#{rest_api_id}#{authorizer_id}"
+# The worker reads the whole ``authorizer`` partition on every pass; what only requests need
+# (``requests``) lives beside it, so it costs the worker nothing.
+AUTHORIZER_PARTITION = "authorizer"
+REQUESTS_PARTITION = "requests"
+
+
+def partition_key(rest_api_id: str, authorizer_id: str, kind: str = AUTHORIZER_PARTITION) -> str:
+    return f"{kind}#{rest_api_id}#{authorizer_id}"
 
 
 class Partition:
-    """``pk = authorizer#<api>#<authorizer>``: every item of one authorizer."""
+    """``pk = <kind>#<api>#<authorizer>``: every item of one kind of one authorizer."""
 
     def __init__(
-        self, table: str, rest_api_id: str, authorizer_id: str, deadline: Deadline
+        self,
+        table: str,
+        rest_api_id: str,
+        authorizer_id: str,
+        deadline: Deadline,
+        kind: str = AUTHORIZER_PARTITION,
     ) -> None:
         self.table = table
         self.rest_api_id = rest_api_id
         self.authorizer_id = authorizer_id
-        self.pk = partition_key(rest_api_id, authorizer_id)
+        self.pk = partition_key(rest_api_id, authorizer_id, kind)
         self.deadline = deadline
 
     def key(self, sk: str) -> dict[str, Any]:

@@ -1,0 +1,235 @@
+"""One CloudFormation request, across the invocations that carry it: work, then answer, or go on.
+
+event → request record (``registry.requests``) → ``lifecycle`` within this invocation's budget →
+an :class:`Answer`, or a continuation (``continuation``) when the change is not live yet and
+the invocation's time is up, or the give-up before the ServiceTimeout.
+
+- The budget of an invocation ends ``HANDOVER_RESERVE_SECONDS`` before Lambda's deadline, or at
+  the give-up, whichever comes first. The give-up counts from when the request *began* (the
+  record's ``started``), not from this invocation.
+- A request that gives up takes back what it registered (``lifecycle.take_back``) and answers
+  FAILED; so does any failure, on any invocation.
+- The first answer decided is recorded; a duplicate, a retry or a late continuation of the
+  same request sends that recorded answer (CloudFormation hears identical answers), and a
+  continuation superseded by a newer one does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import continuation, lifecycle, logs, metrics, reasons, timing
+from .convergence import NotYetLive
+from .crhelper_adapter import FAILED, SUCCESS, Answer
+from .errors import AwsCallFailed, ResourceError
+from .properties import parse_properties
+from .registration import Registration
+from .registry import Registry
+from .registry.requests import Requests
+from .settings import Settings
+from .timing import Deadline
+
+# Kept back from Lambda's deadline for what comes after the work: the hand-over (an UpdateItem
+# and an Invoke, each retried) or the give-up (taking the owner back, then the answer).
+HANDOVER_RESERVE_SECONDS = 20.0
+WORK = {"Create": lifecycle.create, "Update": lifecycle.update, "Delete": lifecycle.delete}
+
+
+def run(event: Mapping[str, Any], context: Any) -> Answer | None:
+    """The answer to send now, or None when a continuation will answer."""
+    attempt = continuation.attempt_of(event)
+    event = continuation.original(event)
+    request_id = str(event["RequestId"])
+    try:
+        requests = _requests(context)
+        record = requests.seen(request_id, started=_started(event))
+    except (ClientError, ResourceError) as error:
+        # Nothing was done yet. If this was only a hiccup, CloudFormation's retry of the stack
+        # operation starts afresh.
+        return _failed(event, context, _as_resource_error(error))
+    if record.answer is not None:
+        logs.step(event, "answer", "answered-before", status=record.answer.get("status"))
+        return Answer.from_record(record.answer)
+    if record.attempt > attempt:
+        logs.step(event, "continue", "superseded", attempt=attempt, newest=record.attempt)
+        return None
+    give_up = continuation.give_up_at(record.started, event)
+    answer = _work(event, context, attempt, requests, give_up)
+    if answer is None:
+        return None
+    try:
+        sent = Answer.from_record(requests.answer(request_id, answer.as_record()))
+    except (ClientError, ResourceError) as error:
+        logs.step(event, "answer", "not-recorded", level=logging.WARNING, reason=error)
+        sent = answer
+    if sent == answer:
+        metrics.emit({metrics.ANSWERS: 1}, Status=answer.status)
+        if answer.status == SUCCESS:
+            waited = timing.clock.time() - record.started
+            metrics.emit({metrics.SECONDS_TO_LIVE: round(waited, 3)})
+    return sent
+
+
+def _work(
+    event: Mapping[str, Any], context: Any, attempt: int, requests: Requests, give_up: float
+) -> Answer | None:
+    budget = _Budget(context, give_up)
+    if budget.remaining() > 0:
+        try:
+            registration = WORK[str(event["RequestType"])](event, budget)
+        except NotYetLive as pending:
+            reason: Exception = pending
+        except ResourceError as error:
+            if not (isinstance(error, AwsCallFailed) and error.transient):
+                return _failed(event, context, error)
+            reason = error
+        except Exception as error:
+            logs.logger.exception("unexpected error")
+            _take_back_after(event, context)
+            return _failed(event, context, error, "internal error")
+        else:
+            return _succeeded(event, registration)
+        if not budget.ends_with_give_up and _hand_over(event, context, attempt, requests, reason):
+            return None
+    return _give_up(event, context)
+
+
+def _hand_over(
+    event: Mapping[str, Any], context: Any, attempt: int, requests: Requests, reason: Exception
+) -> bool:
+    """Start the next continuation. True when one goes on (this one's, or a duplicate's)."""
+    deadline = Deadline.from_context(context)
+    request_id = str(event["RequestId"])
+    try:
+        if not requests.hand_over(request_id, attempt):
+            logs.step(event, "continue", "another-invocation-goes-on", attempt=attempt)
+            return True
+        continuation.start(event, attempt + 1, context.invoked_function_arn, deadline)
+    except (ClientError, ResourceError, ValueError) as error:
+        logs.step(event, "continue", "failed", level=logging.ERROR, reason=error)
+        return False
+    logs.step(event, "continue", "handed-over", attempt=attempt + 1, reason=reason)
+    return True
+
+
+def _give_up(event: Mapping[str, Any], context: Any) -> Answer:
+    patience = int(continuation.service_timeout(event))
+    busy = f"AWS stayed too busy to make the change live within the ServiceTimeout ({patience} s)"
+    if event["RequestType"] == "Delete":
+        message = (
+            f"{busy}; the removal is recorded and the scheduled repair publishes it: retry the "
+            "deletion"
+        )
+    else:
+        try:
+            taken = lifecycle.take_back(event, context)
+            outcome = "the registration was taken back" if taken else "nothing was registered"
+        except (ClientError, ResourceError) as error:
+            logs.step(event, "undo", "failed", level=logging.ERROR, reason=error)
+            outcome = "taking the registration back failed: run `reconcile`"
+        message = f"{busy}; {outcome}: retry the stack operation"
+    logs.step(event, "give-up", "failed", level=logging.ERROR, service_timeout=patience)
+    return _failed(event, context, ResourceError(message))
+
+
+def _take_back_after(event: Mapping[str, Any], context: Any) -> None:
+    """A failure ``lifecycle`` did not expect did not take anything back: do it here."""
+    try:
+        lifecycle.take_back(event, context)
+    except Exception:
+        logs.logger.exception("taking back after an unexpected error failed")
+
+
+def _succeeded(event: Mapping[str, Any], registration: Registration | None) -> Answer:
+    if registration is None:  # a Delete
+        return Answer(SUCCESS, str(event["PhysicalResourceId"]))
+    return Answer(SUCCESS, registration.physical_id, data=registration.attributes)
+
+
+def _failed(
+    event: Mapping[str, Any], context: Any, error: Exception, reason: str | None = None
+) -> Answer:
+    """The FAILED answer: a reason for the tenant (``reasons``), the whole story in the log, and
+    the physical id CloudFormation must roll back with."""
+    logs.logger.error({"step": "answer", "outcome": FAILED, "reason": str(error)})
+    properties = [event.get("ResourceProperties") or {}, event.get("OldResourceProperties") or {}]
+    own = [str(p.get("UserPoolArn", "")) for p in properties]
+    physical_id = _physical_id(event, context)
+    registration = Registration.from_physical_id(physical_id)
+    if registration is not None:
+        own.append(str(registration.user_pool_arn))
+    request_id = str(getattr(context, "aws_request_id", "?"))
+    told = reasons.for_tenant(reason or str(error), own=own, request_id=request_id)
+    return Answer(FAILED, physical_id, told)
+
+
+def _physical_id(event: Mapping[str, Any], context: Any) -> str:
+    """An Update or Delete keeps the id it came with. A Create answers with its registration's
+    deterministic id whenever its properties name one (the rollback Delete then finds any owner
+    it recorded), else with an id no registration has (no colon: see ``Registration``)."""
+    if event.get("PhysicalResourceId"):
+        return str(event["PhysicalResourceId"])
+    try:
+        settings = Settings.load(context)
+        props = parse_properties(event.get("ResourceProperties") or {}, settings)
+    except ResourceError:
+        stack = logs.stack_name(str(event.get("StackId", "")))
+        return f"{stack}_{event.get('LogicalResourceId')}_{str(event['RequestId'])[:8]}"
+    return props.registration.physical_id
+
+
+def _requests(context: Any) -> Requests:
+    settings = Settings.load(context)
+    return Registry(
+        settings.require_registry_table(),
+        settings.rest_api_id,
+        settings.authorizer_id,
+        Deadline.from_context(context),
+    ).requests
+
+
+def _started(event: Mapping[str, Any]) -> float:
+    """The earliest this request can have begun: now, or when its ResponseURL was signed."""
+    now = timing.clock.time()
+    signed = continuation.signed_at(str(event.get("ResponseURL", "")))
+    return now if signed is None else min(now, timing.clock.from_wall_time(signed))
+
+
+def _as_resource_error(error: Exception) -> ResourceError:
+    if isinstance(error, ResourceError):
+        return error
+    return ResourceError(f"the registry could not be read: {error}")
+
+
+@dataclass
+class _Budget:
+    """The Lambda context with this invocation's working time: until ``HANDOVER_RESERVE``
+    before Lambda's deadline, or until the give-up, whichever comes first."""
+
+    context: Any
+    give_up: float
+    ends_with_give_up: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ends_with_give_up = self._until_give_up() <= self._until_handover()
+
+    def _until_handover(self) -> float:
+        remaining = float(self.context.get_remaining_time_in_millis()) / 1000.0
+        return remaining - HANDOVER_RESERVE_SECONDS
+
+    def _until_give_up(self) -> float:
+        return self.give_up - timing.clock.time()
+
+    def remaining(self) -> float:
+        return min(self._until_handover(), self._until_give_up())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self.remaining() * 1000))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.context, name)
