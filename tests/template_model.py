@@ -39,6 +39,8 @@ class Deployment:
     partition: str = "aws"
     stack_name: str = "shared-authorizer-pools"
     table: str = "shared-authorizer-pools-Registry"
+    # SAM names the function <stack>-Function-<suffix>; the tests' local Lambda uses this name.
+    function_name: str = "shared-authorizer-pools-Function"
 
     def resolve(self, value: Any, local: Mapping[str, str] | None = None) -> Any:
         local = local or {}
@@ -100,6 +102,11 @@ class Deployment:
                 f"arn:{self.partition}:logs:{self.region}:{self.account}:"
                 f"log-group:{self.stack_name}-FunctionLogGroup:*"
             )
+        if logical_id == "Function" and attribute == "Arn":
+            return (
+                f"arn:{self.partition}:lambda:{self.region}:{self.account}:"
+                f"function:{self.function_name}"
+            )
         return f"<{logical_id}.{attribute}>"
 
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -121,13 +128,19 @@ class Deployment:
     def role_statements(self) -> list[dict[str, Any]]:
         """Every IAM statement that ends up on the function's role."""
         statements: list[dict[str, Any]] = []
-        for resource in self.resources().values():
+        for logical_id, resource in self.resources().items():
             if resource["Type"] == "AWS::IAM::Role":
                 for policy in resource["Properties"].get("Policies", []):
                     statements += policy["PolicyDocument"]["Statement"]
-            elif resource["Type"] == "AWS::IAM::RolePolicy":
+            elif resource["Type"] == "AWS::IAM::RolePolicy" or self._attached_policy(logical_id):
                 statements += resource["Properties"]["PolicyDocument"]["Statement"]
         return statements
+
+    def _attached_policy(self, logical_id: str) -> bool:
+        """An AWS::IAM::Policy attached to the function's role."""
+        body = self.template["Resources"].get(logical_id, {})
+        roles = body.get("Properties", {}).get("Roles", [])
+        return body.get("Type") == "AWS::IAM::Policy" and {"Ref": "FunctionRole"} in roles
 
     def allows(
         self, action: str, resource: str, context: Mapping[str, str | list[str]] | None = None

@@ -16,6 +16,7 @@ POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
 AUTHORIZER_TYPE = "apigateway:Resource/AuthorizerType"
 STAGE_NAME = "apigateway:Request/StageName"
 LEADING_KEYS = "dynamodb:LeadingKeys"
+FUNCTION_PREFIX = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
 
 
 Request = tuple[str, str, dict[str, str | list[str]]]
@@ -80,6 +81,11 @@ def iam_requests(call: CallRecord) -> list[Request]:
         else:
             leading = [body["Key"]["pk"]["S"]]
         return [(f"dynamodb:{call.operation}", table + body["TableName"], {LEADING_KEYS: leading})]
+    if call.service == "lambda" and call.operation == "Invoke":
+        # /2015-03-31/functions/<name or ARN>/invocations
+        named = unquote(call.path.split("/")[3])
+        function = named if named.startswith("arn:") else f"{FUNCTION_PREFIX}{named}"
+        return [("lambda:InvokeFunction", function, {})]
     raise AssertionError(f"unexpected call to {call.service}: {call.operation}")
 
 

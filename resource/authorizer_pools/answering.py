@@ -35,7 +35,8 @@ from .settings import Settings
 from .timing import Deadline
 
 # Kept back from Lambda's deadline for what comes after the work: the hand-over (an UpdateItem
-# and an Invoke, each retried) or the give-up (taking the owner back, then the answer).
+# and an Invoke, each retried) or the give-up (taking the owner back, then the answer); at most
+# a quarter of the invocation's time.
 HANDOVER_RESERVE_SECONDS = 20.0
 WORK = {"Create": lifecycle.create, "Update": lifecycle.update, "Delete": lifecycle.delete}
 
@@ -79,7 +80,7 @@ def _work(
     event: Mapping[str, Any], context: Any, attempt: int, requests: Requests, give_up: float
 ) -> Answer | None:
     budget = _Budget(context, give_up)
-    if budget.remaining() > 0:
+    if budget.remaining() > 0 or not budget.ends_with_give_up:
         try:
             registration = WORK[str(event["RequestType"])](event, budget)
         except NotYetLive as pending:
@@ -214,13 +215,17 @@ class _Budget:
     context: Any
     give_up: float
     ends_with_give_up: bool = field(init=False)
+    reserve: float = field(init=False)
 
     def __post_init__(self) -> None:
+        self.reserve = min(HANDOVER_RESERVE_SECONDS, self._lambda_remaining() / 4)
         self.ends_with_give_up = self._until_give_up() <= self._until_handover()
 
+    def _lambda_remaining(self) -> float:
+        return float(self.context.get_remaining_time_in_millis()) / 1000.0
+
     def _until_handover(self) -> float:
-        remaining = float(self.context.get_remaining_time_in_millis()) / 1000.0
-        return remaining - HANDOVER_RESERVE_SECONDS
+        return self._lambda_remaining() - self.reserve
 
     def _until_give_up(self) -> float:
         return self.give_up - timing.clock.time()

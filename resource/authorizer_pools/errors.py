@@ -41,8 +41,8 @@ class InvalidProperty(ResourceError):
 class AwsCallFailed(ResourceError):
     """An AWS call failed for good, or kept failing until the function had to answer.
 
-    ``transient``: it was refused (throttled, in conflict) or its fate unknown until this
-    invocation's time ran out; a later invocation may well succeed."""
+    ``transient``: it was refused (throttled, in conflict) until this invocation's time ran out,
+    or there was no time left to make it; a later invocation may well succeed."""
 
     def __init__(
         self, operation: str, code: str, message: str, attempts: int = 1, *, transient: bool = False

@@ -192,6 +192,11 @@ def pause(
         # and arriving all together at it would throttle all but one of them again.
         wait += asked
     if not deadline.allows(wait + _CALL_ALLOWANCE_SECONDS):
-        raise AwsCallFailed(operation, code, message, attempts=attempt, transient=True) from error
+        # Refused calls (throttled, in conflict) changed nothing and will pass once AWS is less
+        # busy: a later invocation goes on. An unknown fate that kept repeating is a failure.
+        refused = classify(error) == "refused"
+        raise AwsCallFailed(
+            operation, code, message, attempts=attempt, transient=refused
+        ) from error
     logger.debug({"retry": operation, "code": code, "attempt": attempt, "wait": round(wait, 3)})
     timing.clock.sleep(wait)
