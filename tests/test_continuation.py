@@ -1,0 +1,378 @@
+"""Past Lambda's 900 s: a request that cannot finish in one invocation goes on in a new
+invocation of the function, which it starts itself (an asynchronous Invoke, delivered by the
+local Lambda as Lambda does: later, at least once, sometimes late).
+
+The numbered tests are the issue's five sequences; each failed on the crhelper polling this
+replaces. Time runs ten times faster (conftest's TIME_SCALE) for the model and the function.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from conftest import (
+    FUNCTION_TIMEOUT,
+    REGISTRATION,
+    REGISTRY_TABLE,
+    TIME_SCALE,
+    World,
+    template_function,
+)
+from test_ownership import assert_invariant
+
+from localaws.cloudformation import (
+    Exchange,
+    InProcessFunction,
+    LambdaService,
+    LocalCloudFormation,
+)
+from localaws.control_plane import RequestInfo
+
+MARKER = "AuthorizerPoolsContinuation"
+
+
+def busy_for(world: World, model_seconds: float) -> threading.Timer:
+    """Other teams' deployments hold the account's CreateDeployment quota for a while."""
+    world.aws.control_plane.inject(
+        "CreateDeployment",
+        429,
+        "TooManyRequestsException",
+        "Too Many Requests",
+        headers={"Retry-After": "5"},
+        service="apigateway",
+    )
+    timer = threading.Timer(model_seconds * TIME_SCALE, world.aws.control_plane.clear)
+    timer.start()
+    return timer
+
+
+def continuations(world: World) -> list[Mapping[str, Any]]:
+    return [d.event for d in world.aws.control_plane.lambda_async.deliveries]
+
+
+def settled(world: World) -> None:
+    """Every continuation delivered and finished: nothing is left in Lambda's queue."""
+    assert world.aws.control_plane.lambda_async.wait_idle(60), "continuations still queued"
+
+
+def on_continuation(world: World, hook: Callable[[Mapping[str, Any]], None]) -> None:
+    """Run ``hook`` before each continuation reaches the function."""
+    function = world.cloudformation.function
+    assert isinstance(function, InProcessFunction)
+
+    class Hooked:
+        arn = function.arn
+
+        def deliver(self, event: Mapping[str, Any]) -> Any:
+            hook(event)
+            return function.deliver(event)
+
+    world.aws.control_plane.lambda_async.attach(Hooked())
+
+
+def no_polling_calls(world: World) -> None:
+    """No EventBridge rule, no resource-policy statement: only Invoke of the function itself."""
+    services = {(call.service, call.operation) for call in world.calls()}
+    assert not [s for s in services if s[0] == "events"], services
+    assert {op for service, op in services if service == "lambda"} <= {"Invoke"}
+
+
+def test_a_registration_outlasting_an_invocation_is_finished_by_its_continuation(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    busy = busy_for(world, 150.0)
+
+    stack = world.create_tenant("tenant-acme", pool)
+    busy.cancel()
+    settled(world)
+
+    (create,) = stack.exchanges
+    assert stack.status == "CREATE_COMPLETE", create.reason
+    assert create.answers == 1
+    assert create.seconds / TIME_SCALE > FUNCTION_TIMEOUT  # more than one invocation
+    assert [event[MARKER]["attempt"] for event in continuations(world)][:2] == [1, 2]
+    assert create.data["UserPoolArn"] == pool
+    assert_invariant(world, pool)
+    no_polling_calls(world)
+
+
+def test_1_nothing_grows_with_the_number_of_waiting_requests(
+    world: World, aws_environment: dict[str, str]
+) -> None:
+    """Six requests wait at once, each in its own execution environment (real processes)."""
+    count = 6
+    config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=FUNCTION_TIMEOUT)
+    pools = [world.tenant_pool(f"tenant-{n}") for n in range(count)]
+    with LambdaService(config) as service:
+        world.aws.control_plane.lambda_async.attach(service)
+        cloudformation = LocalCloudFormation(
+            service, world.receiver, service_timeout=3600 * TIME_SCALE
+        )
+        busy = busy_for(world, 120.0)
+        with ThreadPoolExecutor(count) as pool:
+            stacks = list(
+                pool.map(
+                    lambda n: cloudformation.create_stack(
+                        f"tenant-{n}", {REGISTRATION: world.registration(pools[n])}
+                    ),
+                    range(count),
+                )
+            )
+        busy.cancel()
+        settled(world)
+
+    assert [s.status for s in stacks] == ["CREATE_COMPLETE"] * count, [
+        s.exchanges[0].reason for s in stacks
+    ]
+    waited = {str(event["RequestId"]) for event in continuations(world)}
+    assert len(waited) == count  # every one of them went on past an invocation
+    no_polling_calls(world)
+    assert boto3.client("events").list_rules()["Rules"] == []
+    assert_invariant(world, *pools)
+
+
+def test_2_the_response_url_is_stored_nowhere_a_reader_could_find_it(world: World) -> None:
+    pool = world.tenant_pool("acme")
+    busy = busy_for(world, 100.0)
+    stack = world.create_tenant("tenant-acme", pool)
+    busy.cancel()
+    settled(world)
+    assert stack.status == "CREATE_COMPLETE"
+    url = str(stack.exchanges[0].event["ResponseURL"])
+    signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
+
+    # Only the Invoke call carries it (its payload stays in Lambda's internal queue).
+    carriers = {call.operation for call in world.calls() if signature.encode() in call.body}
+    assert carriers == {"Invoke"}
+    items = boto3.client("dynamodb").scan(TableName=REGISTRY_TABLE)["Items"]
+    assert signature not in json.dumps(items)
+    assert signature not in stack.exchanges[0].logs
+
+
+def refuse_adding(pool: str) -> Callable[[RequestInfo], bool]:
+    def adds_it(info: RequestInfo) -> bool:
+        body = info.json_body() or {}
+        return any(
+            op.get("op") == "add" and op.get("value") == pool
+            for op in body.get("patchOperations", [])
+        )
+
+    return adds_it
+
+
+def test_3_an_update_to_a_refused_pool_never_answers_success_nor_loses_the_old_one(
+    world: World,
+) -> None:
+    old, new = world.tenant_pool("acme-v1"), world.tenant_pool("acme-v2")
+    world.create_tenant("tenant-acme", old)
+    # API Gateway refuses the new pool, and CreateDeployment is throttled all the while the
+    # update, its take-back and its later invocations run.
+    world.aws.control_plane.inject(
+        "UpdateAuthorizer",
+        400,
+        "BadRequestException",
+        "Invalid provider ARN",
+        predicate=refuse_adding(new),
+        service="apigateway",
+    )
+    busy = busy_for(world, 150.0)
+
+    stack = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(new)}
+    )
+    busy.cancel()
+    settled(world)
+    world.aws.control_plane.clear()
+
+    update = stack.exchanges[1]
+    assert update.status == "FAILED"
+    assert update.answers == 1
+    assert "UserPoolArn" in update.reason
+    assert "refused" in update.reason
+    assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
+    answers = world.receiver.answers(str(update.event["RequestId"]))
+    assert {a.status for a in answers} == {"FAILED"}, "a later invocation answered otherwise"
+    # The old registration survives the rollback; the refused one is taken back.
+    world.create_tenant("tenant-probe", world.tenant_pool("probe"))  # one more pass
+    assert world.owners().get(old) == [f"tenant-acme/{REGISTRATION}"]
+    assert new not in world.owners()
+    assert world.live_everywhere(old)
+
+
+def test_4_a_give_up_takes_back_what_the_update_registered(world: World) -> None:
+    old, new = world.tenant_pool("acme-v1"), world.tenant_pool("acme-v2")
+    world.create_tenant("tenant-acme", old, ServiceTimeout=200)
+    patience = 200.0
+    world.aws.control_plane.inject(
+        "CreateDeployment", 429, "TooManyRequestsException", "Too Many Requests",
+        service="apigateway",
+    )  # fmt: skip
+
+    def calm_for_the_rollback(exchange: Exchange) -> None:
+        world.aws.control_plane.clear()
+
+    world.cloudformation.on_exchange = calm_for_the_rollback
+    stack = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(new, ServiceTimeout=patience)}
+    )
+    world.cloudformation.on_exchange = None
+    settled(world)
+
+    update = stack.exchanges[1]
+    assert update.status == "FAILED"
+    assert "ServiceTimeout" in update.reason
+    assert "taken back" in update.reason
+    assert update.seconds / TIME_SCALE < patience
+    assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
+    assert_invariant(world, old)
+
+
+def test_4_a_check_failing_on_a_later_invocation_answers_with_the_registrations_id(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    busy = busy_for(world, 1_000.0)
+
+    def pool_deleted_meanwhile(event: Mapping[str, Any]) -> None:
+        world.aws.control_plane.inject(
+            "DescribeUserPool",
+            400,
+            "ResourceNotFoundException",
+            "User pool does not exist.",
+            service="cognito-idp",
+        )
+
+    on_continuation(world, pool_deleted_meanwhile)
+
+    def calm_for_the_rollback(exchange: Exchange) -> None:
+        world.aws.control_plane.clear()
+
+    world.cloudformation.on_exchange = calm_for_the_rollback
+    stack = world.create_tenant("tenant-acme", pool)
+    world.cloudformation.on_exchange = None
+    busy.cancel()
+    settled(world)
+
+    create, rollback = stack.exchanges
+    assert create.status == "FAILED"
+    assert create.physical_id == f"{world.api.rest_api_id}:{world.api.authorizer_id}:{pool}"
+    assert rollback.status == "SUCCESS"
+    assert stack.status == "ROLLBACK_COMPLETE"
+    assert_invariant(world)
+
+
+def test_5_the_give_up_counts_from_when_cloudformation_sent_the_request(world: World) -> None:
+    patience = 150.0  # shorter than three invocations of the function
+    pool = world.tenant_pool("acme")
+    world.aws.control_plane.inject(
+        "CreateDeployment", 429, "TooManyRequestsException", "Too Many Requests",
+        service="apigateway",
+    )  # fmt: skip
+
+    def calm_for_the_rollback(exchange: Exchange) -> None:
+        world.aws.control_plane.clear()
+
+    world.cloudformation.on_exchange = calm_for_the_rollback
+    stack = world.create_tenant("tenant-acme", pool, ServiceTimeout=patience)
+    world.cloudformation.on_exchange = None
+    settled(world)
+
+    create, rollback = stack.exchanges
+    assert create.status == "FAILED"
+    assert "ServiceTimeout (150 s)" in create.reason
+    waited = create.seconds / TIME_SCALE
+    assert patience - 60 < waited < patience, waited
+    assert rollback.status == "SUCCESS"
+    assert_invariant(world)
+    # No continuation goes on after the answer.
+    assert world.aws.control_plane.lambda_async.pending == 0
+
+
+def test_a_continuation_delivered_twice_changes_nothing_twice(world: World) -> None:
+    pool = world.tenant_pool("acme")
+    world.aws.control_plane.lambda_async.duplicate_next(3)
+    busy = busy_for(world, 150.0)
+
+    stack = world.create_tenant("tenant-acme", pool)
+    busy.cancel()
+    settled(world)
+
+    (create,) = stack.exchanges
+    assert create.status == "SUCCESS", create.reason
+    answers = world.receiver.answers(str(create.event["RequestId"]))
+    assert len({(a.status, a.physical_resource_id, json.dumps(a.data)) for a in answers}) == 1
+    # Each attempt is started once: a duplicate never forks the chain.
+    attempts = [event[MARKER]["attempt"] for event in continuations(world)]
+    assert max(attempts) <= len(set(attempts))
+    assert_invariant(world, pool)
+
+
+def test_a_continuation_delivered_late_still_answers(world: World) -> None:
+    pool = world.tenant_pool("acme")
+    world.aws.control_plane.lambda_async.delay_next(40.0)
+    busy = busy_for(world, 100.0)
+
+    stack = world.create_tenant("tenant-acme", pool)
+    busy.cancel()
+    settled(world)
+
+    assert stack.status == "CREATE_COMPLETE", stack.exchanges[0].reason
+    assert_invariant(world, pool)
+
+
+def test_a_continuation_delivered_after_the_answer_resends_it_and_changes_nothing(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    busy = busy_for(world, 100.0)
+    stack = world.create_tenant("tenant-acme", pool)
+    busy.cancel()
+    settled(world)
+    (create,) = stack.exchanges
+    first = continuations(world)[0]
+    world.cloudformation.delete_stack("tenant-acme")  # a later request changed everything
+    before = world.snapshot()
+
+    world.cloudformation.function.deliver(first)
+    world.cloudformation.function.deliver(create.event)  # CloudFormation's event, replayed
+
+    answers = world.receiver.answers(str(create.event["RequestId"]))
+    assert {(a.status, a.physical_resource_id) for a in answers} == {
+        ("SUCCESS", create.physical_id)
+    }
+    assert world.snapshot() == before
+    assert_invariant(world)
+
+
+@pytest.mark.parametrize("late_by", [0.0, 100.0])
+def test_the_give_up_counts_from_the_signing_of_the_response_url(
+    world: World, late_by: float
+) -> None:
+    """Lambda may deliver CloudFormation's event late (its own queue): the ResponseURL's
+    signing time still says when CloudFormation began waiting."""
+    pool = world.tenant_pool("acme")
+    world.aws.control_plane.inject(
+        "CreateDeployment", 429, "TooManyRequestsException", "Too Many Requests",
+        service="apigateway",
+    )  # fmt: skip
+    stack = world.cloudformation.new_stack("tenant-acme")
+    event = world.cloudformation.build_event(
+        "Create", stack, REGISTRATION, world.registration(pool, ServiceTimeout=150)
+    )
+    time.sleep(late_by * TIME_SCALE)  # the URL was signed, the event not yet delivered
+    started = time.monotonic()
+    exchange = world.cloudformation.deliver(event, stack)
+    settled(world)
+    world.aws.control_plane.clear()
+
+    assert exchange.status == "FAILED"
+    assert (time.monotonic() - started) / TIME_SCALE < 150 - late_by
