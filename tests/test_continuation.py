@@ -21,7 +21,6 @@ import pytest
 from conftest import (
     FUNCTION_TIMEOUT,
     REGISTRATION,
-    REGISTRY_TABLE,
     TIME_SCALE,
     World,
     template_function,
@@ -35,6 +34,7 @@ from localaws.cloudformation import (
     LocalCloudFormation,
 )
 from localaws.control_plane import RequestInfo
+from localaws.shared_api import REGISTRY_TABLE
 
 MARKER = "AuthorizerPoolsContinuation"
 
