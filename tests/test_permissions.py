@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import boto3
 from conftest import ACCOUNT, REGION, REGISTRATION, World
 from template_model import Deployment, load_template
+from test_continuation import busy_for, settled
 
 from localaws.control_plane import CallRecord
 
@@ -104,6 +105,13 @@ def test_every_call_of_a_whole_lifecycle_is_allowed_by_the_role(world: World) ->
     world.create_tenant("tenant-acme", first, StageNames=["dev"])
     world.cloudformation.update_stack("tenant-acme", {REGISTRATION: world.registration(first)})
     world.cloudformation.update_stack("tenant-acme", {REGISTRATION: world.registration(second)})
+    # One request outlasts an invocation and goes on in a continuation of the function.
+    busy = busy_for(world, 100.0)
+    assert world.create_tenant("tenant-busy", world.tenant_pool("busy")).status == (
+        "CREATE_COMPLETE"
+    )
+    busy.cancel()
+    settled(world)
     stack = world.cloudformation.delete_stack("tenant-acme")
     assert stack.status == "DELETE_COMPLETE"
 
@@ -118,6 +126,7 @@ def test_every_call_of_a_whole_lifecycle_is_allowed_by_the_role(world: World) ->
         "TransactWriteItems",
         "UpdateItem",
         "GetItem",
+        "Invoke",
     }
     denied = [
         (call.operation, action, resource)

@@ -20,6 +20,8 @@ TYPE, COGNITO = "apigateway:Resource/AuthorizerType", "COGNITO_USER_POOLS"
 STAGE = "apigateway:Request/StageName"
 KEYS = "dynamodb:LeadingKeys"
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/shared-authorizer-pools-Registry"
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:shared-authorizer-pools-Function"
+RULES = "arn:aws:events:us-east-1:123456789012:rule"
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +194,15 @@ def test_no_statement_uses_a_wildcard_action(deployed: Deployment) -> None:
         ("dynamodb:UpdateItem", TABLE, {KEYS: [f"authorizer#{API}#other1"]}, False),
         ("dynamodb:Scan", TABLE, {}, False),
         ("dynamodb:DeleteTable", TABLE, {}, False),
+        # Its continuation: a new invocation of itself, nothing else.
+        ("dynamodb:UpdateItem", TABLE, {KEYS: [f"requests#{API}#{AUTHORIZER}"]}, True),
+        ("dynamodb:UpdateItem", TABLE, {KEYS: [f"requests#{API}#other1"]}, False),
+        ("lambda:InvokeFunction", FUNCTION, {}, True),
+        ("lambda:InvokeFunction", FUNCTION.replace("Function", "Other"), {}, False),
+        ("lambda:AddPermission", FUNCTION, {}, False),
+        ("lambda:RemovePermission", FUNCTION, {}, False),
+        ("events:PutRule", f"{RULES}/TenantPoolRegistrationABCDEFGH", {}, False),
+        ("events:PutTargets", f"{RULES}/registrar-repair", {}, False),
         ("cognito-idp:DescribeUserPool", OWN_POOL, {}, True),
         ("cognito-idp:DescribeUserPool", OTHER_ACCOUNT_POOL, {}, False),
         ("cognito-idp:DeleteUserPool", OWN_POOL, {}, False),
@@ -205,6 +216,19 @@ def test_the_role_allows_exactly_what_the_function_needs(
     allowed: bool,
 ) -> None:
     assert deployed.allows(action, resource, context) is allowed
+
+
+def test_no_grant_on_every_eventbridge_rule_and_no_edit_of_its_own_policy(
+    deployed: Deployment,
+) -> None:
+    for statement in deployed.role_statements():
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        assert not [a for a in actions if a.startswith("events:")], statement
+        assert not {"lambda:AddPermission", "lambda:RemovePermission"} & set(actions), statement
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        assert not [r for r in resources if ":rule/" in r], statement
 
 
 def test_allowed_pool_patterns_flow_into_the_patch_condition(template: dict[str, Any]) -> None:

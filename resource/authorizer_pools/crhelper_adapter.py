@@ -15,12 +15,15 @@ its documented decorators, each checked by ``tests/test_crhelper_adapter.py``:
 - on such a poll it would otherwise set up or remove its EventBridge polling
   (``_setup_polling``, ``_remove_polling``): both are disabled here, so it can never add a
   rule or a permission;
-- a raised error answers FAILED with ``PhysicalResourceId`` as set before the raise.
+- a raised error answers FAILED with ``PhysicalResourceId`` as set before the raise;
+- on such a poll's answer it logs "Polling complete, removing cwe schedule", which would send
+  an operator looking for a schedule that never existed: that line is dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -108,6 +111,16 @@ with _clients_on_first_use():
 _internals: Any = helper
 _internals._setup_polling = _no_polling
 _internals._remove_polling = _no_polling
+
+_NO_SCHEDULE = "Polling complete, removing cwe schedule"
+
+
+class _NoPollingLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _NO_SCHEDULE
+
+
+logging.getLogger(crhelper.resource_helper.__name__).addFilter(_NoPollingLines())
 
 Work = Callable[[Mapping[str, Any], Any], Answer | None]
 _work: list[Work] = []
