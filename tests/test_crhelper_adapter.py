@@ -113,7 +113,7 @@ def broken_package(world: World) -> Iterator[Any]:
         yield importlib.reload(authorizer_pools.handler)
     finally:
         sys.modules["authorizer_pools.answering"] = saved
-        authorizer_pools.answering = saved  # type: ignore[attr-defined]
+        authorizer_pools.answering = saved
         importlib.reload(authorizer_pools.handler)
 
 
