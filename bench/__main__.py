@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, report
+from bench import cold_start, outage, report
 from bench.launch_day import PER_STAGE, PROJECT, SEED, Bench, Implementation
 
 FULL = (1, 10, 50, 200)
@@ -28,6 +28,8 @@ PER_STAGE_SIZES = (10, 50)
 # model seconds (about 1 to 1.5 at x16), once moto's transactions stopped copying the whole
 # table per item (localaws/dynamodb_ext.py); before, 2.5.
 REAL_TIME_UP_TO = 25
+OUTAGE_TENANTS = 200
+QUICK_OUTAGE_TENANTS = 20
 
 
 def time_scale(tenants: int) -> float:
@@ -41,11 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"N in {QUICK} only")
     parser.add_argument(
+        "--outage-only", action="store_true", help="only the outage scenario (N=200)"
+    )
+    parser.add_argument(
         "--sizes", type=lambda text: tuple(int(n) for n in text.split(",")), help="e.g. 1,200"
     )
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK if args.quick else FULL)
     started = time.monotonic()
+    if args.outage_only:
+        with Bench() as bench:
+            print(_outage(bench, OUTAGE_TENANTS))
+        return 0
     print(
         "launch day: N tenants registered at once on 2 stages, then deleted, on the model of "
         "API Gateway's quotas",
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 runs.append(bench.run(implementation, tenants, scale))
+        outage_line = _outage(bench, QUICK_OUTAGE_TENANTS if args.quick else OUTAGE_TENANTS)
     print()
     print(report.table(runs))
     print()
@@ -102,7 +112,19 @@ def main(argv: list[str] | None = None) -> int:
         f"speedup_vs_seed={speedup:.1f} "
         f"read_units_per_waiter_s={ours.create.read_units_per_waiter_second():.2f}"
     )
+    print(outage_line)
     return 0
+
+
+def _outage(bench: Bench, tenants: int) -> str:
+    print(
+        f"  running the outage: N={tenants}, API Gateway unable to publish for "
+        f"{outage.OUTAGE_SECONDS / 60:.0f} model minutes, model time x{outage.TIME_SCALE:g} …",
+        flush=True,
+    )
+    result = outage.run(bench, tenants)
+    print(f"  outage: {result.continuations} continuations delivered", flush=True)
+    return result.line()
 
 
 if __name__ == "__main__":
