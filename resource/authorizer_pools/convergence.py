@@ -115,9 +115,11 @@ def await_live(
             try:
                 worked = work_if_free(registry, holder, deadline, stages=all_stages)
             except AwsCallFailed as failure:
-                if failure.transient:
-                    raise NotYetLive(f"AWS is busy ({failure})") from failure
-                raise
+                if not failure.transient:
+                    raise
+                # AWS stayed busy for the whole lease: try again while this invocation has
+                # time (the wait below says when it has not).
+                worked = None
             if worked:
                 if not deadline.allows(_READ_SECONDS):
                     raise NotYetLive("worked until this invocation had to stop")
