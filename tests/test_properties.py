@@ -119,7 +119,8 @@ def test_service_timeout_beside_the_service_token_is_accepted() -> None:
             "StageNames 'internal' is not a stage this registrar publishes (dev, prod)",
         ),
         (props(StageNames="dev,prod,dev"), "StageNames 'dev' is named more than once"),
-        (props(ServiceTimeout="7200"), "ServiceTimeout '7200' must be a number of seconds, 1"),
+        (props(ServiceTimeout="7200"), "ServiceTimeout '7200' must be a number of seconds, 60"),
+        (props(ServiceTimeout="5"), "ServiceTimeout '5' must be a number of seconds, 60 to 3600"),
         (props(ServiceTimeout="soon"), "ServiceTimeout 'soon' must be a number of seconds"),
         (
             props(UserPoolArn="arn:aws:cognito-idp:" + "x" * 3000),

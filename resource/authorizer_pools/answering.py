@@ -7,8 +7,9 @@ the invocation's time is up, or the give-up before the ServiceTimeout.
 - The budget of an invocation ends ``HANDOVER_RESERVE_SECONDS`` before Lambda's deadline, or at
   the give-up, whichever comes first. The give-up counts from when the request *began* (the
   record's ``started``), not from this invocation.
-- A request that gives up takes back what it registered (``lifecycle.take_back``) and answers
-  FAILED; so does any failure, on any invocation.
+- A request that gives up answers FAILED, as does any failure on any invocation; once that
+  answer is decided (recorded first: a duplicate that answered SUCCESS meanwhile wins), what the
+  request registered is taken back (``lifecycle.take_back``).
 - The first answer decided is recorded; a duplicate, a retry or a late continuation of the
   same request sends that recorded answer (CloudFormation hears identical answers), and a
   continuation superseded by a newer one does nothing.
@@ -50,8 +51,9 @@ def run(event: Mapping[str, Any], context: Any) -> Answer | None:
         requests = _requests(context)
         record = requests.seen(request_id, started=_started(event))
     except (ClientError, ResourceError) as error:
-        # Nothing was done yet. If this was only a hiccup, CloudFormation's retry of the stack
-        # operation starts afresh.
+        if attempt > 0:
+            # An earlier invocation may have registered: no owner stays live after FAILED.
+            _take_back(event, context)
         return _failed(event, context, _as_resource_error(error))
     if record.answer is not None:
         logs.step(event, "answer", "answered-before", status=record.answer.get("status"))
@@ -69,6 +71,8 @@ def run(event: Mapping[str, Any], context: Any) -> Answer | None:
         logs.step(event, "answer", "not-recorded", level=logging.WARNING, reason=error)
         sent = answer
     if sent == answer:
+        if answer.status == FAILED:
+            _take_back(event, context)
         metrics.emit({metrics.ANSWERS: 1}, Status=answer.status)
         if answer.status == SUCCESS:
             waited = timing.clock.time() - record.started
@@ -91,12 +95,16 @@ def _work(
             reason = error
         except Exception as error:
             logs.logger.exception("unexpected error")
-            _take_back_after(event, context)
             return _failed(event, context, error, "internal error")
         else:
             return _succeeded(event, registration)
-        if not budget.ends_with_give_up and _hand_over(event, context, attempt, requests, reason):
-            return None
+        try:
+            if not budget.ends_with_give_up and _hand_over(
+                event, context, attempt, requests, reason
+            ):
+                return None
+        except _NotContinued as stopped:
+            return _give_up(event, context, str(stopped))
     return _give_up(event, context)
 
 
@@ -110,40 +118,50 @@ def _hand_over(
         if not requests.hand_over(request_id, attempt):
             logs.step(event, "continue", "another-invocation-goes-on", attempt=attempt)
             return True
+    except (ClientError, ResourceError) as error:
+        logs.step(event, "continue", "not-claimed", level=logging.ERROR, reason=error)
+        return False
+    try:
         continuation.start(event, attempt + 1, context.invoked_function_arn, deadline)
     except (ClientError, ResourceError, ValueError) as error:
-        logs.step(event, "continue", "failed", level=logging.ERROR, reason=error)
-        return False
+        # Nothing carries the request on: give the claim back (a duplicate of this invocation
+        # may still hand over) and answer now, saying why, rather than leave it unanswered.
+        logs.step(event, "continue", "not-started", level=logging.ERROR, reason=error)
+        try:
+            requests.release(request_id, attempt)
+        except (ClientError, ResourceError) as release_error:
+            logs.step(event, "continue", "not-released", level=logging.ERROR, reason=release_error)
+        raise _NotContinued(f"it could not go on past this invocation ({error})") from error
     logs.step(event, "continue", "handed-over", attempt=attempt + 1, reason=reason)
     return True
 
 
-def _give_up(event: Mapping[str, Any], context: Any) -> Answer:
+class _NotContinued(Exception):
+    """The request needed another invocation and could not start one."""
+
+
+def _give_up(event: Mapping[str, Any], context: Any, why: str | None = None) -> Answer:
     patience = int(continuation.service_timeout(event))
     busy = f"AWS stayed too busy to make the change live within the ServiceTimeout ({patience} s)"
+    if why is not None:
+        busy = f"the change is not live yet and {why}"
     if event["RequestType"] == "Delete":
         message = (
             f"{busy}; the removal is recorded and the scheduled repair publishes it: retry the "
             "deletion"
         )
     else:
-        try:
-            taken = lifecycle.take_back(event, context)
-            outcome = "the registration was taken back" if taken else "nothing was registered"
-        except (ClientError, ResourceError) as error:
-            logs.step(event, "undo", "failed", level=logging.ERROR, reason=error)
-            outcome = "taking the registration back failed: run `reconcile`"
-        message = f"{busy}; {outcome}: retry the stack operation"
+        message = f"{busy}; what this request registered is taken back: retry the stack operation"
     logs.step(event, "give-up", "failed", level=logging.ERROR, service_timeout=patience)
     return _failed(event, context, ResourceError(message))
 
 
-def _take_back_after(event: Mapping[str, Any], context: Any) -> None:
-    """A failure ``lifecycle`` did not expect did not take anything back: do it here."""
+def _take_back(event: Mapping[str, Any], context: Any) -> None:
+    """Take back what this Create or Update registered, once its FAILED answer is decided."""
     try:
         lifecycle.take_back(event, context)
     except Exception:
-        logs.logger.exception("taking back after an unexpected error failed")
+        logs.logger.exception("taking the registration back failed: run `reconcile`")
 
 
 def _succeeded(event: Mapping[str, Any], registration: Registration | None) -> Answer:

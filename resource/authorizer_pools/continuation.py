@@ -36,6 +36,7 @@ _DEFAULT_SERVICE_TIMEOUT = 3600.0
 # ServiceTimeout (or a quarter of a short one): time to take back what it registered, answer,
 # and for CloudFormation to hear it.
 GIVE_UP_MARGIN_SECONDS = 60.0
+MINIMUM_SERVICE_TIMEOUT = 60.0  # what properties.py accepts at least
 
 
 def attempt_of(event: Mapping[str, Any]) -> int:
@@ -59,7 +60,10 @@ def service_timeout(event: Mapping[str, Any]) -> float:
         seconds = float((event.get("ResourceProperties") or {}).get("ServiceTimeout", ""))
     except (TypeError, ValueError):
         return _DEFAULT_SERVICE_TIMEOUT
-    return seconds if 0 < seconds <= _DEFAULT_SERVICE_TIMEOUT else _DEFAULT_SERVICE_TIMEOUT
+    if not 0 < seconds <= _DEFAULT_SERVICE_TIMEOUT:
+        return _DEFAULT_SERVICE_TIMEOUT
+    # A Delete may carry a value a Create was refused for: it still gets time to work.
+    return max(seconds, MINIMUM_SERVICE_TIMEOUT)
 
 
 def give_up_at(started: float, event: Mapping[str, Any]) -> float:

@@ -69,15 +69,21 @@ def update(event: Event, context: Context) -> Registration:
 
 
 def take_back(event: Event, context: Context) -> bool:
-    """Take back the owner this Create or Update made live (when it gives up). False when it
-    made none: an owner live before the request stays, and a Delete has nothing to take back."""
+    """Take back the owner this Create or Update made live, on any of its invocations, once its
+    FAILED answer is decided. False when it made none: an owner live before the request stays,
+    and a Delete, or properties that name no registration, have nothing to take back."""
     if event["RequestType"] == "Delete":
         return False
     settings = Settings.load(context)
-    props = parse_properties(event["ResourceProperties"], settings)
+    try:
+        props = parse_properties(event["ResourceProperties"], settings)
+    except ResourceError:
+        return False
     request = _Request(event, context, props.registration, settings)
     taken = _translated(request.take_back)
     request.log("undo", "taken-back" if taken else "nothing-to-take-back")
+    if taken:
+        request.settle_take_back()
     return taken
 
 
@@ -158,8 +164,9 @@ def _register(
         if _transient(error):
             # Throttled or out of time: not a failure of the request; a later invocation goes on.
             raise convergence.NotYetLive(str(error)) from error
-        # On any invocation of this request: what an earlier one added is taken back too.
-        failure = request.undo(_as_resource_error(error))
+        # ``answering`` records the FAILED answer, then takes back what this request (on any
+        # of its invocations) made live: never before the answer is decided.
+        failure = _as_resource_error(error)
         request.log("register", "failed", level=logging.ERROR, reason=failure)
         raise failure from error
     return props.registration
@@ -240,26 +247,13 @@ class _Request:
                 "or deleted",
             )
 
-    def undo(self, failure: ResourceError) -> ResourceError:
-        """Take back the owner this failed request made live, if it made one. The pool then goes
-        with the next pass (this one's, if there is time; else any later one's: the scheduled
-        run at the latest)."""
-        try:
-            taken = self.take_back()
-        except (ClientError, ResourceError) as error:
-            self.log("undo", "failed", level=logging.ERROR, reason=error)
-            return ResourceError(
-                f"{failure}; taking the new registration back failed too "
-                f"({_as_resource_error(error)}): run `reconcile`"
-            )
-        if not taken:
-            return failure
+    def settle_take_back(self) -> None:
+        """Wait, while there is time, for a pass to remove what was taken back; else the next
+        pass removes it (the scheduled run at the latest)."""
         try:
             self.await_live(self.all_stages)
         except (ClientError, ResourceError, convergence.NotYetLive) as error:
             self.log("undo", "taken-back-not-yet-live", level=logging.WARNING, reason=error)
-        self.log("undo", "taken-back")
-        return ResourceError(f"{failure} (the new registration was taken back)")
 
 
 def _authorizer_gone(request: _Request) -> bool:

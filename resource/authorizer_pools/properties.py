@@ -59,7 +59,9 @@ class RegistrationProperties:
 PROPERTIES_LIMIT = 4096  # bytes of ResourceProperties as JSON; a registration needs a few hundred
 ARN_LIMIT = 2048  # IAM's maximum ARN length
 SERVICE_TIMEOUT = "ServiceTimeout"
-SERVICE_TIMEOUT_RANGE = (1, 3600)  # CloudFormation's
+# CloudFormation accepts 1 to 3,600 s; below a minute a registration cannot reliably go live
+# (one deployment, one pass, the answer) nor give up in time.
+SERVICE_TIMEOUT_RANGE = (60, 3600)
 
 
 def parse_properties(raw: Mapping[str, object], settings: Settings) -> RegistrationProperties:

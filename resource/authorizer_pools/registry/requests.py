@@ -73,6 +73,15 @@ class Requests:
             is not None
         )
 
+    def release(self, request_id: str, attempt: int) -> None:
+        """Give back continuation ``attempt + 1``, claimed but never started."""
+        self.partition.update(
+            request_sk(request_id),
+            "SET attempt = :attempt",
+            {":attempt": attempt, ":next": attempt + 1},
+            condition="attempt = :next",
+        )
+
     def answer(self, request_id: str, answer: Mapping[str, Any]) -> Mapping[str, Any]:
         """Record ``answer`` unless one was recorded before; return the one to send."""
         written = self.partition.update(
