@@ -252,18 +252,19 @@ class Bench:
             self.pools.append(client.create_user_pool(PoolName=name)["UserPool"]["Arn"])
         return self.pools[:count]
 
-    def run(self, implementation: Implementation, tenants: int, time_scale: float) -> Run:
-        self.runs += 1
-        self.time_scale = time_scale
-        pools = self.tenant_pools(tenants)
+    def deployment(
+        self, implementation: Implementation, name: str, time_scale: float
+    ) -> tuple[FunctionConfig, dict[str, object]]:
+        """A fresh shared API and registry, the registrar's function deployed for them (as
+        template.yaml would), and a tenant's properties bar its pool."""
         self.aws.control_plane.disable_model()
-        api = create_shared_api(name=f"bench-{self.runs}", stage_names=STAGES)
-        table = create_registry_table(f"bench-{self.runs}-registry")
+        api = create_shared_api(name=name, stage_names=STAGES)
+        table = create_registry_table(f"{name}-registry")
         config = FunctionConfig(
             code_dir=self.code_dir(implementation),
             handler=implementation.handler,
             timeout=FUNCTION_TIMEOUT,
-            function_name=f"bench-{self.runs}",
+            function_name=name,
             environment={
                 **self.aws.env(),
                 "SSL_CERT_FILE": self.receiver.ca_file,
@@ -273,21 +274,28 @@ class Bench:
                 "STAGE_NAMES": ",".join(STAGES),
                 "LOG_LEVEL": "WARNING",
             },
-            time_scale=self.time_scale,
+            time_scale=time_scale,
             clock_module=implementation.clock_module,
             warm_up=implementation.warm_up,
         )
+        properties: dict[str, object] = {
+            "RestApiId": api.rest_api_id,
+            "AuthorizerId": api.authorizer_id,
+            "StageNames": list(STAGES),
+            "ServiceTimeout": SERVICE_TIMEOUT,
+        }
+        return config, properties
+
+    def run(self, implementation: Implementation, tenants: int, time_scale: float) -> Run:
+        self.runs += 1
+        self.time_scale = time_scale
+        pools = self.tenant_pools(tenants)
+        config, properties = self.deployment(implementation, f"bench-{self.runs}", time_scale)
         with LambdaService(config) as service:
             service.prewarm(tenants)
             cloudformation = LocalCloudFormation(
                 service, self.receiver, service_timeout=SERVICE_TIMEOUT * self.time_scale + 60
             )
-            properties = {
-                "RestApiId": api.rest_api_id,
-                "AuthorizerId": api.authorizer_id,
-                "StageNames": list(STAGES),
-                "ServiceTimeout": SERVICE_TIMEOUT,
-            }
             names = [f"tenant-{n:03d}" for n in range(tenants)]
             self.aws.control_plane.reset()
             self.aws.control_plane.enable_model(time_scale=self.time_scale)

@@ -23,16 +23,12 @@ from dataclasses import dataclass
 import boto3
 
 from bench.launch_day import (
-    FUNCTION_TIMEOUT,
     PROJECT,
     REGISTRATION,
     SERVICE_TIMEOUT,
-    STAGES,
     Bench,
 )
 from localaws.cloudformation import LambdaService, LocalCloudFormation
-from localaws.lambda_runtime import FunctionConfig
-from localaws.shared_api import create_registry_table, create_shared_api
 
 OUTAGE_SECONDS = 20 * 60.0
 TIME_SCALE = 0.5
@@ -58,33 +54,8 @@ def run(bench: Bench, tenants: int, time_scale: float = TIME_SCALE) -> Outage:
     bench.runs += 1
     pools = bench.tenant_pools(tenants)
     aws = bench.aws
-    aws.control_plane.disable_model()
-    api = create_shared_api(name=f"outage-{bench.runs}", stage_names=STAGES)
-    table = create_registry_table(f"outage-{bench.runs}-registry")
-    config = FunctionConfig(
-        code_dir=PROJECT.code_dir,
-        handler=PROJECT.handler,
-        timeout=FUNCTION_TIMEOUT,
-        function_name=f"outage-{bench.runs}",
-        environment={
-            **aws.env(),
-            "SSL_CERT_FILE": bench.receiver.ca_file,
-            "REGISTRY_TABLE": table,
-            "REST_API_ID": api.rest_api_id,
-            "AUTHORIZER_ID": api.authorizer_id,
-            "STAGE_NAMES": ",".join(STAGES),
-            "LOG_LEVEL": "WARNING",
-        },
-        time_scale=time_scale,
-        clock_module=PROJECT.clock_module,
-        warm_up=PROJECT.warm_up,
-    )
-    properties = {
-        "RestApiId": api.rest_api_id,
-        "AuthorizerId": api.authorizer_id,
-        "StageNames": list(STAGES),
-        "ServiceTimeout": SERVICE_TIMEOUT,
-    }
+    config, properties = bench.deployment(PROJECT, f"outage-{bench.runs}", time_scale)
+    table = str(config.environment["REGISTRY_TABLE"])
     with LambdaService(config) as service:
         service.prewarm(tenants)
         cloudformation = LocalCloudFormation(
