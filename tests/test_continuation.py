@@ -32,6 +32,7 @@ from localaws.cloudformation import (
     InProcessFunction,
     LambdaService,
     LocalCloudFormation,
+    Stack,
 )
 from localaws.control_plane import RequestInfo
 from localaws.shared_api import REGISTRY_TABLE
@@ -52,6 +53,15 @@ def busy_for(world: World, model_seconds: float) -> threading.Timer:
     timer = threading.Timer(model_seconds * TIME_SCALE, world.aws.control_plane.clear)
     timer.start()
     return timer
+
+
+def create_while_busy(world: World, pool: str, model_seconds: float) -> Stack:
+    """tenant-acme's stack created during a busy spell, once every continuation is done."""
+    busy = busy_for(world, model_seconds)
+    stack = world.create_tenant("tenant-acme", pool)
+    busy.cancel()
+    settled(world)
+    return stack
 
 
 def continuations(world: World) -> list[Mapping[str, Any]]:
@@ -89,11 +99,7 @@ def test_a_registration_outlasting_an_invocation_is_finished_by_its_continuation
     world: World,
 ) -> None:
     pool = world.tenant_pool("acme")
-    busy = busy_for(world, 150.0)
-
-    stack = world.create_tenant("tenant-acme", pool)
-    busy.cancel()
-    settled(world)
+    stack = create_while_busy(world, pool, 150.0)
 
     (create,) = stack.exchanges
     assert stack.status == "CREATE_COMPLETE", create.reason
@@ -142,10 +148,7 @@ def test_1_nothing_grows_with_the_number_of_waiting_requests(
 
 def test_2_the_response_url_is_stored_nowhere_a_reader_could_find_it(world: World) -> None:
     pool = world.tenant_pool("acme")
-    busy = busy_for(world, 100.0)
-    stack = world.create_tenant("tenant-acme", pool)
-    busy.cancel()
-    settled(world)
+    stack = create_while_busy(world, pool, 100.0)
     assert stack.status == "CREATE_COMPLETE"
     url = str(stack.exchanges[0].event["ResponseURL"])
     signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
@@ -300,11 +303,7 @@ def test_5_the_give_up_counts_from_when_cloudformation_sent_the_request(world: W
 def test_a_continuation_delivered_twice_changes_nothing_twice(world: World) -> None:
     pool = world.tenant_pool("acme")
     world.aws.control_plane.lambda_async.duplicate_next(3)
-    busy = busy_for(world, 150.0)
-
-    stack = world.create_tenant("tenant-acme", pool)
-    busy.cancel()
-    settled(world)
+    stack = create_while_busy(world, pool, 150.0)
 
     (create,) = stack.exchanges
     assert create.status == "SUCCESS", create.reason
@@ -319,11 +318,7 @@ def test_a_continuation_delivered_twice_changes_nothing_twice(world: World) -> N
 def test_a_continuation_delivered_late_still_answers(world: World) -> None:
     pool = world.tenant_pool("acme")
     world.aws.control_plane.lambda_async.delay_next(40.0)
-    busy = busy_for(world, 100.0)
-
-    stack = world.create_tenant("tenant-acme", pool)
-    busy.cancel()
-    settled(world)
+    stack = create_while_busy(world, pool, 100.0)
 
     assert stack.status == "CREATE_COMPLETE", stack.exchanges[0].reason
     assert_invariant(world, pool)
@@ -333,10 +328,7 @@ def test_a_continuation_delivered_after_the_answer_resends_it_and_changes_nothin
     world: World,
 ) -> None:
     pool = world.tenant_pool("acme")
-    busy = busy_for(world, 100.0)
-    stack = world.create_tenant("tenant-acme", pool)
-    busy.cancel()
-    settled(world)
+    stack = create_while_busy(world, pool, 100.0)
     (create,) = stack.exchanges
     first = continuations(world)[0]
     world.cloudformation.delete_stack("tenant-acme")  # a later request changed everything
