@@ -43,11 +43,11 @@ test: lint
 	$(BIN)/pytest
 
 demo: $(READY)
-	PYTHONPATH=tests $(BIN)/python -m localaws.demo
+	$(BIN)/python -m localaws.demo
 
 # make bench QUICK=1: N in 1, 10, 50 only (under two minutes).
 bench: $(READY)
-	PYTHONPATH=tests:. $(BIN)/python -m bench $(if $(QUICK),--quick)
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 build: $(READY)
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \

@@ -1,7 +1,7 @@
 """Launch day: N tenant registrations at once on 2 stages, then their deletions, each in its own
 Lambda-like process, against the quota-faithful model of API Gateway's control plane.
 
-The model (``tests/localaws/control_plane.py``) is moto behind API Gateway's documented quotas,
+The model (``localaws/control_plane.py``) is moto behind API Gateway's documented quotas,
 compressed in time by one uniform factor (``time_scale``) applied to the quotas, the service
 times, and the functions' own waits (their injectable clocks):
 

@@ -15,7 +15,8 @@ BOOTSTRAP = "lambda_bootstrap.py"
 
 
 def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    environment = dict(os.environ)
+    environment.pop("PYTHONPATH", None)  # run as `make demo` does, from the root
     for name in list(environment):
         if name.startswith("AWS_"):
             del environment[name]  # the demo brings its own local AWS

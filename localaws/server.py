@@ -224,7 +224,7 @@ silence_werkzeug()
 def main() -> None:
     """Serve until interrupted (SIGINT or SIGTERM), printing the client environment as JSON.
 
-    Run with ``tests`` on ``sys.path``, e.g. ``PYTHONPATH=tests python -m localaws.server``.
+    Run from the project root: ``python -m localaws.server``.
     """
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -54,8 +54,10 @@ from localaws.lambda_bootstrap import (
 )
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
-# Paths that must never be importable in the child: the tests directory and the project root.
-HARNESS_PATHS = (Path(__file__).resolve().parent.parent, Path(__file__).resolve().parents[2])
+# Paths that must never be importable in the child: the project root (which holds this package
+# and the tests) and the tests directory.
+_ROOT = Path(__file__).resolve().parent.parent
+HARNESS_PATHS = (_ROOT, _ROOT / "tests")
 DEFAULT_INIT_TIMEOUT = 10.0  # Lambda's init phase limit
 RUNTIME_VERSION = "python3.11"
 

@@ -10,7 +10,7 @@ faster than the wall clock: API Gateway's quotas and the function's own waits by
 The story checks itself: every expectation is asserted, and the demo exits non-zero, naming the
 step, when one fails. Everything it started is stopped when it ends, whether it passed or not.
 
-Run: ``make demo`` (or ``python -m localaws.demo`` with ``tests`` on ``PYTHONPATH``).
+Run: ``make demo`` (or ``python -m localaws.demo`` from the project root).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from localaws.shared_api import (
     provider_arns,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 REGISTRATION = "TenantPoolRegistration"  # examples/tenant.yaml's logical id
 ACCOUNT, REGION = "123456789012", "us-east-1"
