@@ -133,6 +133,7 @@ from moto.cognitoidp.models import cognitoidp_backends
 from moto.core.common_types import TYPE_RESPONSE
 from moto.utilities.utils import get_partition
 
+from localaws.authorizer_cache import AUTHORIZER_CACHE, StageKey
 from localaws.wire import HttpAnswer, empty_answer, error_answer, new_request_id
 
 PROVIDER_ARNS_PATH = "/providerARNs"
@@ -223,7 +224,7 @@ class _Owner:
 
 
 @dataclass(frozen=True)
-class _AuthorizerSnapshot:
+class AuthorizerSnapshot:
     """An authorizer as a deployment captured it."""
 
     name: str
@@ -238,7 +239,7 @@ class _AuthorizerSnapshot:
 
 
 @dataclass(frozen=True)
-class _MethodSnapshot:
+class MethodSnapshot:
     """A method as a deployment captured it."""
 
     path: str
@@ -253,18 +254,18 @@ class _MethodSnapshot:
 
 
 @dataclass(frozen=True)
-class _DeploymentSnapshot:
+class DeploymentSnapshot:
     """What a deployment serves: the API as it was when the deployment was made."""
 
     api_name: str
     api_description: str
     created_date: int
-    authorizers: Mapping[str, _AuthorizerSnapshot]
-    methods: tuple[_MethodSnapshot, ...]
+    authorizers: Mapping[str, AuthorizerSnapshot]
+    methods: tuple[MethodSnapshot, ...]
 
 
 # (account, region, api id, deployment id) -> the API as that deployment captured it.
-_SNAPSHOTS: dict[tuple[str, str, str, str], _DeploymentSnapshot] = {}
+_SNAPSHOTS: dict[tuple[str, str, str, str], DeploymentSnapshot] = {}
 
 
 @dataclass
@@ -618,9 +619,9 @@ def _delete_deployment(self: RestAPI, deployment_id: str) -> Deployment:
         return self.deployments.pop(deployment_id)
 
 
-def _snapshot_of(api: RestAPI, created_date: int) -> _DeploymentSnapshot:
+def _snapshot_of(api: RestAPI, created_date: int) -> DeploymentSnapshot:
     authorizers = {
-        authorizer_id: _AuthorizerSnapshot(
+        authorizer_id: AuthorizerSnapshot(
             name=str(authorizer.name),
             type=str(authorizer.type),
             provider_arns=tuple(authorizer.provider_arns or ()),
@@ -634,7 +635,7 @@ def _snapshot_of(api: RestAPI, created_date: int) -> _DeploymentSnapshot:
         for authorizer_id, authorizer in api.authorizers.items()
     }
     methods = [
-        _MethodSnapshot(
+        MethodSnapshot(
             path=resource.get_path(),
             http_method=http_method.upper(),
             authorization_type=str(method.authorization_type or "NONE").upper(),
@@ -647,7 +648,7 @@ def _snapshot_of(api: RestAPI, created_date: int) -> _DeploymentSnapshot:
         for resource in api.resources.values()
         for http_method, method in resource.resource_methods.items()
     ]
-    return _DeploymentSnapshot(
+    return DeploymentSnapshot(
         api_name=str(api.name),
         api_description=str(api.description or ""),
         created_date=int(created_date),
@@ -753,6 +754,44 @@ def served_provider_arn_lists(
             for deployment_id in deployments
         ]
         return [arns for arns in served if arns is not None]
+
+
+def find_api(api_id: str) -> tuple[str, str] | None:
+    """The (account, region) holding the REST API with this id, or None: what the data plane
+    needs to serve ``https://{api_id}.execute-api.{region}.amazonaws.com``."""
+    with _MODEL_LOCK:
+        for account_id, regions in apigateway_backends.items():
+            for region, backend in regions.items():
+                if api_id in backend.apis:
+                    return account_id, region
+    return None
+
+
+def served_deployments(
+    account_id: str, region: str, api_id: str, stage_name: str
+) -> list[tuple[DeploymentSnapshot, float]]:
+    """What the stage serves, with each deployment's share of the traffic: the base deployment's
+    ``1 - percentTraffic/100`` and, when the stage has a canary on another deployment, the
+    canary's ``percentTraffic/100`` (developer guide, "Set up an API Gateway canary release
+    deployment"). ``[]`` for a missing stage or one serving nothing this module snapshotted."""
+    with _MODEL_LOCK:
+        api = _api_or_none(account_id, region, api_id)
+        stage = api.stages.get(stage_name) if api is not None else None
+        if stage is None:
+            return []
+        if stage.deployment_id is None:
+            return []
+        canary = _canary_of(stage)
+        shares: list[tuple[str, float]] = [(stage.deployment_id, 1.0)]
+        if canary is not None and canary.deployment_id != stage.deployment_id:
+            to_canary = canary.percent_traffic / 100
+            shares = [(stage.deployment_id, 1.0 - to_canary), (canary.deployment_id, to_canary)]
+        served = []
+        for deployment_id, share in shares:
+            snapshot = _SNAPSHOTS.get((account_id, region, api_id, deployment_id))
+            if snapshot is not None:
+                served.append((snapshot, share))
+        return served
 
 
 # -- canary releases ----------------------------------------------------------------------------
@@ -987,6 +1026,7 @@ def flush_stage_authorizers_cache(
                 "rest-json", 404, "NotFoundException", "Invalid stage identifier specified"
             )
         FLUSH_JOURNAL.record(account_id, region, api_id, stage_name)
+        AUTHORIZER_CACHE.flush(StageKey(account_id, region, api_id, stage_name))
     return empty_answer(202)
 
 
@@ -1090,7 +1130,7 @@ def _refused_accept(accept: str | None) -> HttpAnswer | None:
 
 
 def export_document(
-    snapshot: _DeploymentSnapshot,
+    snapshot: DeploymentSnapshot,
     export_type: str,
     extensions: frozenset[str],
     *,
@@ -1157,8 +1197,8 @@ def export_document(
 
 
 def _method_security(
-    method: _MethodSnapshot,
-    snapshot: _DeploymentSnapshot,
+    method: MethodSnapshot,
+    snapshot: DeploymentSnapshot,
     schemes: dict[str, Any],
     with_authorizers: bool,
 ) -> list[dict[str, list[str]]]:
@@ -1181,7 +1221,7 @@ def _method_security(
     return security
 
 
-def _security_scheme(authorizer: _AuthorizerSnapshot, with_extension: bool) -> dict[str, Any]:
+def _security_scheme(authorizer: AuthorizerSnapshot, with_extension: bool) -> dict[str, Any]:
     """An authorizer's security scheme (developer guide, "x-amazon-apigateway-authorizer
     object"): an apiKey scheme on its identity-source header, and with the extension its
     x-amazon-apigateway-authtype and x-amazon-apigateway-authorizer."""

@@ -33,7 +33,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import ThreadedWSGIServer
 
 from localaws import apigateway_ext, dynamodb_ext
+from localaws.authorizer_cache import AUTHORIZER_CACHE
 from localaws.control_plane import Clock, ControlPlane, ControlPlaneConfig
+from localaws.dataplane import PREFIX, USER_REQUEST, DataPlane
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -108,6 +110,8 @@ class LocalAws:
         self._server: _TrackingServer | None = None
         self._thread: threading.Thread | None = None
         self._control_plane: ControlPlane | None = None
+        self._data_plane: _TrackingServer | None = None
+        self._data_thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -119,16 +123,9 @@ class LocalAws:
         control_plane = ControlPlane(
             DomainDispatcherApplication(create_backend_app), self._config, clock=self._clock
         )
-        server = _TrackingServer("127.0.0.1", 0, control_plane)
-        # A short poll interval: stop() waits for serve_forever to notice, up to one interval.
-        thread = threading.Thread(
-            target=server.serve_forever,
-            args=(0.05,),
-            name=f"localaws-{server.server_address[1]}",
-            daemon=True,
-        )
-        thread.start()
+        server, thread = _serve(control_plane, "localaws")
         self._server, self._thread, self._control_plane = server, thread, control_plane
+        self._data_plane, self._data_thread = _serve(DataPlane(), "localaws-data")
         return self
 
     def stop(self) -> None:
@@ -139,11 +136,14 @@ class LocalAws:
         if self._control_plane is not None:
             # A call held by an injected delay would otherwise keep its thread until it ends.
             self._control_plane.release_delays()
-        server.shutdown()  # stops serve_forever and waits for it
-        server.close_open_connections()
-        server.server_close()  # closes the listening socket, joins request threads
-        thread.join()
-        self._server = self._thread = None
+        for each, its_thread in ((server, thread), (self._data_plane, self._data_thread)):
+            if each is None or its_thread is None:
+                continue
+            each.shutdown()  # stops serve_forever and waits for it
+            each.close_open_connections()
+            each.server_close()  # closes the listening socket, joins request threads
+            its_thread.join()
+        self._server = self._thread = self._data_plane = self._data_thread = None
 
     def __enter__(self) -> LocalAws:
         return self.start()
@@ -171,6 +171,18 @@ class LocalAws:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_plane_url(self) -> str:
+        """Where every stage of every API is served (``dataplane``)."""
+        if self._data_plane is None:
+            raise RuntimeError("LocalAws is not running")
+        return f"http://127.0.0.1:{self._data_plane.server_address[1]}"
+
+    def invoke_url(self, api_id: str, stage_name: str) -> str:
+        """The stage's base URL, standing for ``https://{api}.execute-api.{region}.amazonaws.com/
+        {stage}``: append a resource path (``/orders``)."""
+        return f"{self.data_plane_url}{PREFIX}{api_id}/{stage_name}/{USER_REQUEST}"
 
     @property
     def control_plane(self) -> ControlPlane:
@@ -209,8 +221,23 @@ class LocalAws:
         """Forget every moto resource, the flush journal and the control plane's state."""
         moto_api_backend.reset()
         apigateway_ext.forget_history()
+        AUTHORIZER_CACHE.clear()
         if self._control_plane is not None:
             self._control_plane.reset()
+
+
+def _serve(app: WSGIApplication, name: str) -> tuple[_TrackingServer, threading.Thread]:
+    """``app`` on a free loopback port, served by its own thread."""
+    server = _TrackingServer("127.0.0.1", 0, app)
+    thread = threading.Thread(
+        # A short poll interval: stop() waits for serve_forever to notice, up to one interval.
+        target=server.serve_forever,
+        args=(0.05,),
+        name=f"{name}-{server.server_address[1]}",
+        daemon=True,
+    )
+    thread.start()
+    return server, thread
 
 
 def silence_werkzeug() -> None:
