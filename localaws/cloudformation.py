@@ -5,7 +5,7 @@ so this module plays the part itself, as the CloudFormation user guide describes
 ("Custom resources", "Custom resource request objects", "Custom resource response objects";
 the facts are collected in ``shared/reference/aws-facts.md``):
 
-- events shaped like ``tests/events/{create,update,delete}.json``: every scalar property a
+- events shaped like ``localaws/events/{create,update,delete}.json``: every scalar property a
   string, ``PhysicalResourceId`` on Update and Delete, ``OldResourceProperties`` on Update, a
   fresh ``RequestId`` and a pre-signed-looking ``ResponseURL`` per request;
 - each event delivered to the function as Lambda delivers CloudFormation's asynchronous
@@ -45,7 +45,7 @@ from localaws.lambda_runtime import (
 )
 from localaws.response_receiver import ReceivedAnswer, ResponseReceiver
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parent / "events"
 RESOURCE_TYPE = "Custom::AuthorizerUserPool"
 RequestType = Literal["Create", "Update", "Delete"]
 Properties = Mapping[str, Any]

@@ -35,6 +35,7 @@ from localaws.shared_api import (
     create_user_pool,
     provider_arns,
 )
+from localaws.users import call, sign_in
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
@@ -153,6 +154,20 @@ class World:
 
     def gone_everywhere(self, pool_arn: str) -> bool:
         return all(pool_arn not in (self.served(stage) or ()) for stage in self.api.stage_names)
+
+    def sign_in(self, pool_arn: str, username: str = "user") -> str:
+        """A fresh ID token of a user of the pool, as the tenant's web client holds it."""
+        return sign_in(pool_arn, username)
+
+    def answers(self, token: str, path: str = "/orders") -> dict[str, int]:
+        """What each stage answers a GET with this token: what the tenant's user sees."""
+        return {
+            stage: call(self.aws.invoke_url(self.api.rest_api_id, stage) + path, token).status
+            for stage in self.api.stage_names
+        }
+
+    def everywhere(self, status: int) -> dict[str, int]:
+        return dict.fromkeys(self.api.stage_names, status)
 
     def apigateway(self) -> APIGatewayClient:
         return boto3.client("apigateway")

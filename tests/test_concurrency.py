@@ -73,6 +73,11 @@ def test_twenty_tenants_created_then_deleted_at_once_all_succeed_and_no_pool_is_
     )
     names = [f"tenant-{n:02d}" for n in range(TENANTS)]
     pools = {name: world.tenant_pool(name) for name in names}
+    users = {name: world.sign_in(pool, f"{name}-user") for name, pool in pools.items()}
+    # Each user tries first: every stage answers 401 and caches it (until a flush).
+    assert {name: world.answers(token) for name, token in users.items()} == {
+        name: world.everywhere(401) for name in names
+    }
     world.aws.control_plane.enable_model(time_scale=TIME_SCALE)
 
     with pipeline_deploying(world):
@@ -89,6 +94,9 @@ def test_twenty_tenants_created_then_deleted_at_once_all_succeed_and_no_pool_is_
     listed = collections.Counter(world.provider_arns())
     assert listed == collections.Counter([world.api.operators_pool_arn, *pools.values()])
     assert all(world.live_everywhere(pool) for pool in pools.values())
+    assert {name: world.answers(token) for name, token in users.items()} == {
+        name: world.everywhere(200) for name in names
+    }
     # One worker at a time changes the authorizer and deploys, for everyone: the function's own
     # containers no longer collide; only the pipeline's changes and deployments can push back.
     statuses = collections.Counter(call.status for call in world.calls())
@@ -106,3 +114,6 @@ def test_twenty_tenants_created_then_deleted_at_once_all_succeed_and_no_pool_is_
     assert failures == []
     assert world.provider_arns() == [world.api.operators_pool_arn]
     assert all(world.gone_everywhere(pool) for pool in pools.values())
+    assert {name: world.answers(token) for name, token in users.items()} == {
+        name: world.everywhere(401) for name in names
+    }

@@ -11,6 +11,9 @@ from authorizer_pools.errors import REASON_LIMIT
 
 def test_create_registers_the_pool_and_makes_it_live_on_every_stage(world: World) -> None:
     pool = world.tenant_pool("acme")
+    alice = world.sign_in(pool, "alice")
+    assert world.answers(alice) == world.everywhere(401)  # and the stages cache that answer
+
     stack = world.create_tenant("tenant-acme", pool)
 
     assert stack.status == "CREATE_COMPLETE"
@@ -24,6 +27,7 @@ def test_create_registers_the_pool_and_makes_it_live_on_every_stage(world: World
     }
     assert world.provider_arns() == [world.api.operators_pool_arn, pool]
     assert world.live_everywhere(pool)
+    assert world.answers(alice) == world.everywhere(200)
     assert world.flushes("dev") == 1
     assert world.flushes("prod") == 1
 
@@ -79,6 +83,11 @@ def test_update_to_another_pool_is_a_replacement_whose_cleanup_removes_the_old_p
 ) -> None:
     old, new = world.tenant_pool("acme-v1"), world.tenant_pool("acme-v2")
     world.create_tenant("tenant-acme", old)
+    old_user, new_user = world.sign_in(old, "alice"), world.sign_in(new, "alice")
+    assert (world.answers(old_user), world.answers(new_user)) == (
+        world.everywhere(200),
+        world.everywhere(401),
+    )
 
     stack = world.cloudformation.update_stack(
         "tenant-acme", {REGISTRATION: world.registration(new)}
@@ -94,6 +103,10 @@ def test_update_to_another_pool_is_a_replacement_whose_cleanup_removes_the_old_p
     assert cleanup.event["ResourceProperties"]["UserPoolArn"] == new
     assert world.provider_arns() == [world.api.operators_pool_arn, new]
     assert world.live_everywhere(new)
+    assert (world.answers(old_user), world.answers(new_user)) == (
+        world.everywhere(401),
+        world.everywhere(200),
+    )
     assert world.gone_everywhere(old)
 
 
@@ -154,6 +167,8 @@ def test_an_update_refused_for_bad_input_changes_nothing_and_rolls_back_cleanly(
 def test_delete_removes_only_its_pool_and_publishes_the_removal(world: World) -> None:
     pool = world.tenant_pool("acme")
     world.create_tenant("tenant-acme", pool)
+    alice = world.sign_in(pool, "alice")
+    assert world.answers(alice) == world.everywhere(200)  # and the stages cache that answer
     flushes = world.flushes()
 
     stack = world.cloudformation.delete_stack("tenant-acme")
@@ -165,6 +180,7 @@ def test_delete_removes_only_its_pool_and_publishes_the_removal(world: World) ->
     assert delete.seconds < 30
     assert world.provider_arns() == [world.api.operators_pool_arn]
     assert world.gone_everywhere(pool)
+    assert world.answers(alice) == world.everywhere(401)
     assert world.flushes() == flushes + 2
     removes = [c for c in world.calls() if c.operation == "UpdateAuthorizer"]
     assert len(removes) == 2  # the add, then exactly one remove
