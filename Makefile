@@ -1,5 +1,6 @@
 # Every target bootstraps what it needs (.venv) on a fresh clone.
 #   make demo     the whole tenant lifecycle on a local AWS (no account, no Docker), in seconds
+#                 (KEEP=1: leave it running afterwards, with a curl line to try, until Ctrl-C)
 #   make test     the whole suite, plus cfn-lint, ruff and mypy
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
@@ -43,7 +44,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: $(READY)
-	$(BIN)/python -m localaws.demo
+	$(BIN)/python -m localaws.demo $(if $(KEEP),--keep)
 
 # make bench QUICK=1: N in 1, 10, 50 only (under two minutes).
 bench: $(READY)

@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import os
 import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import boto3
 from cfnlint.decode import decode  # type: ignore[import-untyped]
@@ -39,6 +37,7 @@ from authorizer_pools.timing import Deadline
 from localaws import apigateway_ext
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
 from localaws.control_plane import ControlPlaneConfig
+from localaws.demo_output import Output
 from localaws.lambda_runtime import FunctionConfig
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
@@ -49,6 +48,7 @@ from localaws.shared_api import (
     create_tenant_pool,
     provider_arns,
 )
+from localaws.users import call, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -59,80 +59,11 @@ FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
 ANSWER_TIMEOUT = 120.0  # real seconds to wait for an answer before calling the stack hung
 MALFORMED_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/not a pool"
 STEPS = 7
+STATUS_STYLE = {True: "green", False: "yellow"}
 
 
 class DemoFailed(Exception):
     """An expectation of the story did not hold."""
-
-
-# -- output --------------------------------------------------------------------------------
-
-
-class Output:
-    """The timeline: compact lines, colour only on a terminal, nothing but a summary when quiet."""
-
-    def __init__(self, stream: TextIO, *, quiet: bool) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty()
-        self.colour = self.tty and not os.environ.get("NO_COLOR") and not quiet
-        self._lock = threading.Lock()
-        self._spinner_text = ""
-
-    def paint(self, text: str, style: str) -> str:
-        codes = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
-        return f"\033[{codes[style]}m{text}\033[0m" if self.colour else text
-
-    def line(self, text: str = "") -> None:
-        if self.quiet:
-            return
-        with self._lock:
-            if self._spinner_text:
-                self.stream.write("\r\033[K")
-            self.stream.write(text + "\n")
-            if self._spinner_text:
-                self.stream.write(self._spinner_text)
-            self.stream.flush()
-
-    def always(self, text: str) -> None:
-        with self._lock:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-
-    @contextlib.contextmanager
-    def waiting(self, what: str) -> Iterator[None]:
-        """A spinner with the elapsed time on a terminal; a plain note otherwise."""
-        if self.quiet:
-            yield
-            return
-        if not self.tty:
-            self.line(self.paint(f"     … {what}", "dim"))
-            yield
-            return
-        done = threading.Event()
-        started = time.monotonic()
-
-        def spin() -> None:
-            for frame in itertools.cycle("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"):
-                if done.wait(0.1):
-                    break
-                with self._lock:
-                    elapsed = time.monotonic() - started
-                    self._spinner_text = self.paint(f"     {frame} {what} {elapsed:4.1f} s", "dim")
-                    self.stream.write("\r\033[K" + self._spinner_text)
-                    self.stream.flush()
-
-        spinner = threading.Thread(target=spin, daemon=True)
-        spinner.start()
-        try:
-            yield
-        finally:
-            done.set()
-            spinner.join()
-            with self._lock:
-                self._spinner_text = ""
-                self.stream.write("\r\033[K")
-                self.stream.flush()
 
 
 # -- what the story knows about the world ---------------------------------------------------
@@ -140,6 +71,7 @@ class Output:
 
 @dataclass
 class World:
+    aws: LocalAws
     api: SharedApi
     table: str
     labels: dict[str, str] = field(default_factory=dict)  # pool ARN -> a name people read
@@ -181,6 +113,9 @@ class World:
         ]
         return deployment_id, created.strftime("%H:%M:%S")
 
+    def orders_url(self, stage: str) -> str:
+        return self.aws.invoke_url(self.api.rest_api_id, stage) + "/orders"
+
     def flushes(self, stage: str) -> int:
         records = apigateway_ext.FLUSH_JOURNAL.records(
             api_id=self.api.rest_api_id, stage_name=stage
@@ -197,6 +132,7 @@ class Story:
         self.world = world
         self.cloudformation = cloudformation
         self.step = ""
+        self.tokens: dict[str, str] = {}  # user label -> the ID token that user holds
 
     # Helpers ---------------------------------------------------------------------------
 
@@ -272,6 +208,30 @@ class Story:
         # (template.yaml's parameters).
         return {"UserPoolArn": pool_arn, "ServiceTimeout": 3600}
 
+    def users_call(
+        self, users: Mapping[str, str], expected: Mapping[str, int], *, fresh: bool = False
+    ) -> None:
+        """Each user (label -> pool ARN) calls ``GET /<stage>/orders`` on every stage with the
+        token it holds (a new one when ``fresh``, or the first time): what the tenant sees."""
+        for label, pool in users.items():
+            if fresh or label not in self.tokens:
+                self.tokens[label] = sign_in(pool, label.replace(" ", "-"))
+            answers = [
+                (stage, call(self.world.orders_url(stage), self.tokens[label]).status)
+                for stage in self.world.api.stage_names
+            ]
+            shown = "  ".join(
+                f"GET /{stage}/orders → {self.out.paint(str(status), STATUS_STYLE[status == 200])}"
+                for stage, status in answers
+            )
+            self.out.line(f"   {label + ' user':<15} → {shown}")
+            for stage, status in answers:
+                self.expect(
+                    status == expected[label],
+                    f"{label}'s user got {status} from GET /{stage}/orders, "
+                    f"expected {expected[label]}",
+                )
+
     def expect_live(self, arns: Sequence[str], absent: Sequence[str] = ()) -> None:
         world = self.world
         listed = world.provider_arns()
@@ -311,11 +271,14 @@ class Story:
         )
         self.show_state()
         self.expect(world.provider_arns() == [world.api.operators_pool_arn], "authorizer not set")
+        self.users_call({"operators": world.api.operators_pool_arn}, {"operators": 200})
         self.passed("only the operators' pool is trusted")
 
     def three_tenants(self) -> dict[str, str]:
         self.begin(2, "three tenant stacks created at once (examples/tenant.yaml)")
         pools = {name: self.tenant_pool(name) for name in ("acme", "globex", "initech")}
+        self.out.line("   before: each tenant's user tries (and every stage caches the answer)")
+        self.users_call(pools, dict.fromkeys(pools, 401))
         stacks = self.all_at_once(
             "waiting for 3 answers",
             [
@@ -336,6 +299,7 @@ class Story:
                 f"{stack.name}'s answer has no Data",
             )
         self.expect_live(list(pools.values()))
+        self.users_call(pools, dict.fromkeys(pools, 200))
         for stage in self.world.api.stage_names:
             self.expect(self.world.flushes(stage) >= 1, f"stage {stage}'s cache was not flushed")
         self.passed("all three SUCCESS; each pool listed once and served on every stage")
@@ -356,6 +320,8 @@ class Story:
             cleanup.request_type == "Delete" and cleanup.event["PhysicalResourceId"].endswith(old),
             "CloudFormation did not clean up the old registration",
         )
+        self.tokens["acme v1"] = self.tokens.pop("acme")
+        self.users_call({"acme v1": old, "acme": new}, {"acme v1": 401, "acme": 200})
         pools = {**pools, "acme": new}
         self.expect_live(list(pools.values()), absent=[old])
         self.passed("new pool live everywhere; the old one removed by the cleanup Delete")
@@ -408,6 +374,7 @@ class Story:
             "the remaining owner is not tenant-small-b",
         )
         self.expect_live([*tenant_pools, shared])
+        self.users_call({"small-b": shared}, {"small-b": 200})
         self.passed("tenant-small-a left; the shared pool stays: tenant-small-b still owns it")
         return shared
 
@@ -425,6 +392,9 @@ class Story:
             client.create_deployment(restApiId=api.rest_api_id, stageName=stage)
         self.out.line("   (an update of shared-api.yaml set ProviderARNs back to its own list)")
         self.show_state()
+        users = {self.world.label(arn): arn for arn in registered}
+        self.out.line("   users signing in now (a token already cached stays allowed up to 300 s)")
+        self.users_call(users, dict.fromkeys(users, 401), fresh=True)
         for arguments, expected in (
             (["reconcile", "--dry-run"], 1),
             (["reconcile"], 1),
@@ -438,6 +408,7 @@ class Story:
                 self.out.line(f"     {line}")
             self.expect(status == expected, f"{' '.join(arguments)} exited {status}")
         self.show_state()
+        self.users_call(users, dict.fromkeys(users, 200))
         self.expect_live(registered)
         self.passed("drift found, repaired, and a second reconcile finds none")
 
@@ -456,6 +427,9 @@ class Story:
                 stack.status == "DELETE_COMPLETE",
                 f"{stack.name} is {stack.status}: {stack.exchanges[-1].reason}",
             )
+        users = {self.world.label(arn): arn for arn in pools}
+        self.users_call(users, dict.fromkeys(users, 401))
+        self.users_call({"operators": self.world.api.operators_pool_arn}, {"operators": 200})
         self.expect_live([], absent=pools)
         self.expect(self.world.owners() == {}, "the registry still lists owners")
         self.passed("all deleted; only the operators' pool is trusted and served")
@@ -533,7 +507,9 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run(output: Output, code_dir: Path, handler: str, time_scale: float) -> None:
+def run(
+    output: Output, code_dir: Path, handler: str, time_scale: float, *, keep: bool = False
+) -> None:
     started = time.monotonic()
     model = ControlPlaneConfig(model_enabled=True, time_scale=time_scale)
     with (
@@ -549,7 +525,7 @@ def run(output: Output, code_dir: Path, handler: str, time_scale: float) -> None
         )
         shown = code_dir.relative_to(ROOT) if code_dir.is_relative_to(ROOT) else code_dir
         output.line(f"   function  {handler} from {shown}/, one process per execution")
-        world = World(create_shared_api(), create_registry_table())
+        world = World(aws, create_shared_api(), create_registry_table())
         world.labels[world.api.operators_pool_arn] = "operators"
         config = FunctionConfig(
             code_dir=code_dir,
@@ -578,8 +554,28 @@ def run(output: Output, code_dir: Path, handler: str, time_scale: float) -> None
             )
             story.cloudformation.on_exchange = story.show_exchange
             story.run()
-    output.line()
-    output.always(f"demo: all {STEPS} steps passed in {time.monotonic() - started:.1f} s")
+            output.line()
+            output.always(f"demo: all {STEPS} steps passed in {time.monotonic() - started:.1f} s")
+            if keep:
+                keep_running(output, aws, world)
+
+
+def keep_running(output: Output, aws: LocalAws, world: World) -> None:
+    """``make demo KEEP=1``: leave the local AWS and its stages up, say how to call them, and
+    wait for Ctrl-C (the caller's ``with`` blocks then stop everything)."""
+    api = world.api
+    token = sign_in(api.operators_pool_arn, "operators")
+    output.always(
+        "\nThe local AWS keeps running until Ctrl-C. Try it (the token is an operators' user's,"
+        " valid for an hour):\n"
+        f"  curl -i -H 'Authorization: {token}' {world.orders_url(api.stage_names[-1])}\n"
+        f"  curl -i {world.orders_url(api.stage_names[-1])}        # no token: 401\n"
+        f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={aws.region} \\\n"
+        f"    aws --endpoint-url {aws.endpoint_url} apigateway get-authorizer"
+        f" --rest-api-id {api.rest_api_id} --authorizer-id {api.authorizer_id}"
+    )
+    while True:  # until Ctrl-C raises KeyboardInterrupt here
+        time.sleep(1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -588,17 +584,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print only the outcome")
     parser.add_argument("--code-dir", type=Path, default=code_dir, help="the function's code")
     parser.add_argument("--handler", default=handler, help="module.function to invoke")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the local AWS running until Ctrl-C"
+    )
     parser.add_argument("--time-scale", type=float, default=TIME_SCALE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     output = Output(sys.stdout, quiet=args.quiet)
     try:
-        run(output, args.code_dir.resolve(), args.handler, args.time_scale)
+        run(output, args.code_dir.resolve(), args.handler, args.time_scale, keep=args.keep)
     except DemoFailed as failure:
         output.always(f"demo FAILED at {failure}")
         return 1
     except KeyboardInterrupt:
-        output.always("demo interrupted")
-        return 130
+        output.always("demo stopped" if args.keep else "demo interrupted")
+        return 0 if args.keep else 130
     return 0
 
 

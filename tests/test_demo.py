@@ -73,3 +73,22 @@ def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) 
     last = finished.stdout.strip().splitlines()[-1]
     assert last.startswith("demo FAILED at step 2 (three tenant stacks created at once")
     assert "providerARNs are" in last
+
+
+def test_a_handler_that_skips_the_flush_fails_the_demo_on_a_tenants_token(tmp_path: Path) -> None:
+    # The stages serve the new list, but each still answers from its authorizer cache: the
+    # tenants' users, who tried before their stacks existed, keep getting 401.
+    code = copy_of_the_function(tmp_path)
+    publishing = code / "authorizer_pools" / "publishing.py"
+    source = publishing.read_text()
+    signature = source.index("def flush_authorizer_cache(")
+    body = source.index("\n", signature) + 1
+    skipped = source[:body] + "    return  # broken: never flushes\n" + source[body:]
+    publishing.write_text(skipped)
+
+    finished = run_demo("--code-dir", str(code))
+
+    assert finished.returncode == 1
+    last = finished.stdout.strip().splitlines()[-1]
+    assert last.startswith("demo FAILED at step 2 (three tenant stacks created at once")
+    assert "user got 401 from GET /dev/orders, expected 200" in last
