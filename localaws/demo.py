@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -574,6 +575,8 @@ def keep_running(output: Output, aws: LocalAws, world: World) -> None:
         f"    aws --endpoint-url {aws.endpoint_url} apigateway get-authorizer"
         f" --rest-api-id {api.rest_api_id} --authorizer-id {api.authorizer_id}"
     )
+    # `kill` stops it as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     while True:  # until Ctrl-C raises KeyboardInterrupt here
         time.sleep(1)
 
