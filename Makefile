@@ -5,6 +5,7 @@
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker)
+#   make help     this list
 
 .DEFAULT_GOAL := test
 PYTHON ?= python3
@@ -24,14 +25,27 @@ ALLOWED_USER_POOL_ARNS ?=
 LOG_LEVEL ?= INFO
 AWS ?= aws
 
-.PHONY: test lint build deploy demo bench clean
+.PHONY: test lint build deploy check-deploy package-and-deploy demo bench clean help
 
+# The interpreter .venv was made with; a .venv made by another one (or left half-made by a
+# failed install) is rebuilt from scratch instead of failing until removed by hand.
+PYTHON_ID := $(shell $(PYTHON) -c 'import sys; print(sys.executable, *sys.version_info[:3])' 2>/dev/null)
+ifneq ($(PYTHON_ID),$(shell cat $(VENV)/.python-id 2>/dev/null))
+$(shell rm -f $(READY))
+endif
+
+help:
+	@sed -n 's/^#   make /make /p; s/^#                 /                /p' $(firstword $(MAKEFILE_LIST))
 
 $(READY): requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "make: needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1 || echo missing). Run: make PYTHON=python3.11 ..."; exit 2; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	# The function's package, editable, so that `.venv/bin/python -m authorizer_pools` works.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	echo "$(PYTHON_ID)" > $(VENV)/.python-id
 	touch $@
 
 lint: $(READY)
@@ -63,10 +77,24 @@ $(BUILD)/template.yaml: template.yaml
 	@test "$$(grep -c 'CodeUri: function.zip' $@)" = 1 || \
 		{ echo "template.yaml: expected one 'CodeUri: resource/' line"; rm -f $@; exit 1; }
 
-deploy: build $(BUILD)/template.yaml
-	@test -n "$(S3_BUCKET)" || { echo "make deploy needs S3_BUCKET=<bucket for the code>"; exit 2; }
-	@test -n "$(REST_API_ID)" -a -n "$(AUTHORIZER_ID)" -a -n "$(STAGE_NAMES)" || \
-		{ echo "make deploy needs REST_API_ID=, AUTHORIZER_ID= and STAGE_NAMES="; exit 2; }
+# Everything make deploy needs is checked before anything is built, and every missing
+# parameter is named at once.
+check-deploy:
+	@missing=""; \
+	for name in S3_BUCKET=$(S3_BUCKET) REST_API_ID=$(REST_API_ID) \
+		AUTHORIZER_ID=$(AUTHORIZER_ID) STAGE_NAMES=$(STAGE_NAMES); do \
+		case "$$name" in *=) missing="$$missing $${name%=}";; esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deploy needs:$$missing (e.g. make deploy S3_BUCKET=my-bucket REST_API_ID=a1b2c3 AUTHORIZER_ID=d4e5f6 STAGE_NAMES=dev,prod)"; \
+		exit 2; \
+	fi; \
+	command -v $(AWS) >/dev/null || { echo "make deploy needs the AWS CLI ($(AWS) not found; set AWS=...)"; exit 2; }
+
+deploy: check-deploy
+	@$(MAKE) --no-print-directory package-and-deploy
+
+package-and-deploy: build $(BUILD)/template.yaml
 	$(AWS) cloudformation package --template-file $(BUILD)/template.yaml \
 		--s3-bucket $(S3_BUCKET) --s3-prefix $(STACK_NAME) \
 		--output-template-file $(BUILD)/packaged.yaml
