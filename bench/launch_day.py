@@ -34,7 +34,8 @@ from pathlib import Path
 import boto3
 
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
-from localaws.control_plane import CallRecord, ControlPlaneConfig
+from localaws.control_plane import ControlPlaneConfig
+from localaws.journal import CallRecord
 from localaws.lambda_runtime import FunctionConfig
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws

@@ -34,7 +34,8 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from localaws import apigateway_ext, dynamodb_ext
 from localaws.authorizer_cache import AUTHORIZER_CACHE
-from localaws.control_plane import Clock, ControlPlane, ControlPlaneConfig
+from localaws.clocks import Clock
+from localaws.control_plane import ControlPlane, ControlPlaneConfig
 from localaws.dataplane import PREFIX, USER_REQUEST, DataPlane
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from authorizer_pools.registry import Owner, Registry
 from authorizer_pools.timing import Deadline
 from localaws import apigateway_ext
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
-from localaws.control_plane import CallRecord
+from localaws.journal import CallRecord
 from localaws.lambda_runtime import FunctionConfig
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws

@@ -14,7 +14,7 @@ from typing import Any
 from conftest import FUNCTION_TIMEOUT, REGISTRATION, TIME_SCALE, World, template_function
 
 from localaws.cloudformation import LambdaService, LocalCloudFormation
-from localaws.control_plane import RequestInfo
+from localaws.routes import RequestInfo
 
 MARKER = "AuthorizerPoolsContinuation"
 

@@ -17,7 +17,7 @@ from typing import Any
 from conftest import REGISTRATION, World
 from test_continuation import busy_for, on_continuation, settled
 
-from localaws.control_plane import RequestInfo
+from localaws.routes import RequestInfo
 
 
 def requests_partition_update(info: RequestInfo) -> bool:

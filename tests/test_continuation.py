@@ -34,7 +34,7 @@ from localaws.cloudformation import (
     LocalCloudFormation,
     Stack,
 )
-from localaws.control_plane import RequestInfo
+from localaws.routes import RequestInfo
 from localaws.shared_api import REGISTRY_TABLE
 
 MARKER = "AuthorizerPoolsContinuation"

@@ -27,8 +27,10 @@ from conftest import FUNCTION_TIMEOUT, TIME_SCALE, World
 
 from authorizer_pools import cli, retries, timing
 from localaws.cloudformation import Exchange, InProcessFunction
-from localaws.control_plane import CallRecord, InjectedFault, RequestInfo
+from localaws.faults import InjectedFault
+from localaws.journal import CallRecord
 from localaws.lambda_bootstrap import ScaledClock
+from localaws.routes import RequestInfo
 
 Kind = Literal["transient", "permanent"]
 Step = Literal["Create", "Delete", "reconcile"]

@@ -9,7 +9,7 @@ import pytest
 from conftest import REGISTRATION, TIME_SCALE, World
 
 from localaws.cloudformation import Exchange
-from localaws.control_plane import TransientKind
+from localaws.faults import TransientKind
 
 # (operation, service) of every call on the Create and Delete paths.
 CALLS = [

@@ -11,7 +11,7 @@ from conftest import ACCOUNT, REGION, REGISTRATION, World
 from template_model import Deployment, load_template
 from test_continuation import busy_for, settled
 
-from localaws.control_plane import CallRecord
+from localaws.journal import CallRecord
 
 POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
 AUTHORIZER_TYPE = "apigateway:Resource/AuthorizerType"

@@ -22,7 +22,7 @@ import threading
 import pytest
 from conftest import World
 
-from localaws.control_plane import RequestInfo
+from localaws.routes import RequestInfo
 
 ALLOWED = ("dev", "prod")  # template.yaml's StageNames parameter, as deployed for this API
 ACCESS_DENIED = (

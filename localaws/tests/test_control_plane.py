@@ -17,18 +17,13 @@ from botocore.exceptions import ClientError
 from werkzeug.test import Client, EnvironBuilder
 
 from localaws import dynamodb_ext
-from localaws.control_plane import (
-    _DYNAMODB_LOCK,
-    CONFLICT_MESSAGE,
-    BucketSpec,
-    ControlPlane,
-    ControlPlaneConfig,
-    InjectedDelay,
-    ManualClock,
-    RequestInfo,
-    TokenBucket,
-    identify,
-)
+from localaws.clocks import ManualClock
+from localaws.conflicts import CONFLICT_MESSAGE
+from localaws.control_plane import ControlPlane, ControlPlaneConfig
+from localaws.dispatch import _DYNAMODB_LOCK
+from localaws.faults import InjectedDelay
+from localaws.quotas import BucketSpec
+from localaws.routes import RequestInfo, identify
 from localaws.server import LocalAws
 
 if TYPE_CHECKING:
@@ -59,43 +54,7 @@ def info_of(method: str, path: str, headers: dict[str, str] | None = None) -> Re
     return identify(environ)
 
 
-# -- token buckets ----------------------------------------------------------------------------
-
-
-def test_account_bucket_allows_a_burst_of_40_then_10_per_second() -> None:
-    clock = ManualClock()
-    bucket = TokenBucket(BucketSpec(capacity=40, interval=0.1), clock)
-    assert [bucket.try_acquire() for _ in range(40)] == [0.0] * 40
-    assert bucket.try_acquire() == pytest.approx(0.1)
-    clock.advance(1.0)
-    granted = [bucket.try_acquire() == 0.0 for _ in range(11)]
-    assert granted == [True] * 10 + [False]
-
-
-def test_bucket_never_holds_more_than_its_capacity() -> None:
-    clock = ManualClock()
-    bucket = TokenBucket(BucketSpec(capacity=40, interval=0.1), clock)
-    clock.advance(1_000)
-    assert sum(bucket.try_acquire() == 0.0 for _ in range(100)) == 40
-
-
-def test_create_deployment_bucket_gives_one_token_every_five_seconds() -> None:
-    clock = ManualClock()
-    bucket = TokenBucket(BucketSpec(capacity=1, interval=5.0), clock)
-    assert bucket.try_acquire() == 0.0
-    assert bucket.try_acquire() == pytest.approx(5.0)
-    clock.advance(4.9)
-    assert bucket.try_acquire() == pytest.approx(0.1)
-    clock.advance(0.1)
-    assert bucket.try_acquire() == 0.0
-
-
-def test_time_scale_shortens_quota_intervals() -> None:
-    clock = ManualClock()
-    bucket = TokenBucket(BucketSpec(capacity=1, interval=5.0), clock, time_scale=0.05)
-    assert bucket.try_acquire() == 0.0
-    clock.advance(0.25)
-    assert bucket.try_acquire() == 0.0
+# -- configuration ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import Table
 
 from localaws import dynamodb_ext
-from localaws.control_plane import _DYNAMODB_LOCK
+from localaws.dispatch import _DYNAMODB_LOCK
 from localaws.server import LocalAws
 from localaws.shared_api import create_registry_table
 
