@@ -14,18 +14,17 @@ resources: request and response objects"; facts in ``shared/reference/aws-facts.
   raised, so the server thread never dies and a test can assert on them.
 
 The sender under test is crhelper's unmodified ``http.client.HTTPSConnection`` with
-``ssl.create_default_context``, which honours ``SSL_CERT_FILE``: a throwaway CA is generated with
-``cryptography`` and its PEM written to ``ca_file`` for child processes to trust.
+``ssl.create_default_context``, which honours ``SSL_CERT_FILE``: a throwaway CA is made with
+``trustme`` and its PEM written to ``ca_file`` for child processes to trust.
 """
 
 from __future__ import annotations
 
 import datetime
 import http.server
-import ipaddress
 import json
+import os
 import secrets
-import shutil
 import ssl
 import sys
 import tempfile
@@ -38,10 +37,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+import trustme
 
 MAX_BODY_BYTES = 4096
 MAX_PHYSICAL_ID_BYTES = 1024
@@ -173,90 +169,6 @@ def validate_answer(
     return document, problems
 
 
-@dataclass(frozen=True)
-class _Pki:
-    directory: Path
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
-def _make_pki() -> _Pki:
-    """A throwaway CA and a server certificate for localhost and 127.0.0.1."""
-    directory = Path(tempfile.mkdtemp(prefix="localaws-receiver-"))
-    now = datetime.datetime.now(datetime.UTC)
-    # Valid from yesterday, so clock skew between processes can never make it "not yet valid".
-    not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=2)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localaws throwaway CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pki = _Pki(
-        directory=directory,
-        ca_file=directory / "ca.pem",
-        cert_file=directory / "server.pem",
-        key_file=directory / "server.key",
-    )
-    pki.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    pki.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    pki.key_file.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return pki
-
-
 class _Server(http.server.ThreadingHTTPServer):
     # Joined in server_close(): a stopped receiver leaves no thread behind.
     daemon_threads = False
@@ -301,7 +213,7 @@ class ResponseReceiver:
         self._issued: dict[str, IssuedUrl] = {}
         self._answers: dict[str, list[ReceivedAnswer]] = {}
         self._rejected: list[RejectedRequest] = []
-        self._pki: _Pki | None = None
+        self._ca_file: Path | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -310,9 +222,12 @@ class ResponseReceiver:
     def start(self) -> ResponseReceiver:
         if self._server is not None:
             raise RuntimeError("ResponseReceiver is already running")
-        pki = _make_pki()
+        ca = trustme.CA()
+        handle, ca_file = tempfile.mkstemp(prefix="localaws-receiver-ca-", suffix=".pem")
+        os.close(handle)
+        ca.cert_pem.write_to_path(ca_file)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(pki.cert_file, pki.key_file)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         server = _Server(("127.0.0.1", 0), _Handler)
         # The handshake happens in the handler thread, so one stuck client cannot block accept().
         server.socket = context.wrap_socket(
@@ -324,19 +239,19 @@ class ResponseReceiver:
             target=server.serve_forever, args=(0.05,), name="localaws-receiver", daemon=True
         )
         thread.start()
-        self._pki, self._server, self._thread = pki, server, thread
+        self._ca_file, self._server, self._thread = Path(ca_file), server, thread
         return self
 
     def stop(self) -> None:
-        """Stop serving, join threads, free the port and delete the certificate files."""
-        server, thread, pki = self._server, self._thread, self._pki
+        """Stop serving, join threads, free the port and delete the CA file."""
+        server, thread, ca_file = self._server, self._thread, self._ca_file
         if server is not None and thread is not None:
             server.shutdown()
             server.server_close()
             thread.join()
-        if pki is not None:
-            shutil.rmtree(pki.directory, ignore_errors=True)
-        self._server = self._thread = self._pki = None
+        if ca_file is not None:
+            ca_file.unlink(missing_ok=True)
+        self._server = self._thread = self._ca_file = None
 
     def __enter__(self) -> ResponseReceiver:
         return self.start()
@@ -358,9 +273,9 @@ class ResponseReceiver:
     @property
     def ca_file(self) -> str:
         """PEM of the throwaway CA: set SSL_CERT_FILE to it in the sender's environment."""
-        if self._pki is None:
+        if self._ca_file is None:
             raise RuntimeError("ResponseReceiver is not running")
-        return str(self._pki.ca_file)
+        return str(self._ca_file)
 
     # -- URLs ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import trustme
 
 # crhelper's own sender, unmodified; its typing stubs leave the private name out.
 from crhelper.utils import _send_response  # type: ignore[attr-defined]
@@ -205,15 +206,10 @@ def test_a_client_that_does_not_trust_the_ca_is_refused() -> None:
     with ResponseReceiver() as receiver:
         request_id = "7c1e2d3f-0000-4000-8000-000000000005"
         parts = urlsplit(new_url(receiver, request_id))
-        untrusting = ssl.create_default_context(cadata=_unrelated_ca_pem())
+        # Well-formed, but not the CA that signed this server.
+        untrusting = ssl.create_default_context(cadata=trustme.CA().cert_pem.bytes().decode())
         connection = http.client.HTTPSConnection(parts.netloc, context=untrusting, timeout=10)
         with pytest.raises(ssl.SSLCertVerificationError):
             connection.request("PUT", parts.path, body=b"{}")
         connection.close()
         assert receiver.answers(request_id) == []
-
-
-def _unrelated_ca_pem() -> str:
-    # Another throwaway receiver's CA: well-formed, but not the one that signed this server.
-    with ResponseReceiver() as other:
-        return Path(other.ca_file).read_text()
