@@ -10,20 +10,28 @@ using Amazon Cognito user pools as an authorizer"; API reference, Authorizer):
 
 - The stage serves a deployment: the API *as it was deployed*, never the current one. With a
   canary, ``percentTraffic`` percent of requests go to the canary's deployment.
-- No method for the path and verb: 403 ``{"message":"Missing Authentication Token"}``.
+- No method for the path and verb: 403 ``{"message":"Missing Authentication Token"}``; an
+  AWS_IAM method answers the same to an unsigned request (SigV4 callers are not modelled, so
+  every request to one is refused).
+- A method that requires an API key answers 403 ``{"message":"Forbidden"}`` (usage plans are
+  not modelled: refused rather than let through).
 - A method with a COGNITO_USER_POOLS authorizer reads the token from the authorizer's identity
-  source (``method.request.header.Authorization``). Missing, not matching the identity
-  validation expression, or not valid: 401 ``{"message":"Unauthorized"}``.
-- A token is valid when its RS256 signature verifies with the issuing pool's JWKS, it has not
-  expired, its issuer ``https://cognito-idp.{region}.amazonaws.com/{pool id}`` is a pool that
-  exists and that the served deployment's authorizer lists, and its ``token_use`` fits the
-  method: an ID token when the method has no authorization scopes, otherwise an access token
-  carrying one of them (developer guide, "Integrate a REST API with an Amazon Cognito user
-  pool").
-- Results are cached per token and stage for the deployed authorizer's TTL (``authorizer_cache``).
-- Authorized: the integration answers. Only MOCK integrations are served (200 with the
-  integration response's template, empty when it has none); any other type answers 500, so a
-  test can never mistake an unmodelled integration for a served one.
+  source (``method.request.header.Authorization``). Missing or not valid: 401
+  ``{"message":"Unauthorized"}``. (Lambda authorizers are not modelled: 401.)
+- A token's identity is valid when its RS256 signature verifies with the issuing pool's JWKS and
+  its issuer ``https://cognito-idp.{region}.amazonaws.com/{pool id}`` is a pool that exists and
+  that the served deployment's authorizer lists. That result is cached per authorizer and token
+  for the deployed authorizer's TTL (``authorizer_cache``).
+- On every request, cached or not: the token has not expired; its ``aud`` matches the
+  authorizer's ``identityValidationExpression`` when it has one (API reference, Authorizer:
+  "API Gateway will match the aud field of the incoming token from the client against the
+  specified regular expression"); and its ``token_use`` fits the method: an ID token when the
+  method has no authorization scopes, otherwise an access token carrying one of them
+  (developer guide, "Integrate a REST API with an Amazon Cognito user pool").
+- Authorized: the integration answers. Only MOCK integrations with a default integration
+  response are served (its status and template); any other answers 500 "Internal server
+  error", as AWS does for a MOCK with no matching integration response, so a test can never
+  mistake an unmodelled integration for a served one.
 
 The JWKS moto serves for every pool (``/{pool id}/.well-known/jwks.json``) is its fixed public
 key; tokens are verified with PyJWT against it, so a token altered in any byte, signed with
@@ -36,7 +44,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +67,8 @@ ISSUER = re.compile(
     r"^https://cognito-idp\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<pool>[^/]+)$"
 )
 UNAUTHORIZED = (401, "UnauthorizedException", "Unauthorized")
+FORBIDDEN = (403, "ForbiddenException", "Forbidden")
+INTERNAL = (500, "InternalServerErrorException", "Internal server error")
 MISSING_TOKEN = (403, "MissingAuthenticationTokenException", "Missing Authentication Token")
 _JWKS = jwt.PyJWKSet.from_dict(load_resource("cognitoidp/resources/jwks-public.json"))
 
@@ -108,14 +118,18 @@ class DataPlane:
         if snapshot is None:
             return _error(MISSING_TOKEN)
         method = _route(snapshot.methods, verb.upper(), resource_path)
-        if method is None:
+        if method is None or method.authorization_type == "AWS_IAM":
             return _error(MISSING_TOKEN)
+        if method.api_key_required:
+            return _error(FORBIDDEN)
         if method.authorization_type == "COGNITO_USER_POOLS":
-            authorizer = snapshot.authorizers.get(method.authorizer_id or "")
-            if authorizer is None or not self._authorized(stage, authorizer, method, headers):
+            authorizer_id = method.authorizer_id or ""
+            authorizer = snapshot.authorizers.get(authorizer_id)
+            if authorizer is None or not self._authorized(
+                stage, authorizer_id, authorizer, method, headers
+            ):
                 return _error(UNAUTHORIZED)
         elif method.authorization_type != "NONE":
-            # AWS_IAM and Lambda authorizers are not modelled: refuse rather than let through.
             return _error(UNAUTHORIZED)
         return _integrate(method)
 
@@ -136,6 +150,7 @@ class DataPlane:
     def _authorized(
         self,
         stage: StageKey,
+        authorizer_id: str,
         authorizer: AuthorizerSnapshot,
         method: MethodSnapshot,
         headers: dict[str, str],
@@ -144,22 +159,23 @@ class DataPlane:
         token = headers.get(source.group("name").lower()) if source else None
         if not token:
             return False
-        expression = authorizer.identity_validation_expression
-        if expression and re.fullmatch(expression, token) is None:
-            return False
         now = self._monotonic()
-        cached = AUTHORIZER_CACHE.lookup(stage, token, now)
+        cached = AUTHORIZER_CACHE.lookup(stage, authorizer_id, token, now)
         if cached is not None:
-            return cached
-        allowed = token_is_valid(token, authorizer.provider_arns, method.authorization_scopes)
-        ttl = DEFAULT_RESULT_TTL if authorizer.result_ttl is None else int(authorizer.result_ttl)
-        AUTHORIZER_CACHE.store(stage, token, allowed, ttl, now)
-        return allowed
+            claims = cached.claims
+        else:
+            claims = verified_identity(token, authorizer.provider_arns)
+            ttl = (
+                DEFAULT_RESULT_TTL if authorizer.result_ttl is None else int(authorizer.result_ttl)
+            )
+            AUTHORIZER_CACHE.store(stage, authorizer_id, token, claims, ttl=ttl, now=now)
+        return claims is not None and fits(
+            claims, method.authorization_scopes, authorizer.identity_validation_expression
+        )
 
 
-def token_is_valid(token: str, provider_arns: Sequence[str], scopes: Sequence[str]) -> bool:
-    """Whether API Gateway would accept this Cognito token for a method with these scopes on an
-    authorizer listing these pools."""
+def verified_identity(token: str, provider_arns: Sequence[str]) -> Mapping[str, Any] | None:
+    """The token's claims when it is a current token of a pool this authorizer lists, else None."""
     try:
         header = jwt.get_unverified_header(token)
         key = _JWKS[str(header.get("kid"))]
@@ -170,11 +186,21 @@ def token_is_valid(token: str, provider_arns: Sequence[str], scopes: Sequence[st
             options={"require": ["exp", "iss", "token_use"], "verify_aud": False},
         )
     except (jwt.PyJWTError, KeyError):
-        return False
+        return None
     issuer = ISSUER.match(str(claims["iss"]))
     if issuer is None or _pool_arn(issuer.group("region"), issuer.group("pool")) not in set(
         provider_arns
     ):
+        return None
+    return claims
+
+
+def fits(claims: Mapping[str, Any], scopes: Sequence[str], audience: str | None) -> bool:
+    """What is checked on every request, cached identity or not: expiry, the identity
+    validation expression (against ``aud``), and the token type and scopes the method needs."""
+    if float(claims["exp"]) <= time.time():
+        return False
+    if audience and re.fullmatch(audience, str(claims.get("aud", ""))) is None:
         return False
     token_use = str(claims["token_use"])
     if not scopes:
@@ -210,7 +236,7 @@ def _route(methods: Sequence[MethodSnapshot], verb: str, path: str) -> MethodSna
         for method in methods
         if method.http_method in (verb, "ANY") and _matches(method.path, path)
     ]
-    candidates.sort(key=lambda m: (m.path.count("{"), m.http_method == "ANY"))
+    candidates.sort(key=lambda m: (m.path.count("+}"), m.path.count("{"), m.http_method == "ANY"))
     return candidates[0] if candidates else None
 
 
@@ -229,12 +255,11 @@ def _matches(template: str, path: str) -> bool:
 
 def _integrate(method: MethodSnapshot) -> Answer:
     integration = method.integration or {}
-    if integration.get("type") != "mock":
-        return _error((500, "InternalServerErrorException", "Internal server error"))
-    default = integration.get("responses", {}).get("default", {})
+    default = integration.get("responses", {}).get("default")
+    if integration.get("type") != "mock" or default is None:
+        return _error(INTERNAL)
     template = default.get("responseTemplates", {}).get("application/json", "")
-    status = int(default.get("statusCode", "200"))
-    return Answer(status, str(template).encode(), _headers())
+    return Answer(int(default["statusCode"]), str(template).encode(), _headers())
 
 
 def _error(kind: tuple[int, str, str]) -> Answer:
