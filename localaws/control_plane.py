@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,7 @@ class ControlPlane:
         self._journal = Journal(self._clock)
         # Lambda's asynchronous invocations of the functions attached to it.
         self.lambda_async = lambda_async.AsyncInvocations()
+        self._observers: list[Callable[[RequestInfo], None]] = []
 
     # -- configuration -------------------------------------------------------------------
 
@@ -207,6 +208,15 @@ class ControlPlane:
         self._journal.clear()
         self.lambda_async.reset()
         self._faults.clear()
+        with self._lock:
+            self._observers.clear()
+
+    def observe(self, observer: Callable[[RequestInfo], None]) -> None:
+        """Run ``observer`` just before each call (within quota) is answered: a bystander, a
+        tenant's user calling the API, acting in the instant between two of a client's calls,
+        where real traffic lands too. Forgotten by ``reset()``."""
+        with self._lock:
+            self._observers.append(observer)
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -242,6 +252,10 @@ class ControlPlane:
 
     def _handle(self, info: RequestInfo, environ: WSGIEnvironment) -> tuple[HttpAnswer, bool]:
         """Faults, conflicts and moto, for a call within quota (and released, if held)."""
+        with self._lock:
+            observers = list(self._observers)
+        for observer in observers:
+            observer(info)
         # Read again: a held call is served with the configuration of when it is released.
         config = self.config
         fault = self._faults.take_fault(info)

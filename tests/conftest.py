@@ -6,6 +6,7 @@ own sender PUTs its answer to the receiver over HTTPS, trusting its CA through S
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import ssl
@@ -26,6 +27,7 @@ from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stac
 from localaws.journal import CallRecord
 from localaws.lambda_runtime import FunctionConfig
 from localaws.response_receiver import ResponseReceiver
+from localaws.routes import RequestInfo
 from localaws.server import LocalAws
 from localaws.shared_api import (
     REGISTRY_TABLE,
@@ -165,6 +167,25 @@ class World:
             stage: call(self.aws.invoke_url(self.api.rest_api_id, stage) + path, token).status
             for stage in self.api.stage_names
         }
+
+    @contextlib.contextmanager
+    def bystander(self, token: str) -> Iterator[list[dict[str, int]]]:
+        """The user calls every stage just before each API Gateway call the function makes,
+        as real traffic would land between them; the stages cache those answers too. Yields
+        the answers seen meanwhile."""
+        seen: list[dict[str, int]] = []
+        active = True
+
+        def call_between(info: RequestInfo) -> None:
+            agent = info.headers.get("User-Agent", info.headers.get("user-agent", ""))
+            if active and info.service == "apigateway" and FUNCTION_AGENT in agent:
+                seen.append(self.answers(token))
+
+        self.aws.control_plane.observe(call_between)
+        try:
+            yield seen
+        finally:
+            active = False
 
     def everywhere(self, status: int) -> dict[str, int]:
         return dict.fromkeys(self.api.stage_names, status)

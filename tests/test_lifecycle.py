@@ -14,7 +14,8 @@ def test_create_registers_the_pool_and_makes_it_live_on_every_stage(world: World
     alice = world.sign_in(pool, "alice")
     assert world.answers(alice) == world.everywhere(401)  # and the stages cache that answer
 
-    stack = world.create_tenant("tenant-acme", pool)
+    with world.bystander(alice) as meanwhile:
+        stack = world.create_tenant("tenant-acme", pool)
 
     assert stack.status == "CREATE_COMPLETE"
     (create,) = stack.exchanges
@@ -28,6 +29,7 @@ def test_create_registers_the_pool_and_makes_it_live_on_every_stage(world: World
     assert world.provider_arns() == [world.api.operators_pool_arn, pool]
     assert world.live_everywhere(pool)
     assert world.answers(alice) == world.everywhere(200)
+    assert meanwhile  # alice kept trying while the function worked
     assert world.flushes("dev") == 1
     assert world.flushes("prod") == 1
 
@@ -171,7 +173,8 @@ def test_delete_removes_only_its_pool_and_publishes_the_removal(world: World) ->
     assert world.answers(alice) == world.everywhere(200)  # and the stages cache that answer
     flushes = world.flushes()
 
-    stack = world.cloudformation.delete_stack("tenant-acme")
+    with world.bystander(alice) as meanwhile:
+        stack = world.cloudformation.delete_stack("tenant-acme")
 
     delete = stack.exchanges[-1]
     assert stack.status == "DELETE_COMPLETE"
@@ -181,6 +184,7 @@ def test_delete_removes_only_its_pool_and_publishes_the_removal(world: World) ->
     assert world.provider_arns() == [world.api.operators_pool_arn]
     assert world.gone_everywhere(pool)
     assert world.answers(alice) == world.everywhere(401)
+    assert meanwhile
     assert world.flushes() == flushes + 2
     removes = [c for c in world.calls() if c.operation == "UpdateAuthorizer"]
     assert len(removes) == 2  # the add, then exactly one remove
