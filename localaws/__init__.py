@@ -2,14 +2,19 @@
 
 The pieces, one module per concern:
 
-- ``apigateway_ext``: moto's API Gateway models extended with the documented behaviour the
-  custom resource relies on (per-ARN ``/providerARNs`` patches, CreateDeployment keeping the
-  stage, FlushStageAuthorizersCache).
+- ``apigateway_ext``: installs into moto's API Gateway models the documented behaviour the
+  custom resource relies on, made of: ``apigateway_authorizers`` (per-ARN ``/providerARNs``
+  patches), ``apigateway_deployments`` (CreateDeployment keeping the stage, what a stage
+  serves), ``apigateway_snapshots`` (each deployment's copy of the API), ``apigateway_canary``
+  and ``apigateway_stage_updates`` (canary releases, UpdateStage), on ``apigateway_state`` (the
+  model lock). ``apigateway_flush`` (FlushStageAuthorizersCache) and ``apigateway_export``
+  (GetExport of a stage) answer in moto's place.
 - ``control_plane``: a WSGI middleware that models API Gateway's control plane, made of:
   ``routes`` (which call a request is: service, region, account, operation), ``quotas``
   (per-account token buckets), ``conflicts`` (409 on concurrent modification), ``faults``
   (injected faults and stalls), ``journal`` (counters and a call journal) and ``dispatch`` (who
-  answers: ``apigateway_ext``, ``lambda_async`` or moto), on ``clocks`` (injectable time).
+  answers: ``apigateway_flush``, ``apigateway_export``, ``lambda_async`` or moto), on ``clocks``
+  (injectable time).
 - ``server``: ``LocalAws``, moto's server app behind that middleware on a loopback port.
 - ``response_receiver``: CloudFormation's side of the pre-signed ResponseURL, over real HTTPS.
 - ``lambda_runtime``: invokes a handler the way AWS Lambda's Python runtime does

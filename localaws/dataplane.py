@@ -52,8 +52,8 @@ import jwt
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.utilities.utils import load_resource
 
-from localaws import apigateway_ext
-from localaws.apigateway_ext import AuthorizerSnapshot, DeploymentSnapshot, MethodSnapshot
+from localaws import apigateway_deployments as apigateway_ext
+from localaws.apigateway_snapshots import AuthorizerSnapshot, DeploymentSnapshot, MethodSnapshot
 from localaws.authorizer_cache import AUTHORIZER_CACHE, DEFAULT_RESULT_TTL, StageKey
 from localaws.wire import new_request_id
 

@@ -35,7 +35,8 @@ from cfnlint.decode import decode  # type: ignore[import-untyped]
 
 from authorizer_pools.registry import Registry
 from authorizer_pools.timing import Deadline
-from localaws import apigateway_ext
+from localaws.apigateway_deployments import served_provider_arns
+from localaws.apigateway_flush import FLUSH_JOURNAL
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
 from localaws.control_plane import ControlPlaneConfig
 from localaws.demo_output import Output
@@ -99,7 +100,7 @@ class World:
         return provider_arns(self.api)
 
     def served(self, stage: str) -> tuple[str, ...]:
-        found = apigateway_ext.served_provider_arns(
+        found = served_provider_arns(
             ACCOUNT, REGION, self.api.rest_api_id, stage, self.api.authorizer_id
         )
         return found or ()
@@ -118,9 +119,7 @@ class World:
         return self.aws.invoke_url(self.api.rest_api_id, stage) + "/orders"
 
     def flushes(self, stage: str) -> int:
-        records = apigateway_ext.FLUSH_JOURNAL.records(
-            api_id=self.api.rest_api_id, stage_name=stage
-        )
+        records = FLUSH_JOURNAL.records(api_id=self.api.rest_api_id, stage_name=stage)
         return len(records)
 
 

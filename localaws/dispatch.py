@@ -4,8 +4,9 @@ short of AWS, else moto.
 Reproduces (sources as collected in ``shared/reference/aws-facts.md``):
 
 - FlushStageAuthorizersCache, which moto does not route, and GetExport of a stage, whose moto
-  version ignores the stage and knows no authorizer, both answered by ``apigateway_ext``. Both
-  are reads of the API (never 409) and count in the account quota like every other call.
+  version ignores the stage and knows no authorizer, answered by ``apigateway_flush`` and
+  ``apigateway_export``. Both are reads of the API (never 409) and count in the account quota
+  like every other call.
 - Lambda's asynchronous ``Invoke`` of the functions attached to ``lambda_async`` (moto would
   need Docker): delivered later, on its own thread, at least once (``lambda_async``).
 - DynamoDB applying each write, condition included, atomically (developer guide, "Condition
@@ -19,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from localaws import apigateway_ext, dynamodb_ext
+from localaws import dynamodb_ext
+from localaws.apigateway_export import get_export
+from localaws.apigateway_flush import flush_stage_authorizers_cache
 from localaws.routes import EXPORT_TYPE, RequestInfo
 from localaws.wire import HttpAnswer
 
@@ -39,12 +42,13 @@ def dispatch(
     info: RequestInfo,
     environ: WSGIEnvironment,
 ) -> HttpAnswer:
-    """The answer to the call: from ``apigateway_ext``, from ``invocations`` (Lambda's
-    asynchronous invocations) or from ``app`` (moto's server application)."""
+    """The answer to the call: from ``apigateway_flush`` or ``apigateway_export``, from
+    ``invocations`` (Lambda's asynchronous invocations) or from ``app`` (moto's server
+    application)."""
     if info.operation == "FlushStageAuthorizersCache":
         assert info.api_id is not None
         assert info.stage_name is not None
-        return apigateway_ext.flush_stage_authorizers_cache(
+        return flush_stage_authorizers_cache(
             info.account_id, info.region, info.api_id, info.stage_name
         )
     if info.operation == "GetExport":
@@ -52,7 +56,7 @@ def dispatch(
         assert info.stage_name is not None
         export_type = EXPORT_TYPE.search(info.path)
         assert export_type is not None
-        return apigateway_ext.get_export(
+        return get_export(
             info.account_id,
             info.region,
             info.api_id,

@@ -22,7 +22,8 @@ from template_model import ROOT, load_template
 
 from authorizer_pools.registry import Owner, Registry
 from authorizer_pools.timing import Deadline
-from localaws import apigateway_ext
+from localaws.apigateway_deployments import served_provider_arns
+from localaws.apigateway_flush import FLUSH_JOURNAL
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
 from localaws.journal import CallRecord
 from localaws.lambda_runtime import FunctionConfig
@@ -147,7 +148,7 @@ class World:
 
     def served(self, stage_name: str) -> tuple[str, ...] | None:
         """The pools the stage's current deployment trusts (what callers really get)."""
-        return apigateway_ext.served_provider_arns(
+        return served_provider_arns(
             ACCOUNT, REGION, self.api.rest_api_id, stage_name, self.api.authorizer_id
         )
 
@@ -198,9 +199,7 @@ class World:
         return [dict(item) for item in found["items"]]
 
     def flushes(self, stage_name: str | None = None) -> int:
-        return len(
-            apigateway_ext.FLUSH_JOURNAL.records(api_id=self.api.rest_api_id, stage_name=stage_name)
-        )
+        return len(FLUSH_JOURNAL.records(api_id=self.api.rest_api_id, stage_name=stage_name))
 
     def calls(self) -> list[CallRecord]:
         """The calls the function made (its user agent says so), not the test's own."""

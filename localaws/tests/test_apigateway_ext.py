@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from moto.apigateway.models import Authorizer, RestAPI, Stage
 
 from localaws import apigateway_ext
+from localaws.apigateway_deployments import served_provider_arn_lists, served_provider_arns
+from localaws.apigateway_flush import FLUSH_JOURNAL
 from localaws.server import LocalAws
 
 if TYPE_CHECKING:
@@ -360,7 +362,7 @@ def test_flush_of_an_existing_stage_answers_202_and_is_journaled(api: Api) -> No
     api.client.create_deployment(restApiId=api.api_id, stageName="prod")
     response = api.client.flush_stage_authorizers_cache(restApiId=api.api_id, stageName="prod")
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 202
-    records = apigateway_ext.FLUSH_JOURNAL.records(api_id=api.api_id)
+    records = FLUSH_JOURNAL.records(api_id=api.api_id)
     assert [(r.account_id, r.region, r.api_id, r.stage_name) for r in records] == [
         ("123456789012", "us-east-1", api.api_id, "prod")
     ]
@@ -380,7 +382,7 @@ def test_flush_of_a_missing_stage_or_api_is_not_found(
     with pytest.raises(ClientError) as exc:
         api.client.flush_stage_authorizers_cache(restApiId=api_id or api.api_id, stageName=stage)
     assert error_of(exc) == (404, "NotFoundException", message)
-    assert apigateway_ext.FLUSH_JOURNAL.records(api_id=api.api_id) == []
+    assert FLUSH_JOURNAL.records(api_id=api.api_id) == []
 
 
 # -- installation -----------------------------------------------------------------------------
@@ -392,7 +394,7 @@ def test_install_is_idempotent(world: World) -> None:
     apigateway_ext.install()
     assert apigateway_ext.is_installed()
     assert Authorizer.apply_operations is patched
-    assert RestAPI.create_deployment.__module__ == "localaws.apigateway_ext"
+    assert RestAPI.create_deployment.__module__ == "localaws.apigateway_deployments"
 
 
 # -- canary releases --------------------------------------------------------------------------
@@ -419,14 +421,10 @@ class Served:
         )
 
     def lists(self, stage: str = "prod") -> list[tuple[str, ...]]:
-        return apigateway_ext.served_provider_arn_lists(
-            ACCOUNT, REGION, self.api_id, stage, self.authorizer_id
-        )
+        return served_provider_arn_lists(ACCOUNT, REGION, self.api_id, stage, self.authorizer_id)
 
     def base_list(self, stage: str = "prod") -> tuple[str, ...] | None:
-        return apigateway_ext.served_provider_arns(
-            ACCOUNT, REGION, self.api_id, stage, self.authorizer_id
-        )
+        return served_provider_arns(ACCOUNT, REGION, self.api_id, stage, self.authorizer_id)
 
     def stage(self, stage: str = "prod") -> dict[str, Any]:
         return dict(self.client.get_stage(restApiId=self.api_id, stageName=stage))
@@ -778,10 +776,7 @@ def test_a_deployment_a_stage_serves_cannot_be_deleted(served: Served) -> None:
 def test_served_lists_of_a_missing_stage_are_empty(served: Served) -> None:
     assert served.lists("missing") == []
     assert (
-        apigateway_ext.served_provider_arn_lists(
-            ACCOUNT, REGION, "nope000000", "prod", served.authorizer_id
-        )
-        == []
+        served_provider_arn_lists(ACCOUNT, REGION, "nope000000", "prod", served.authorizer_id) == []
     )
 
 

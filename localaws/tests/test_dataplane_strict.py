@@ -41,7 +41,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from moto.utilities.utils import load_resource
 
-from localaws.apigateway_ext import MethodSnapshot
+from localaws.apigateway_snapshots import MethodSnapshot
 from localaws.authorizer_cache import AUTHORIZER_CACHE
 from localaws.dataplane import DataPlane, _route
 from localaws.server import LocalAws

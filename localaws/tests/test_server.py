@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localaws import apigateway_ext
+from localaws.apigateway_flush import FLUSH_JOURNAL
 from localaws.server import PROXY_VARIABLES, LocalAws
 
 
@@ -71,9 +71,9 @@ def test_reset_forgets_moto_state_journal_and_control_plane() -> None:
         api_id = client.create_rest_api(name="x")["id"]
         aws.control_plane.inject("GetRestApis", 500, "InternalFailure", "boom")
         aws.control_plane.enable_model()
-        apigateway_ext.FLUSH_JOURNAL.record("123456789012", "us-east-1", api_id, "prod")
+        FLUSH_JOURNAL.record("123456789012", "us-east-1", api_id, "prod")
         aws.reset()
         assert aws.control_plane.config.model_enabled is False
         assert client.get_rest_apis()["items"] == []  # the fault is gone too
-        assert len(apigateway_ext.FLUSH_JOURNAL) == 0
+        assert len(FLUSH_JOURNAL) == 0
         assert aws.control_plane.counter("GetRestApis").calls == 1
