@@ -52,7 +52,7 @@ import jwt
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.utilities.utils import load_resource
 
-from localaws import apigateway_deployments as apigateway_ext
+from localaws.apigateway_deployments import find_api, served_deployments
 from localaws.apigateway_snapshots import AuthorizerSnapshot, DeploymentSnapshot, MethodSnapshot
 from localaws.authorizer_cache import AUTHORIZER_CACHE, DEFAULT_RESULT_TTL, StageKey
 from localaws.wire import new_request_id
@@ -110,7 +110,7 @@ class DataPlane:
         if target is None:
             return _error(MISSING_TOKEN)
         api_id, stage_name, resource_path = target
-        where = apigateway_ext.find_api(api_id)
+        where = find_api(api_id)
         if where is None:
             return _error(MISSING_TOKEN)
         stage = StageKey(where[0], where[1], api_id, stage_name)
@@ -134,7 +134,7 @@ class DataPlane:
         return _integrate(method)
 
     def _deployment_for(self, stage: StageKey) -> DeploymentSnapshot | None:
-        served = apigateway_ext.served_deployments(
+        served = served_deployments(
             stage.account_id, stage.region, stage.api_id, stage.stage_name
         )
         if not served:
