@@ -134,9 +134,7 @@ class DataPlane:
         return _integrate(method)
 
     def _deployment_for(self, stage: StageKey) -> DeploymentSnapshot | None:
-        served = served_deployments(
-            stage.account_id, stage.region, stage.api_id, stage.stage_name
-        )
+        served = served_deployments(stage.account_id, stage.region, stage.api_id, stage.stage_name)
         if not served:
             return None
         draw = self._pick()
