@@ -15,15 +15,24 @@ The pieces, one module per concern:
   (injected faults and stalls), ``journal`` (counters and a call journal) and ``dispatch`` (who
   answers: ``apigateway_flush``, ``apigateway_export``, ``lambda_async`` or moto), on ``clocks``
   (injectable time).
-- ``server``: ``LocalAws``, moto's server app behind that middleware on a loopback port.
+- ``server``: ``LocalAws``, moto's server app behind that middleware on a loopback port, and
+  the data plane on another.
+- ``dataplane``: API Gateway's data plane: each stage served, requests authorized by
+  COGNITO_USER_POOLS authorizers against what the stage's deployment lists, on
+  ``authorizer_cache`` (results per authorizer and token until the TTL or a flush).
+  ``users`` is a tenant's user: signs in to a pool and calls a stage.
+- ``dynamodb_ext``: DynamoDB transactions as cheap as DynamoDB's, and its TTL process.
+- ``lambda_async``: Lambda's asynchronous Invoke: later, at least once, sometimes late.
+- ``cloudformation``: CloudFormation's side of the custom-resource protocol, with the event
+  shapes in ``events/``; ``shared_api`` makes ``examples/shared-api.yaml``'s resources.
 - ``response_receiver``: CloudFormation's side of the pre-signed ResponseURL, over real HTTPS.
 - ``lambda_runtime``: invokes a handler the way AWS Lambda's Python runtime does
   (``lambda_bootstrap`` is its child-side script and imports nothing from this package).
 - ``wire``: AWS error answers in each protocol's wire format, as botocore parses them.
 
 Where AWS behaviour is not documented, these modules refuse rather than forgive: an emulator
-kinder than AWS hides bugs. The facts they reproduce are collected, with sources, in
-``shared/reference/aws-facts.md``.
+kinder than AWS hides bugs. Each module cites the AWS documentation for what it reproduces.
+``demo`` (with ``demo_output``) is ``make demo``.
 """
 
 from __future__ import annotations

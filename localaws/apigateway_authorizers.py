@@ -1,6 +1,6 @@
 """CreateAuthorizer and UpdateAuthorizer of Cognito authorizers, as API Gateway validates them.
 
-Reproduces, with sources as collected in ``shared/reference/aws-facts.md``:
+Reproduces:
 
 - ``UpdateAuthorizer`` with ``{"op": "add"|"remove", "path": "/providerARNs", "value": ARN}``,
   one ARN per operation (the API Gateway API reference's PatchOperation; Terraform's AWS provider,

@@ -1,6 +1,6 @@
 """Canary releases: a stage's ``canarySettings``, and CreateStage / GetStage carrying them.
 
-Reproduces, with sources as collected in ``shared/reference/aws-facts.md``, canary releases (API
+Reproduces, canary releases (API
 Gateway developer guide, "Set up an API Gateway canary release deployment" and its pages
 "Create", "Update", "Promote" and "Turn off a canary release"; API reference, CreateDeployment
 ``canarySettings``, Stage ``canarySettings``, UpdateStage patch paths). moto 5.2.5 has no canary

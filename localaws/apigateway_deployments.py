@@ -1,6 +1,6 @@
 """CreateDeployment and DeleteDeployment as AWS does them, and what a stage really serves.
 
-Reproduces, with sources as collected in ``shared/reference/aws-facts.md``:
+Reproduces:
 
 - ``CreateDeployment`` with a ``stageName`` keeps the existing stage and only points it at the
   new deployment, creating the stage if it does not exist (API Gateway API reference,

@@ -1,6 +1,6 @@
 """GetExport of a stage: the OpenAPI document of the deployment the stage serves.
 
-Reproduces, with sources as collected in ``shared/reference/aws-facts.md``: ``GetExport``
+Reproduces: ``GetExport``
 (``GET /restapis/{id}/stages/{stage}/exports/{oas30|swagger}``; API reference, GetExport;
 developer guide, "Export a REST API from API Gateway" and the ``x-amazon-apigateway-authorizer``
 / ``-authtype`` / ``-integration`` extension pages). moto's export ignores the stage and the

@@ -2,7 +2,7 @@
 
 ``install()`` (idempotent, process-wide) patches moto 5.2's classes in this process with the
 replacements of the modules that reproduce each behaviour (each module's docstring cites its
-sources, as collected in ``shared/reference/aws-facts.md``):
+sources):
 
 - ``apigateway_authorizers``: per-ARN ``/providerARNs`` patches on UpdateAuthorizer and
   CreateAuthorizer with API Gateway's validation of Cognito user pool ARNs.

@@ -1,6 +1,6 @@
 """FlushStageAuthorizersCache, which moto does not route, and the journal of every flush.
 
-Reproduces, with sources as collected in ``shared/reference/aws-facts.md``:
+Reproduces:
 ``FlushStageAuthorizersCache`` (``DELETE /restapis/{id}/stages/{stage}/cache/authorizers``,
 202; API Gateway API reference). ``flush_stage_authorizers_cache`` is what the control-plane
 middleware calls; every successful flush empties the stage's ``AUTHORIZER_CACHE`` and is

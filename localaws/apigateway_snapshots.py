@@ -1,7 +1,7 @@
 """What a deployment serves: a snapshot of the whole API as it was when the deployment was made.
 
 A stage serves the deployment it points at, not the API's current state (API Gateway developer
-guide, "Deploy a REST API"; sources as collected in ``shared/reference/aws-facts.md``). moto
+guide, "Deploy a REST API"). moto
 keeps no snapshot; ``apigateway_deployments`` records one per deployment here, with its
 authorizers (name, type, identity source, ``providerARNs``) and its methods, each method's
 integration as its ``x-amazon-apigateway-integration`` object (developer guide,

@@ -1,6 +1,6 @@
 """UpdateStage as API Gateway applies it to the base deployment and to a canary.
 
-Reproduces, with sources as collected in ``shared/reference/aws-facts.md`` (API Gateway
+Reproduces (API Gateway
 developer guide, "Update", "Promote" and "Turn off a canary release"; API reference,
 UpdateStage patch paths): moto 5.2.5's UpdateStage matches any path containing
 ``/deploymentId``, so ``replace /canarySettings/deploymentId`` silently moves the *base*

@@ -2,8 +2,7 @@
 
 moto's CloudFormation runs custom resources only through Docker-backed Lambda, and only Create,
 so this module plays the part itself, as the CloudFormation user guide describes it
-("Custom resources", "Custom resource request objects", "Custom resource response objects";
-the facts are collected in ``shared/reference/aws-facts.md``):
+("Custom resources", "Custom resource request objects", "Custom resource response objects"):
 
 - events shaped like ``localaws/events/{create,update,delete}.json``: every scalar property a
   string, ``PhysicalResourceId`` on Update and Delete, ``OldResourceProperties`` on Update, a

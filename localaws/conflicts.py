@@ -2,10 +2,9 @@
 
 Reproduces 409 ``ConflictException`` "Unable to complete operation due to concurrent
 modification. Please try again later." when a change to a REST API overlaps another change to
-the same API (terraform-provider-aws#776, #16439; sources as collected in
-``shared/reference/aws-facts.md``). Changes take time in AWS; here each mutating call holds its
-API for a service time drawn from a configurable uniform distribution, and really takes that
-long. Reads are never 409, and FlushStageAuthorizersCache does not change the API
+the same API (terraform-provider-aws#776, #16439). Changes take time in AWS; here each mutating
+call holds its API for a service time drawn from a configurable uniform distribution, and really
+takes that long. Reads are never 409, and FlushStageAuthorizersCache does not change the API
 (``RequestInfo.is_mutating``).
 """
 

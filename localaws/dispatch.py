@@ -1,7 +1,7 @@
 """Who answers a call the control-plane model lets through: this package, where moto falls
 short of AWS, else moto.
 
-Reproduces (sources as collected in ``shared/reference/aws-facts.md``):
+Reproduces:
 
 - FlushStageAuthorizersCache, which moto does not route, and GetExport of a stage, whose moto
   version ignores the stage and knows no authorizer, answered by ``apigateway_flush`` and

@@ -6,7 +6,7 @@ protocol (``localaws.wire``), as botocore parses it.
 An injected delay reproduces requests stuck in flight: AWS documents no latency bound for its
 control plane, and a request can be received and applied late, after the client's own timeout or
 after later requests (the AWS SDKs' retry guidance: a timed-out request may still have been
-applied; sources as collected in ``shared/reference/aws-facts.md``). A delayed call is held, in
+applied). A delayed call is held, in
 real time, *before* it reaches moto, so its change lands late and its client stays blocked
 meanwhile; while held it does not hold its API (it is not being applied yet), so other changes to
 the API go through and it may itself meet a 409 once it is released.

@@ -1,11 +1,10 @@
 """API Gateway's control-plane quotas, per account, as token buckets.
 
-Reproduces the quotas page of the API Gateway developer guide (sources as collected in
-``shared/reference/aws-facts.md``): CreateDeployment 1 request every 5 seconds; all
-control-plane calls together 10 per second with a burst of 40. Over quota the call answers 429
-``TooManyRequestsException`` with body ``{"message": "Too Many Requests"}``; AWS says a
-``Retry-After`` header "may be present", so it is configurable. A throttled call consumes no
-token.
+Reproduces the quotas page of the API Gateway developer guide: CreateDeployment 1 request
+every 5 seconds; all control-plane calls together 10 per second with a burst of 40. Over quota
+the call answers 429 ``TooManyRequestsException`` with body ``{"message": "Too Many Requests"}``;
+AWS says a ``Retry-After`` header "may be present", so it is configurable. A throttled call
+consumes no token.
 """
 
 from __future__ import annotations

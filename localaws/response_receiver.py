@@ -1,7 +1,7 @@
 """CloudFormation's side of a custom resource's ResponseURL, over real HTTPS on loopback.
 
 Reproduces the custom-resource response protocol of the CloudFormation user guide ("Custom
-resources: request and response objects"; facts in ``shared/reference/aws-facts.md``):
+resources: request and response objects"):
 
 - The ResponseURL is a pre-signed S3 URL (``X-Amz-Algorithm=AWS4-HMAC-SHA256 … X-Amz-Signature``),
   a secret. Each URL here carries a fresh random 64-hex signature, so tests can grep logs for it.
