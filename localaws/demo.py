@@ -50,7 +50,7 @@ from localaws.shared_api import (
     create_tenant_pool,
     provider_arns,
 )
-from localaws.users import call, sign_in
+from localaws.users import answers, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -115,8 +115,14 @@ class World:
         ]
         return deployment_id, created.strftime("%H:%M:%S")
 
+    def invoke_urls(self) -> dict[str, str]:
+        return {
+            stage: self.aws.invoke_url(self.api.rest_api_id, stage)
+            for stage in self.api.stage_names
+        }
+
     def orders_url(self, stage: str) -> str:
-        return self.aws.invoke_url(self.api.rest_api_id, stage) + "/orders"
+        return self.invoke_urls()[stage] + "/orders"
 
     def flushes(self, stage: str) -> int:
         records = FLUSH_JOURNAL.records(api_id=self.api.rest_api_id, stage_name=stage)
@@ -216,16 +222,13 @@ class Story:
         for label, pool in users.items():
             if fresh or label not in self.tokens:
                 self.tokens[label] = sign_in(pool, label.replace(" ", "-"))
-            answers = [
-                (stage, call(self.world.orders_url(stage), self.tokens[label]).status)
-                for stage in self.world.api.stage_names
-            ]
+            seen = answers(self.world.invoke_urls(), self.tokens[label]).items()
             shown = "  ".join(
                 f"GET /{stage}/orders → {self.out.paint(str(status), STATUS_STYLE[status == 200])}"
-                for stage, status in answers
+                for stage, status in seen
             )
             self.out.line(f"   {label + ' user':<15} → {shown}")
-            for stage, status in answers:
+            for stage, status in seen:
                 self.expect(
                     status == expected[label],
                     f"{label}'s user got {status} from GET /{stage}/orders, "

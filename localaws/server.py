@@ -21,6 +21,7 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +185,10 @@ class LocalAws:
         """The stage's base URL, standing for ``https://{api}.execute-api.{region}.amazonaws.com/
         {stage}``: append a resource path (``/orders``)."""
         return f"{self.data_plane_url}{PREFIX}{api_id}/{stage_name}/{USER_REQUEST}"
+
+    def invoke_urls(self, api_id: str, stage_names: Iterable[str]) -> dict[str, str]:
+        """Each stage's ``invoke_url``, by stage name."""
+        return {stage: self.invoke_url(api_id, stage) for stage in stage_names}
 
     @property
     def control_plane(self) -> ControlPlane:

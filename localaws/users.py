@@ -12,6 +12,7 @@ import contextlib
 import http.client
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -75,6 +76,12 @@ def _sign_in_client(cognito: CognitoIdentityProviderClient, pool_id: str) -> str
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]["ClientId"]
+
+
+def answers(invoke_urls: Mapping[str, str], token: str, path: str = "/orders") -> dict[str, int]:
+    """The status each stage (name -> ``LocalAws.invoke_url``) answers a GET of ``path`` with
+    this token: what the user sees."""
+    return {stage: call(url + path, token).status for stage, url in invoke_urls.items()}
 
 
 def call(url: str, token: str | None, *, method: str = "GET", timeout: float = 10.0) -> Reply:

@@ -7,7 +7,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import jwt
@@ -36,22 +36,14 @@ def api(local_aws: LocalAws, aws_environment: dict[str, str]) -> Iterator[Shared
     local_aws.reset()
 
 
-def add_pool_and_deploy(api: SharedApi, pool_arn: str, *, flush: bool = True) -> None:
-    client = boto3.client("apigateway")
-    client.update_authorizer(
+def change_pool_and_deploy(
+    api: SharedApi, op: Literal["add", "remove"], pool_arn: str, *, flush: bool = True
+) -> None:
+    """``op`` ("add" or "remove") one pool on the authorizer, then publish to every stage."""
+    boto3.client("apigateway").update_authorizer(
         restApiId=api.rest_api_id,
         authorizerId=api.authorizer_id,
-        patchOperations=[{"op": "add", "path": "/providerARNs", "value": pool_arn}],
-    )
-    publish(api, flush=flush)
-
-
-def remove_pool_and_deploy(api: SharedApi, pool_arn: str, *, flush: bool) -> None:
-    client = boto3.client("apigateway")
-    client.update_authorizer(
-        restApiId=api.rest_api_id,
-        authorizerId=api.authorizer_id,
-        patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool_arn}],
+        patchOperations=[{"op": op, "path": "/providerARNs", "value": pool_arn}],
     )
     publish(api, flush=flush)
 
@@ -103,12 +95,12 @@ def test_a_removed_pools_token_keeps_working_until_the_stage_cache_is_flushed(
     local_aws: LocalAws, api: SharedApi
 ) -> None:
     pool = create_tenant_pool("acme")
-    add_pool_and_deploy(api, pool)
+    change_pool_and_deploy(api, "add", pool)
     token = sign_in(pool, "alice")
     assert orders(local_aws, api, "dev", token) == 200
     assert orders(local_aws, api, "prod", token) == 200
 
-    remove_pool_and_deploy(api, pool, flush=False)
+    change_pool_and_deploy(api, "remove", pool, flush=False)
     assert orders(local_aws, api, "dev", token) == 200  # the cached allow outlives the removal
     boto3.client("apigateway").flush_stage_authorizers_cache(
         restApiId=api.rest_api_id, stageName="dev"
@@ -121,7 +113,7 @@ def test_cached_results_expire_after_the_deployed_ttl(api: SharedApi) -> None:
     clock = Clock()
     plane = DataPlane(monotonic=clock)
     pool = create_tenant_pool("acme")
-    add_pool_and_deploy(api, pool)
+    change_pool_and_deploy(api, "add", pool)
     token = sign_in(pool, "alice")
     path = f"/restapis/{api.rest_api_id}/prod/_user_request_/orders"
 
@@ -129,7 +121,7 @@ def test_cached_results_expire_after_the_deployed_ttl(api: SharedApi) -> None:
         return plane.serve("GET", path, {"authorization": token}).status
 
     assert status() == 200
-    remove_pool_and_deploy(api, pool, flush=False)
+    change_pool_and_deploy(api, "remove", pool, flush=False)
     clock.now += 299
     assert status() == 200
     clock.now += 1  # authorizerResultTtlInSeconds=300 in shared-api.yaml
@@ -140,7 +132,7 @@ def test_a_denial_is_cached_too_until_the_flush(local_aws: LocalAws, api: Shared
     pool = create_tenant_pool("acme")
     token = sign_in(pool, "alice")
     assert orders(local_aws, api, "prod", token) == 401
-    add_pool_and_deploy(api, pool, flush=False)
+    change_pool_and_deploy(api, "add", pool, flush=False)
     assert orders(local_aws, api, "prod", token) == 401
     publish(api, flush=True)
     assert orders(local_aws, api, "prod", token) == 200
@@ -154,10 +146,10 @@ def test_ttl_zero_caches_nothing(local_aws: LocalAws, api: SharedApi) -> None:
         patchOperations=[{"op": "replace", "path": "/authorizerResultTtlInSeconds", "value": "0"}],
     )
     pool = create_tenant_pool("acme")
-    add_pool_and_deploy(api, pool)
+    change_pool_and_deploy(api, "add", pool)
     token = sign_in(pool, "alice")
     assert orders(local_aws, api, "prod", token) == 200
-    remove_pool_and_deploy(api, pool, flush=False)
+    change_pool_and_deploy(api, "remove", pool, flush=False)
     assert orders(local_aws, api, "prod", token) == 401
 
 
