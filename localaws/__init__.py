@@ -22,6 +22,7 @@ The pieces, one module per concern:
   ``authorizer_cache`` (results per authorizer and token until the TTL or a flush).
   ``users`` is a tenant's user: signs in to a pool and calls a stage.
 - ``dynamodb_ext``: DynamoDB transactions as cheap as DynamoDB's, and its TTL process.
+- ``cloudformation_ext``: DescribeStacks reports list parameters as given (``dev,prod``).
 - ``lambda_async``: Lambda's asynchronous Invoke: later, at least once, sometimes late.
 - ``cloudformation``: CloudFormation's side of the custom-resource protocol, with the event
   shapes in ``events/``; ``shared_api`` makes ``examples/shared-api.yaml``'s resources.

@@ -33,7 +33,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
-from localaws import apigateway_ext, dynamodb_ext
+from localaws import apigateway_ext, cloudformation_ext, dynamodb_ext
 from localaws.authorizer_cache import AUTHORIZER_CACHE
 from localaws.clocks import Clock
 from localaws.control_plane import ControlPlane, ControlPlaneConfig
@@ -122,6 +122,7 @@ class LocalAws:
             raise RuntimeError("LocalAws is already running")
         apigateway_ext.install()
         dynamodb_ext.install()
+        cloudformation_ext.install()
         control_plane = ControlPlane(
             DomainDispatcherApplication(create_backend_app), self._config, clock=self._clock
         )

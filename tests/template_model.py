@@ -142,21 +142,40 @@ class Deployment:
         roles = body.get("Properties", {}).get("Roles", [])
         return body.get("Type") == "AWS::IAM::Policy" and {"Ref": "FunctionRole"} in roles
 
+    def operator_statements(self) -> list[dict[str, Any]]:
+        """Every IAM statement of the managed policies made for operators (OperatorPolicy and
+        one OperatorStagePolicy per stage)."""
+        statements: list[dict[str, Any]] = []
+        for logical_id, resource in self.resources().items():
+            if resource["Type"] == "AWS::IAM::ManagedPolicy" and logical_id.startswith("Operator"):
+                statements += resource["Properties"]["PolicyDocument"]["Statement"]
+        return statements
+
     def allows(
         self, action: str, resource: str, context: Mapping[str, str | list[str]] | None = None
     ) -> bool:
-        """IAM's answer for an identity policy with Allow statements only."""
-        context = context or {}
-        for statement in self.role_statements():
-            if statement["Effect"] != "Allow":
-                continue
-            if not any(_like(a, action, ignore_case=True) for a in _listed(statement["Action"])):
-                continue
-            if not any(_like(r, resource) for r in _listed(statement["Resource"])):
-                continue
-            if _conditions_hold(statement.get("Condition", {}), context):
-                return True
-        return False
+        """IAM's answer for the function's role."""
+        return policy_allows(self.role_statements(), action, resource, context)
+
+
+def policy_allows(
+    statements: list[dict[str, Any]],
+    action: str,
+    resource: str,
+    context: Mapping[str, str | list[str]] | None = None,
+) -> bool:
+    """IAM's answer for an identity policy with Allow statements only."""
+    context = context or {}
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        if not any(_like(a, action, ignore_case=True) for a in _listed(statement["Action"])):
+            continue
+        if not any(_like(r, resource) for r in _listed(statement["Resource"])):
+            continue
+        if _conditions_hold(statement.get("Condition", {}), context):
+            return True
+    return False
 
 
 def _listed(value: str | list[str]) -> list[str]:

@@ -1,0 +1,232 @@
+"""The operator policies template.yaml outputs (OperatorPolicy and one OperatorStagePolicy per
+stage), checked both ways against what ``python -m authorizer_pools list|reconcile`` really
+does: every call it makes is allowed, every permission is used by some call, and none goes
+beyond what the function itself may do, except reading the registrar's own stack."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import boto3
+import pytest
+from conftest import ACCOUNT, REGION, World
+from template_model import Deployment, load_template, policy_allows
+from test_permissions import iam_requests
+
+from authorizer_pools import cli
+from localaws.shared_api import REGISTRY_TABLE
+
+STACK_NAME = "shared-authorizer-pools"
+READ_THE_STACK = "ReadTheRegistrarStack"
+
+
+def deployed(world: World) -> Deployment:
+    return Deployment(
+        load_template(),
+        {
+            "RestApiId": world.api.rest_api_id,
+            "AuthorizerId": world.api.authorizer_id,
+            "StageNames": list(world.api.stage_names),
+        },
+        account=ACCOUNT,
+        region=REGION,
+        stack_name=STACK_NAME,
+        table=REGISTRY_TABLE,
+    )
+
+
+def drift(world: World, pools: list[str]) -> None:
+    """The shared API's own stack sets the list back to its template's and redeploys."""
+    for pool in pools:
+        world.apigateway().update_authorizer(
+            restApiId=world.api.rest_api_id,
+            authorizerId=world.api.authorizer_id,
+            patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
+        )
+    for stage in world.api.stage_names:
+        world.apigateway().create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+
+
+def operate(world: World, *arguments: str) -> int:
+    return cli.main([*world.cli_target(), *arguments], out=io.StringIO())
+
+
+@pytest.fixture
+def operated(world: World) -> World:
+    """Two tenants, drift, then an operator's session: list, a dry run, a repair, a check."""
+    pools = [world.tenant_pool(name) for name in ("acme", "globex")]
+    for number, pool in enumerate(pools):
+        world.create_tenant(f"tenant-{number}", pool)
+    drift(world, pools)
+    world.aws.control_plane.reset()  # count only the operator's calls
+    assert operate(world, "list") == 0
+    assert operate(world, "reconcile", "--dry-run") == cli.DRIFT_FOUND
+    assert operate(world, "reconcile") == cli.DRIFT_FOUND
+    assert operate(world, "reconcile") == 0
+    assert all(world.live_everywhere(pool) for pool in pools)
+    return world
+
+
+def test_every_call_of_an_operators_session_is_allowed_by_the_operator_policies(
+    operated: World,
+) -> None:
+    statements = deployed(operated).operator_statements()
+    calls = operated.calls()
+    assert {call.operation for call in calls} >= {
+        "GetAuthorizer",
+        "GetStages",
+        "GetExport",
+        "UpdateAuthorizer",
+        "CreateDeployment",
+        "FlushStageAuthorizersCache",
+        "DescribeUserPool",
+        "Query",
+        "UpdateItem",
+    }
+    denied = [
+        (call.operation, action, resource)
+        for call in calls
+        for action, resource, context in iam_requests(call)
+        if not policy_allows(statements, action, resource, context)
+    ]
+    assert denied == []
+
+
+def test_every_action_the_operator_policies_grant_is_used_by_an_operators_session(
+    operated: World,
+) -> None:
+    """Per statement (a stage policy's statement counts as used when the same statement of
+    any stage's policy is: which stage a repair points with UpdateStage varies)."""
+    statements = deployed(operated).operator_statements()
+    requests = [request for call in operated.calls() for request in iam_requests(call)]
+    used = {
+        (statement["Sid"], action)
+        for statement in statements
+        for action in _listed(statement["Action"])
+        if any(
+            requested == action and policy_allows([statement], requested, resource, context)
+            for requested, resource, context in requests
+        )
+    }
+    granted = {
+        (statement["Sid"], action)
+        for statement in statements
+        if statement["Sid"] != READ_THE_STACK  # used by --stack: a test below
+        for action in _listed(statement["Action"])
+    }
+    assert granted - used == set()
+
+
+def test_the_operator_policies_grant_nothing_the_function_may_not_but_reading_its_stack(
+    world: World,
+) -> None:
+    deployment = deployed(world)
+    function = deployment.role_statements()
+    for statement in deployment.operator_statements():
+        if statement["Sid"] == READ_THE_STACK:
+            assert statement["Action"] == "cloudformation:DescribeStacks"
+            assert statement["Resource"] == (
+                f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/*"
+            )
+            continue
+        assert any(_covers(same, statement) for same in function), statement
+
+
+def _covers(broader: dict[str, Any], statement: dict[str, Any]) -> bool:
+    return (
+        broader["Sid"] == statement["Sid"]
+        and set(_listed(statement["Action"])) <= set(_listed(broader["Action"]))
+        and set(_listed(statement["Resource"])) <= set(_listed(broader["Resource"]))
+        and _narrower_or_equal(statement.get("Condition", {}), broader.get("Condition", {}))
+    )
+
+
+def test_one_stage_policy_per_stage_each_naming_only_its_stage(world: World) -> None:
+    resources = deployed(world).resources()
+    stage_policies = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if logical_id.startswith("OperatorStagePolicy")
+    }
+    assert sorted(stage_policies) == sorted(
+        f"OperatorStagePolicy{stage}" for stage in world.api.stage_names
+    )
+    for logical_id, policy in stage_policies.items():
+        stage = logical_id.removeprefix("OperatorStagePolicy")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert f"/stages/{stage}" in statement["Resource"]
+            assert "*" not in statement["Resource"]
+    outputs = load_template()["Outputs"]
+    assert "OperatorPolicy" in outputs
+    (loop,) = [body for key, body in outputs.items() if key.startswith("Fn::ForEach::")]
+    assert loop[2] == {
+        "OperatorStagePolicy&{StageName}": {
+            "Description": {
+                "Fn::Sub": "Managed policy for operators publishing repairs to stage ${StageName}."
+            },
+            "Value": {"Fn::Sub": "${OperatorStagePolicy&{StageName}}"},
+        }
+    }
+
+
+def test_the_cli_finds_its_target_from_the_stack_with_only_describe_stacks(world: World) -> None:
+    """``--stack``: the registrar stack's parameters and outputs name the rest. Its one
+    CloudFormation call is DescribeStacks on that stack, which OperatorPolicy allows."""
+    cloudformation = boto3.client("cloudformation")
+    stack_id = cloudformation.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(_stand_in_registrar_stack()),
+        Parameters=[
+            {"ParameterKey": "RestApiId", "ParameterValue": world.api.rest_api_id},
+            {"ParameterKey": "AuthorizerId", "ParameterValue": world.api.authorizer_id},
+            {"ParameterKey": "StageNames", "ParameterValue": ",".join(world.api.stage_names)},
+        ],
+    )["StackId"]
+    world.aws.control_plane.reset()
+    out = io.StringIO()
+
+    assert cli.main(["--stack", STACK_NAME, "list"], out=out) == 0
+
+    assert f"registry {REGISTRY_TABLE}; stages {', '.join(world.api.stage_names)}" in (
+        out.getvalue()
+    )
+    statements = deployed(world).operator_statements()
+    assert policy_allows(statements, "cloudformation:DescribeStacks", stack_id)
+    assert not policy_allows(
+        statements,
+        "cloudformation:DescribeStacks",
+        stack_id.replace(f"stack/{STACK_NAME}/", "stack/another-stack/"),
+    )
+
+
+def _stand_in_registrar_stack() -> dict[str, Any]:
+    """A stack with the registrar's parameters and its RegistryTableName output (the local AWS
+    cannot deploy template.yaml itself: no SAM transform, no Lambda)."""
+    return {
+        "Parameters": {
+            "RestApiId": {"Type": "String"},
+            "AuthorizerId": {"Type": "String"},
+            "StageNames": {"Type": "CommaDelimitedList"},
+        },
+        "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"RegistryTableName": {"Value": REGISTRY_TABLE}},
+    }
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _narrower_or_equal(operator: dict[str, Any], function: dict[str, Any]) -> bool:
+    """Same condition operators and keys; each key's allowed values a subset."""
+    if operator.keys() != function.keys():
+        return False
+    for name, keys in operator.items():
+        if keys.keys() != function[name].keys():
+            return False
+        for key, values in keys.items():
+            if not set(_listed(values)) <= set(_listed(function[name][key])):
+                return False
+    return True
