@@ -5,6 +5,8 @@
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker)
+#   make smoke    on a real account, opt-in: ACCOUNT_ID=<the account> S3_BUCKET=<code bucket>
+#                 (DRY_RUN=1: print every AWS call it would make, make none)
 #   make help     this list
 
 .DEFAULT_GOAL := test
@@ -24,8 +26,12 @@ STAGE_NAMES ?=
 ALLOWED_USER_POOL_ARNS ?=
 LOG_LEVEL ?= INFO
 AWS ?= aws
+# make smoke's: the account the credentials must belong to, and (unless DRY_RUN=1) S3_BUCKET.
+ACCOUNT_ID ?=
+DRY_RUN ?=
 
-.PHONY: test lint build deploy check-deploy package-and-deploy demo bench clean help
+.PHONY: test lint build deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
+	demo bench clean help
 
 # The interpreter .venv was made with; a .venv made by another one (or left half-made by a
 # failed install) is rebuilt from scratch instead of failing until removed by hand.
@@ -108,6 +114,23 @@ package-and-deploy: build $(BUILD)/template.yaml
 			"StageNames=$(STAGE_NAMES)" \
 			"AllowedUserPoolArns=$(ALLOWED_USER_POOL_ARNS)" \
 			LogLevel=$(LOG_LEVEL)
+
+# Refused before anything is built unless it names the account (and the code bucket).
+check-smoke:
+	@missing=""; \
+	test -n "$(ACCOUNT_ID)" || missing="$$missing ACCOUNT_ID"; \
+	test -n "$(DRY_RUN)$(S3_BUCKET)" || missing="$$missing S3_BUCKET"; \
+	if [ -n "$$missing" ]; then \
+		echo "make smoke needs:$$missing (e.g. make smoke ACCOUNT_ID=111122223333 S3_BUCKET=my-bucket; DRY_RUN=1 prints the calls)"; \
+		exit 2; \
+	fi
+
+smoke: check-smoke
+	@$(MAKE) --no-print-directory smoke-run
+
+smoke-run: $(READY) $(if $(DRY_RUN),,build $(BUILD)/template.yaml)
+	$(BIN)/python -m smoke --account-id $(ACCOUNT_ID) $(if $(S3_BUCKET),--bucket $(S3_BUCKET)) \
+		$(if $(DRY_RUN),--dry-run)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
