@@ -8,6 +8,7 @@ local CloudFormation driver in the tests. :mod:`smoke.dry_run` prints the calls 
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -30,6 +31,8 @@ TEMPLATES: dict[StackKind, Path] = {
 }
 FUNCTION_ZIP = ROOT / "build" / "function.zip"
 SIGN_IN_CLIENT = "smoke-sign-in"
+# CreateStack's TemplateBody limit (CloudFormation quotas); larger needs a TemplateURL.
+TEMPLATE_BODY_LIMIT = 51_200
 # Stacks take minutes; a registration waits for live stages. At most 30 minutes each.
 STACK_WAIT = {"Delay": 10, "MaxAttempts": 180}
 
@@ -161,6 +164,7 @@ class BotoAccount:
             text=True,
             check=False,
             timeout=900,
+            env={**os.environ, "AWS_DEFAULT_REGION": self.region},
         )
         return finished.returncode, finished.stdout + finished.stderr
 
@@ -186,6 +190,10 @@ class CloudFormationStacks:
         self, name: str, kind: StackKind, parameters: Mapping[str, str], code: str | None
     ) -> dict[str, str]:
         body = TEMPLATES[kind].read_text()
+        if len(body.encode()) > TEMPLATE_BODY_LIMIT:
+            raise StackFailed(
+                f"{TEMPLATES[kind]} is over CreateStack's {TEMPLATE_BODY_LIMIT} bytes"
+            )
         if kind == "registrar":
             assert code is not None
             body = body.replace("CodeUri: function.zip", f"CodeUri: {code}")

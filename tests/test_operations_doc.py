@@ -1,0 +1,111 @@
+"""docs/operations.md stays true of the log lines the function really writes: the example line
+has exactly the fields of a real one, and every field its Logs Insights queries name appears in
+some real line (Logs Insights flattens JSON fields with dots: ``message.step``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from conftest import World, log_lines
+from template_model import ROOT
+from test_logging import run_lifecycle
+from test_verify import scheduled_run
+
+OPERATIONS = ROOT / "docs" / "operations.md"
+
+
+def flattened(line: dict[str, Any], prefix: str = "") -> set[str]:
+    fields: set[str] = set()
+    for key, value in line.items():
+        name = f"{prefix}{key}"
+        fields.add(name)
+        if isinstance(value, dict):
+            fields |= flattened(value, f"{name}.")
+    return fields
+
+
+def blocks(language: str) -> list[str]:
+    """The fenced blocks of docs/operations.md opened with ```language."""
+    found: list[str] = []
+    current: list[str] | None = None
+    kind = ""
+    for line in OPERATIONS.read_text().splitlines():
+        if line.startswith("```"):
+            if current is None:
+                current, kind = [], line.removeprefix("```")
+            else:
+                if kind == language:
+                    found.append("\n".join(current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return found
+
+
+@pytest.fixture
+def real_lines(
+    world: World, aws_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, Any]]:
+    """Lines of a Create and a Delete in a Lambda-like process, a FAILED Create, and a
+    scheduled run that repairs drift."""
+    lifecycle = run_lifecycle(world, {**aws_environment, "LOG_LEVEL": "INFO"})
+    lines = [line for exchange in lifecycle.exchanges for line in log_lines(exchange.logs)]
+    refused = world.create_tenant(
+        "tenant-bad", "arn:aws:cognito-identity:us-east-1:123456789012:identitypool/x:1"
+    )
+    lines += [line for exchange in refused.exchanges for line in log_lines(exchange.logs)]
+    pool = world.tenant_pool("globex")
+    world.create_tenant("tenant-globex", pool)
+    world.apigateway().update_authorizer(
+        restApiId=world.api.rest_api_id,
+        authorizerId=world.api.authorizer_id,
+        patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
+    )
+    lines += log_lines(scheduled_run(world, monkeypatch).logs)
+    return lines
+
+
+def test_the_example_line_has_exactly_the_fields_of_a_real_one(
+    real_lines: list[dict[str, Any]],
+) -> None:
+    (example,) = [json.loads(block) for block in blocks("json") if '"aws_request_id"' in block]
+    (real,) = [
+        line
+        for line in real_lines
+        if isinstance(line.get("message"), dict) and line["message"].get("step") == "register"
+    ][:1]
+    assert flattened(example) == flattened(real)
+
+
+def test_every_field_the_queries_name_is_in_a_real_line(real_lines: list[dict[str, Any]]) -> None:
+    (queries,) = [block for block in blocks("") if "| filter" in block]
+    named: set[str] = set()
+    for line in queries.splitlines():
+        if line.startswith("fields "):
+            named |= {f.strip() for f in line.removeprefix("fields ").split(",")}
+        elif line.startswith("| filter "):
+            named |= set(re.findall(r"([A-Za-z_][\w.]*)\s*(?:=|like)", line))
+    named = {name for name in named if not name.startswith("@")}
+    known = set().union(*(flattened(line) for line in real_lines))
+    assert named, queries
+    assert named - known == set()
+    # The values the queries filter on are values the function writes.
+    outcomes = {
+        (line["message"].get("step"), line["message"].get("outcome"))
+        for line in real_lines
+        if isinstance(line.get("message"), dict)
+    }
+    assert ("answer", "FAILED") in outcomes
+    assert any(
+        line.get("level") == "WARNING"
+        and isinstance(line.get("message"), dict)
+        and line["message"].get("step") == "scheduled"
+        for line in real_lines
+    )
+    assert any(
+        isinstance(line.get("message"), dict) and line["message"].get("repaired") == "true"
+        for line in real_lines
+    )
