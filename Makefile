@@ -24,6 +24,7 @@ REST_API_ID ?=
 AUTHORIZER_ID ?=
 STAGE_NAMES ?=
 ALLOWED_USER_POOL_ARNS ?=
+PROTECTED_USER_POOL_ARNS ?=
 LOG_LEVEL ?= INFO
 AWS ?= aws
 # make smoke's: the account the credentials must belong to, and (unless DRY_RUN=1) S3_BUCKET.
@@ -113,6 +114,7 @@ package-and-deploy: build $(BUILD)/template.yaml
 			AuthorizerId=$(AUTHORIZER_ID) \
 			"StageNames=$(STAGE_NAMES)" \
 			"AllowedUserPoolArns=$(ALLOWED_USER_POOL_ARNS)" \
+			"ProtectedUserPoolArns=$(PROTECTED_USER_POOL_ARNS)" \
 			LogLevel=$(LOG_LEVEL)
 
 # Refused before anything is built unless it names the account (and the code bucket).

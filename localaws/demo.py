@@ -543,6 +543,7 @@ def run(
                 "AUTHORIZER_ID": world.api.authorizer_id,
                 "STAGE_NAMES": ",".join(world.api.stage_names),
                 "ALLOWED_USER_POOL_ARNS": "",
+                "PROTECTED_USER_POOL_ARNS": world.api.operators_pool_arn,
                 "REGISTRY_TABLE": world.table,
                 "LOG_LEVEL": "INFO",
             },

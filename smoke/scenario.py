@@ -123,6 +123,7 @@ class Smoke:
                     "RestApiId": api["RestApiId"],
                     "AuthorizerId": api["AuthorizerId"],
                     "StageNames": api["StageNames"],
+                    "ProtectedUserPoolArns": api["OperatorsUserPoolArn"],
                 },
                 retained=("Registry",),
                 code=code,

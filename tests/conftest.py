@@ -88,7 +88,7 @@ def aws_environment(
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
-        for name in ("REST_API_ID", "AUTHORIZER_ID", "STAGE_NAMES", "ALLOWED_USER_POOL_ARNS"):
+        for name in (*REGISTRAR_VARIABLES, "ALLOWED_USER_POOL_ARNS"):
             patch.delenv(name, raising=False)
         yield environment
 
@@ -270,7 +270,7 @@ def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -
     return World(local_aws, api, cloudformation, receiver)
 
 
-REGISTRAR_VARIABLES = ("REST_API_ID", "AUTHORIZER_ID", "STAGE_NAMES")
+REGISTRAR_VARIABLES = ("REST_API_ID", "AUTHORIZER_ID", "STAGE_NAMES", "PROTECTED_USER_POOL_ARNS")
 
 
 def registrar_environment(api: SharedApi) -> dict[str, str]:
@@ -279,6 +279,8 @@ def registrar_environment(api: SharedApi) -> dict[str, str]:
         "REST_API_ID": api.rest_api_id,
         "AUTHORIZER_ID": api.authorizer_id,
         "STAGE_NAMES": ",".join(api.stage_names),
+        # As the README deploys it: the shared API's operators' pool is protected.
+        "PROTECTED_USER_POOL_ARNS": api.operators_pool_arn,
     }
 
 

@@ -273,6 +273,24 @@ def test_a_create_refused_for_bad_input_rolls_back_with_nothing_changed(world: W
     assert world.snapshot() == before
 
 
+def test_a_tenant_cannot_register_the_protected_operators_pool_and_so_cannot_remove_it(
+    world: World,
+) -> None:
+    # AllowedUserPoolArns allows every pool of this account (the default), the operators' too.
+    operators = world.api.operators_pool_arn
+    token = world.sign_in(operators, "operator")
+
+    stack = world.create_tenant("tenant-sly", operators)
+
+    create, rollback = stack.exchanges
+    assert create.status == "FAILED"
+    assert create.reason.startswith(f"UserPoolArn '{operators}' is protected")
+    assert rollback.status == "SUCCESS"
+    assert world.owners() == {}
+    assert world.provider_arns() == [operators]
+    assert world.answers(token) == world.everywhere(200)
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [

@@ -171,3 +171,11 @@ def test_other_accounts_pools_are_allowed_when_the_stack_allows_them() -> None:
 )
 def test_allowed_pool_patterns_follow_iam_arnlike(pattern: str, arn: str, matches: bool) -> None:
     assert arn_like(pattern, arn) is matches
+
+
+def test_a_protected_pool_is_refused_whatever_allowed_user_pool_arns_allows() -> None:
+    # The shared API's operators' pool: a tenant that registered it would make it managed,
+    # and deleting that registration would take it off the authorizer.
+    reason = refusal(props(), settings(protected_user_pool_arns=(POOL,)))
+    assert reason.startswith(f"UserPoolArn '{POOL}' is protected (ProtectedUserPoolArns)")
+    assert parse_properties(props(), settings(protected_user_pool_arns=(POOL + "x",)))

@@ -12,7 +12,14 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import ACCOUNT, FUNCTION_TIMEOUT, REGION, REGISTRATION, TIME_SCALE
+from conftest import (
+    ACCOUNT,
+    FUNCTION_TIMEOUT,
+    REGION,
+    REGISTRAR_VARIABLES,
+    REGISTRATION,
+    TIME_SCALE,
+)
 
 from authorizer_pools import publishing
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation
@@ -77,6 +84,7 @@ class LocalStacks:
             REST_API_ID=parameters["RestApiId"],
             AUTHORIZER_ID=parameters["AuthorizerId"],
             STAGE_NAMES=parameters["StageNames"],
+            PROTECTED_USER_POOL_ARNS=parameters["ProtectedUserPoolArns"],
             REGISTRY_TABLE=table,
         )
         function = InProcessFunction(
@@ -147,7 +155,7 @@ def account(
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     local_aws.control_plane.reset()
     stacks = LocalStacks(local_aws, receiver, handler)
-    saved = {name: os.environ.get(name) for name in ("REST_API_ID", "AUTHORIZER_ID", "STAGE_NAMES")}
+    saved = {name: os.environ.get(name) for name in REGISTRAR_VARIABLES}
     yield BotoAccount(stacks, region=REGION, invoke_url=local_aws.invoke_url), stacks
     local_aws.control_plane.clear()
     for name, value in saved.items():

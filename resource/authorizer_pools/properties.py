@@ -146,6 +146,13 @@ def _user_pool_arn(value: object, settings: Settings) -> UserPoolArn:
         raise InvalidProperty(
             USER_POOL_ARN, value, f"is not allowed by AllowedUserPoolArns ({allowed})"
         )
+    if str(pool) in settings.protected_user_pool_arns:
+        raise InvalidProperty(
+            USER_POOL_ARN,
+            value,
+            "is protected (ProtectedUserPoolArns): the shared API's own pool, which no "
+            "registration may name",
+        )
     return pool
 
 

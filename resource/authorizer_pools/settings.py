@@ -18,6 +18,7 @@ REST_API_ID = "REST_API_ID"
 AUTHORIZER_ID = "AUTHORIZER_ID"
 STAGE_NAMES = "STAGE_NAMES"
 ALLOWED_USER_POOL_ARNS = "ALLOWED_USER_POOL_ARNS"
+PROTECTED_USER_POOL_ARNS = "PROTECTED_USER_POOL_ARNS"
 REGISTRY_TABLE = "REGISTRY_TABLE"
 
 
@@ -43,6 +44,10 @@ class Settings:
     allowed_user_pool_arns: tuple[str, ...]
     # The ownership registry's DynamoDB table (template.yaml creates it).
     registry_table: str | None = None
+    # Pools no registration may name, whatever AllowedUserPoolArns allows: the shared API's own
+    # (operators') pool. A tenant that registered it would make it managed, and its Delete
+    # would take it off the authorizer.
+    protected_user_pool_arns: tuple[str, ...] = ()
 
     def require_registry_table(self) -> str:
         if not self.registry_table:
@@ -81,4 +86,5 @@ class Settings:
             allowed_user_pool_arns=allowed
             or (f"arn:{partition}:cognito-idp:*:{account_id}:userpool/*",),
             registry_table=env.get(REGISTRY_TABLE) or None,
+            protected_user_pool_arns=split_list(env.get(PROTECTED_USER_POOL_ARNS, "")),
         )
