@@ -290,6 +290,13 @@ def test_the_repair_runs_every_five_minutes_unless_the_schedule_is_empty(
 def test_the_alarms_watch_the_metrics_the_function_prints(template: dict[str, Any]) -> None:
     from authorizer_pools import metrics  # noqa: PLC0415
 
+    errors = template["Resources"]["FunctionErrorsAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "Function"}}]
+    assert (
+        errors["AlarmActions"]
+        == template["Resources"]["RepairsAlarm"]["Properties"]["AlarmActions"]
+    )
     failed = template["Resources"]["FailedAnswersAlarm"]["Properties"]
     assert (failed["Namespace"], failed["MetricName"]) == (metrics.NAMESPACE, metrics.ANSWERS)
     assert {"Name": metrics.DIMENSION, "Value": {"Ref": "Function"}} in failed["Dimensions"]
