@@ -67,7 +67,7 @@ test: lint
 demo: $(READY)
 	$(BIN)/python -m localaws.demo $(if $(KEEP),--keep)
 
-# make bench QUICK=1: N in 1, 10, 50 only (under two minutes).
+# make bench QUICK=1: N in 1, 10, 50, and the outage with 20 tenants (about 12 minutes).
 bench: $(READY)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 

@@ -43,7 +43,7 @@ CANARY_PROBLEM = (
 )
 KEEP_ONE_POOL = (
     "the pool stays trusted until another pool is on the authorizer: keep a permanent "
-    "operators' pool on it (see README, 'The last pool')"
+    "operators' pool on it (see docs/design.md, 'The last pool')"
 )
 
 
