@@ -30,6 +30,8 @@ AWS ?= aws
 # make smoke's: the account the credentials must belong to, and (unless DRY_RUN=1) S3_BUCKET.
 ACCOUNT_ID ?=
 DRY_RUN ?=
+# Only DRY_RUN=1 (or yes, true) means a dry run; DRY_RUN=0 does not.
+SMOKE_DRY_RUN := $(filter 1 yes true,$(DRY_RUN))
 
 .PHONY: test lint build deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
 	demo bench clean help
@@ -121,18 +123,22 @@ package-and-deploy: build $(BUILD)/template.yaml
 check-smoke:
 	@missing=""; \
 	test -n "$(ACCOUNT_ID)" || missing="$$missing ACCOUNT_ID"; \
-	test -n "$(DRY_RUN)$(S3_BUCKET)" || missing="$$missing S3_BUCKET"; \
+	test -n "$(SMOKE_DRY_RUN)$(S3_BUCKET)" || missing="$$missing S3_BUCKET"; \
 	if [ -n "$$missing" ]; then \
 		echo "make smoke needs:$$missing (e.g. make smoke ACCOUNT_ID=111122223333 S3_BUCKET=my-bucket; DRY_RUN=1 prints the calls)"; \
 		exit 2; \
-	fi
+	fi; \
+	case "$(ACCOUNT_ID)" in \
+		[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;; \
+		*) echo "make smoke: ACCOUNT_ID must be a 12-digit account id, not '$(ACCOUNT_ID)'"; exit 2;; \
+	esac
 
 smoke: check-smoke
 	@$(MAKE) --no-print-directory smoke-run
 
-smoke-run: $(READY) $(if $(DRY_RUN),,build $(BUILD)/template.yaml)
+smoke-run: $(READY) $(if $(SMOKE_DRY_RUN),,build $(BUILD)/template.yaml)
 	$(BIN)/python -m smoke --account-id $(ACCOUNT_ID) $(if $(S3_BUCKET),--bucket $(S3_BUCKET)) \
-		$(if $(DRY_RUN),--dry-run)
+		$(if $(SMOKE_DRY_RUN),--dry-run)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis

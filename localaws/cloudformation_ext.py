@@ -6,7 +6,11 @@ was given: a ``CommaDelimitedList`` reads back as ``dev,prod`` (CloudFormation A
 Python list and renders that list, so ``dev,prod`` reads back as ``['dev', 'prod']``, and a
 reader that splits on commas (the operator CLI's ``--stack``) would see stages named ``['dev'``
 and ``'prod']``. ``install()`` (idempotent, process-wide) joins list values with commas, as
-they were given; every other value is unchanged.
+they were given.
+
+A ``NoEcho`` parameter reads back as ``****`` ("Parameter values are masked with asterisks";
+CloudFormation user guide, ``NoEcho``). moto 5.2 compares each *value* with the NoEcho keys,
+so it shows the secret; this masks by key. Every other value is unchanged.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ _original: list[Any] = []
 
 def _parameter_list(self: Stack) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = _original[0].fget(self)
-    return [
-        {**parameter, "ParameterValue": ",".join(parameter["ParameterValue"])}
-        if isinstance(parameter["ParameterValue"], list)
-        else parameter
-        for parameter in parameters
-    ]
+    hidden = set(self.resource_map.no_echo_parameter_keys)
+    shown = []
+    for parameter in parameters:
+        value = parameter["ParameterValue"]
+        if parameter["ParameterKey"] in hidden:
+            value = "****"
+        elif isinstance(value, list):
+            value = ",".join(map(str, value))
+        shown.append({**parameter, "ParameterValue": value})
+    return shown
 
 
 def install() -> None:

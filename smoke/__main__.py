@@ -11,6 +11,7 @@ import argparse
 import os
 import re
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             CloudFormationStacks(region=region, bucket=args.bucket, prefix=prefix),
             region=region,
         )
+    # A cancelled run (CI, `timeout`) still deletes what it made and prints its report.
+    signal.signal(signal.SIGTERM, _interrupt)
     report = Smoke(account, expected_account_id=args.account_id, prefix=prefix).run()
     print("\n".join(report.lines()))
     if report.steps and not report.steps[0].ok:
@@ -69,6 +72,10 @@ def _refusal(args: argparse.Namespace) -> str | None:
         if not built.is_file():
             return f"{built} is missing: run it through `make smoke`, which builds it first"
     return None
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _region(args: argparse.Namespace) -> str:

@@ -63,6 +63,10 @@ class StackFailed(Exception):
     pass
 
 
+class AlreadyExists(Exception):
+    """A stack or object of this name was there before the run: someone else's, never deleted."""
+
+
 class BotoAccount:
     """Every call through boto3; stacks through ``stacks``; stages at ``invoke_urls``."""
 
@@ -179,7 +183,15 @@ class CloudFormationStacks:
         self.cloudformation = boto3.client("cloudformation", region_name=region)
 
     def upload_function(self, key: str) -> str:
-        boto3.client("s3", region_name=self.region).upload_file(str(FUNCTION_ZIP), self.bucket, key)
+        s3 = boto3.client("s3", region_name=self.region)
+        try:
+            s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+        else:
+            raise AlreadyExists(f"s3://{self.bucket}/{key} exists: this run did not make it")
+        s3.upload_file(str(FUNCTION_ZIP), self.bucket, key)
         return f"s3://{self.bucket}/{key}"
 
     def delete_upload(self, location: str) -> None:
@@ -197,14 +209,12 @@ class CloudFormationStacks:
         if kind == "registrar":
             assert code is not None
             body = body.replace("CodeUri: function.zip", f"CodeUri: {code}")
-        self.cloudformation.create_stack(
-            StackName=name,
-            TemplateBody=body,
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-            OnFailure="ROLLBACK",
-            Tags=[{"Key": "smoke", "Value": self.prefix}],
-        )
+        try:
+            self._create(name, body, parameters)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "AlreadyExistsException":
+                raise AlreadyExists(f"stack {name} exists: this run did not make it") from error
+            raise
         try:
             self.cloudformation.get_waiter("stack_create_complete").wait(
                 StackName=name, WaiterConfig=STACK_WAIT
@@ -214,11 +224,23 @@ class CloudFormationStacks:
         stack = self.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
+    def _create(self, name: str, body: str, parameters: Mapping[str, str]) -> None:
+        self.cloudformation.create_stack(
+            StackName=name,
+            TemplateBody=body,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+            OnFailure="ROLLBACK",
+            Tags=[{"Key": "smoke", "Value": self.prefix}],
+        )
+
     def retained_resources(self, name: str, logical_ids: tuple[str, ...]) -> dict[str, str]:
         try:
             found = self.cloudformation.describe_stack_resources(StackName=name)
-        except ClientError:
-            return {}  # never made
+        except ClientError as error:
+            if "does not exist" in str(error):
+                return {}  # never made
+            raise  # throttled, denied: not knowing what it retains must not pass as nothing
         return {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
             for r in found["StackResources"]

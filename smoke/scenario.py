@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from smoke.account import Account, StackKind
+from smoke.account import Account, AlreadyExists, StackKind
 
 # How long a stage may take to give a user the answer the registration promised. An answer
 # that differs at first is still a failure (SUCCESS came before the change was live); the wait
@@ -90,11 +90,15 @@ class Smoke:
         self._made = _Made()
 
     def run(self) -> Report:
+        """Every step until one fails, then the cleanup, whatever happened: a step's failure,
+        an unexpected error between steps, or an interruption (Ctrl-C, SIGTERM)."""
         try:
             self._step("preflight: the credentials are the account named", self._preflight)
             self._steps()
         except StepFailed:
             pass
+        except (Exception, KeyboardInterrupt) as error:
+            self.report.steps.append(Step("interrupted", False, _reason(error)))
         finally:
             self._clean_up()
         return self.report
@@ -129,6 +133,7 @@ class Smoke:
                 code=code,
             ),
         )
+        urls = {stage: self.account.invoke_url(api["RestApiId"], stage) for stage in stages}
         tokens: dict[str, str] = {}
         for tenant in TENANTS:
             outputs = self._step(
@@ -145,8 +150,7 @@ class Smoke:
                 partial(self.account.sign_in, outputs["UserPoolId"], "smoke-user"),
                 shown=False,  # a token is a credential: never printed
             )
-        urls = {stage: self.account.invoke_url(api["RestApiId"], stage) for stage in stages}
-        for tenant in TENANTS:
+            # Right after its own SUCCESS: a later check would let a late change pass.
             self._step(
                 f"tenant {tenant}'s user is let in on every stage (200)",
                 partial(self._expect, urls, tokens[tenant], 200),
@@ -191,9 +195,14 @@ class Smoke:
         retained: tuple[str, ...] = (),
         code: str | None = None,
     ) -> dict[str, str]:
-        # Recorded before it is made: a stack that fails to create still has to be deleted.
+        # Recorded before it is made: a stack that fails to create still has to be deleted. But
+        # not one that was there already (a reused prefix): that is someone else's.
         self._made.stacks.append((name, retained))
-        return self.account.deploy_stack(name, kind, parameters, code)
+        try:
+            return self.account.deploy_stack(name, kind, parameters, code)
+        except AlreadyExists:
+            self._made.stacks.remove((name, retained))
+            raise
 
     def _delete(self, name: str) -> None:
         for index, (made, retained) in enumerate(self._made.stacks):
@@ -205,7 +214,13 @@ class Smoke:
     def _delete_stack(self, name: str, retained: tuple[str, ...]) -> None:
         # The resources a stack retains are read before it goes; they are deleted after.
         kept = self.account.retained_resources(name, retained)
-        self.account.delete_stack(name)
+        try:
+            self.account.delete_stack(name)
+        except Exception as error:
+            if kept:  # deleting the stack by hand would leave these for good: name them
+                left = ", ".join(f"{key} {value}" for key, value in kept.items())
+                raise StepFailed(f"{_reason(error)}; it retains {left}") from error
+            raise
         for logical_id, physical_id in kept.items():
             self.account.delete_retained(logical_id, physical_id)
 

@@ -27,7 +27,7 @@ from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
 from localaws.shared_api import create_registry_table, create_shared_api, create_tenant_pool
 from smoke import dry_run
-from smoke.account import BotoAccount, StackFailed, StackKind
+from smoke.account import AlreadyExists, BotoAccount, StackFailed, StackKind
 from smoke.scenario import Report, Smoke
 
 BUCKET = "smoke-code"
@@ -46,6 +46,9 @@ class LocalStacks:
         self.receiver = receiver
         self.handler = handler
         self.fail = fail  # a stack whose creation fails, as CloudFormation would roll it back
+        self.existing: set[str] = set()  # stacks someone else made before the run
+        self.interrupt = ""  # a stack whose creation is interrupted (Ctrl-C, SIGTERM)
+        self.deleted: list[str] = []
         self.cloudformation: LocalCloudFormation | None = None
         self.made: dict[str, dict[str, str]] = {}
 
@@ -60,6 +63,10 @@ class LocalStacks:
     def deploy_stack(
         self, name: str, kind: StackKind, parameters: Mapping[str, str], code: str | None
     ) -> dict[str, str]:
+        if name in self.existing:
+            raise AlreadyExists(f"stack {name} exists: this run did not make it")
+        if name == self.interrupt:
+            raise KeyboardInterrupt
         self.made[name] = {"kind": kind}
         if name == self.fail:
             raise StackFailed(f"{name}: TenantPoolRegistration CREATE_FAILED: (injected)")
@@ -134,6 +141,7 @@ class LocalStacks:
         return {logical_id: made[logical_id] for logical_id in logical_ids if logical_id in made}
 
     def delete_stack(self, name: str) -> None:
+        self.deleted.append(name)
         made = self.made.pop(name, {})
         if made.get("kind") == "tenant" and self.cloudformation and "pool" in made:
             stack = self.cloudformation.delete_stack(name)
@@ -231,7 +239,7 @@ def test_a_step_that_fails_stops_the_steps_and_everything_is_still_deleted(
     assert "CREATE_FAILED" in report.steps[-1].detail
     assert all(step.ok for step in report.cleanup)
     assert left_behind() == NOTHING
-    assert report.lines()[-1] == "smoke: FAILED; 6/7 steps passed"
+    assert report.lines()[-1] == "smoke: FAILED; 7/8 steps passed"
 
 
 def test_a_registration_that_answers_before_it_is_live_fails_the_smoke(
@@ -284,3 +292,46 @@ def test_the_dry_run_prints_every_call_of_the_real_run_and_makes_none(
     assert ["s3", "DeleteObject"] in calls
     gets = [line for line in said if line.startswith("  would GET")]
     assert len(gets) == 4 * 2  # four checks, each on both stages
+
+
+def test_a_stack_that_was_there_before_the_run_is_never_deleted(
+    account: tuple[BotoAccount, LocalStacks],
+) -> None:
+    # A reused prefix: the registrar stack is someone else's.
+    boto, stacks = account
+    stacks.existing = {f"{PREFIX}-registrar"}
+
+    report = run(boto)
+
+    assert report.steps[-1].name == f"deploy {PREFIX}-registrar (template.yaml)"
+    assert "exists: this run did not make it" in report.steps[-1].detail
+    assert stacks.deleted == [f"{PREFIX}-shared-api"]
+    assert left_behind() == NOTHING
+
+
+def test_an_interrupted_run_still_deletes_what_it_made_and_reports(
+    account: tuple[BotoAccount, LocalStacks],
+) -> None:
+    boto, stacks = account
+    stacks.interrupt = f"{PREFIX}-tenant-a"
+
+    report = run(boto)
+
+    assert report.steps[-1].name == "interrupted"
+    assert [step.name for step in report.cleanup] == [
+        f"delete {PREFIX}-tenant-a",
+        f"delete {PREFIX}-registrar",
+        f"delete {PREFIX}-shared-api",
+        f"delete s3://{BUCKET}/{PREFIX}/function.zip",
+    ]
+    assert left_behind() == NOTHING
+
+
+def test_each_tenant_is_checked_right_after_its_own_success(
+    account: tuple[BotoAccount, LocalStacks],
+) -> None:
+    # Checked only after the next tenant's deployment, a change that went live late could pass.
+    names = [step.name for step in run(account[0]).steps]
+    assert names.index("tenant a's user is let in on every stage (200)") < names.index(
+        f"deploy {PREFIX}-tenant-b (examples/tenant.yaml)"
+    )

@@ -47,6 +47,7 @@ The examples are derandomized: every run plays the same sequences.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -141,6 +142,9 @@ class TenantStacks(RuleBasedStateMachine):
         super().__init__()
         # A clean world per example, made as the `world` fixture makes it.
         self.world = fresh_world(aws, receiver, handler)
+        # A registrar deployed without ProtectedUserPoolArns: tenants may register the
+        # operators' pool too, which makes it managed (the sequences explore exactly that).
+        os.environ["PROTECTED_USER_POOL_ARNS"] = ""
         api = self.world.api
         # Tenant pools are made when first named (each takes moto a while).
         self.pools = {OPERATORS: api.operators_pool_arn}
