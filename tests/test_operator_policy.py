@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 import boto3
@@ -22,13 +23,19 @@ STACK_NAME = "shared-authorizer-pools"
 READ_THE_STACK = "ReadTheRegistrarStack"
 
 
-def deployed(world: World) -> Deployment:
+# AllowedUserPoolArns as most deployments leave it (this account's pools), and narrowed to the
+# tenants' pools: the policies' conditions take one branch or the other.
+RESTRICTED = [f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{REGION}_tenant*"]
+
+
+def deployed(world: World, allowed: list[str] | None = None) -> Deployment:
     return Deployment(
         load_template(),
         {
             "RestApiId": world.api.rest_api_id,
             "AuthorizerId": world.api.authorizer_id,
             "StageNames": list(world.api.stage_names),
+            **({"AllowedUserPoolArns": allowed} if allowed else {}),
         },
         account=ACCOUNT,
         region=REGION,
@@ -119,10 +126,50 @@ def test_every_action_the_operator_policies_grant_is_used_by_an_operators_sessio
     assert granted - used == set()
 
 
-def test_the_operator_policies_grant_nothing_the_function_may_not_but_reading_its_stack(
-    world: World,
+def test_every_resource_and_condition_value_granted_is_needed_by_the_session(
+    operated: World,
 ) -> None:
-    deployment = deployed(world)
+    """Without any one Resource item or condition value of a statement, some call of the
+    session is denied. Stage names are exempt, as the stage policies are: which stages a repair
+    deploys to varies."""
+    statements = deployed(operated).operator_statements()
+    requests = [request for call in operated.calls() for request in iam_requests(call)]
+    unneeded = []
+    for index, statement in enumerate(statements):
+        if statement["Sid"] == READ_THE_STACK or "/stages/" in str(statement["Resource"]):
+            continue
+        for narrowed, dropped in _narrowings(statement):
+            others = [*statements[:index], narrowed, *statements[index + 1 :]]
+            if all(policy_allows(others, *request) for request in requests):
+                unneeded.append((statement["Sid"], dropped))
+    assert unneeded == []
+
+
+def _narrowings(statement: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The statement without one of its Resource items or one of a condition's values (when
+    it has more than one)."""
+    found = []
+    resources = _listed(statement["Resource"])
+    if len(resources) > 1:
+        for item in resources:
+            found.append(({**statement, "Resource": [r for r in resources if r != item]}, item))
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, values in keys.items():
+            listed = _listed(values)
+            if len(listed) < 2 or key == "apigateway:Request/StageName":
+                continue
+            for value in listed:
+                kept = [v for v in listed if v != value]
+                condition = {**statement["Condition"], operator: {**keys, key: kept}}
+                found.append(({**statement, "Condition": condition}, f"{key}={value}"))
+    return found
+
+
+@pytest.mark.parametrize("allowed", [None, RESTRICTED], ids=["this-account", "restricted"])
+def test_the_operator_policies_grant_nothing_the_function_may_not_but_reading_its_stack(
+    world: World, allowed: list[str] | None
+) -> None:
+    deployment = deployed(world, allowed)
     function = deployment.role_statements()
     for statement in deployment.operator_statements():
         if statement["Sid"] == READ_THE_STACK:
@@ -169,6 +216,34 @@ def test_one_stage_policy_per_stage_each_naming_only_its_stage(world: World) -> 
             "Value": {"Fn::Sub": "${OperatorStagePolicy&{StageName}}"},
         }
     }
+
+
+def test_the_outputs_operators_attach_are_exactly_the_operator_policies(world: World) -> None:
+    """The README attaches every output whose key starts with Operator: each must be one of
+    the policies checked above, and every managed policy is the function's or an operator's."""
+    template = load_template()
+    stages = [re.sub(r"[^A-Za-z0-9]", "", stage) for stage in world.api.stage_names]
+    referenced = set()
+    for key, output in template["Outputs"].items():
+        if key.startswith("Fn::ForEach::"):
+            _, _, fragment = output
+            for name, body in fragment.items():
+                assert name.startswith("Operator"), name
+                value = body["Value"]["Fn::Sub"].removeprefix("${").removesuffix("}")
+                referenced |= {value.replace("&{StageName}", stage) for stage in stages}
+        elif key.startswith("Operator"):
+            referenced.add(output["Value"]["Ref"])
+    policies = {
+        logical_id: resource
+        for logical_id, resource in deployed(world).resources().items()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    }
+    operators = {logical_id for logical_id in policies if logical_id.startswith("Operator")}
+    assert referenced == operators
+    for logical_id in set(policies) - operators:
+        assert policies[logical_id]["Properties"].get("Roles") == ["<FunctionRole>"], logical_id
+    for logical_id in operators:
+        assert not {"Roles", "Users", "Groups"} & set(policies[logical_id]["Properties"])
 
 
 def test_the_cli_finds_its_target_from_the_stack_with_only_describe_stacks(world: World) -> None:
