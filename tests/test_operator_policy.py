@@ -276,6 +276,41 @@ def test_the_cli_finds_its_target_from_the_stack_with_only_describe_stacks(world
     )
 
 
+def test_a_registrar_narrowed_to_its_tenants_pools_gives_an_operator_no_denied_call(
+    world: World,
+) -> None:
+    """With AllowedUserPoolArns naming the tenants' pools, the operator policy no longer covers
+    the operators' pool: the CLI, told so by the stack, does not look it up."""
+    pools = [world.tenant_pool(name) for name in ("acme", "globex")]
+    for number, pool in enumerate(pools):
+        world.create_tenant(f"tenant-{number}", pool)
+    allowed = ",".join(pools)
+    boto3.client("cloudformation").create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(_stand_in_registrar_stack()),
+        Parameters=[
+            {"ParameterKey": "RestApiId", "ParameterValue": world.api.rest_api_id},
+            {"ParameterKey": "AuthorizerId", "ParameterValue": world.api.authorizer_id},
+            {"ParameterKey": "StageNames", "ParameterValue": ",".join(world.api.stage_names)},
+            {"ParameterKey": "AllowedUserPoolArns", "ParameterValue": allowed},
+        ],
+    )
+    world.aws.control_plane.reset()
+
+    assert cli.main(["--stack", STACK_NAME, "reconcile", "--dry-run"], out=io.StringIO()) == 0
+
+    statements = deployed(world, pools).operator_statements()
+    denied = [
+        (call.operation, resource)
+        for call in world.calls()
+        for action, resource, context in iam_requests(call)
+        if not policy_allows(statements, action, resource, context)
+    ]
+    assert denied == []
+    looked_up = [call for call in world.calls() if call.operation == "DescribeUserPool"]
+    assert len(looked_up) == len(pools)
+
+
 def _stand_in_registrar_stack() -> dict[str, Any]:
     """A stack with the registrar's parameters and its RegistryTableName output (the local AWS
     cannot deploy template.yaml itself: no SAM transform, no Lambda)."""
@@ -284,6 +319,7 @@ def _stand_in_registrar_stack() -> dict[str, Any]:
             "RestApiId": {"Type": "String"},
             "AuthorizerId": {"Type": "String"},
             "StageNames": {"Type": "CommaDelimitedList"},
+            "AllowedUserPoolArns": {"Type": "CommaDelimitedList", "Default": ""},
         },
         "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {"RegistryTableName": {"Value": REGISTRY_TABLE}},

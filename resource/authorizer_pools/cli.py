@@ -58,6 +58,8 @@ class Target:
     table: str
     stage_names: tuple[str, ...]
     account_id: str | None
+    # The registrar's AllowedUserPoolArns, when the stack says: the pools worth looking up.
+    pool_patterns: tuple[str, ...] = ()
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -74,7 +76,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     deadline = timing.Deadline(timing.clock.monotonic() + BUDGET_SECONDS)
     registry = Registry(target.table, target.rest_api_id, target.authorizer_id, deadline)
     found = reconcile.survey(
-        registry, target.stage_names, account_id=target.account_id, deadline=deadline
+        registry,
+        target.stage_names,
+        account_id=target.account_id,
+        deadline=deadline,
+        pool_patterns=target.pool_patterns,
     )
     print(
         f"authorizer {target.authorizer_id} of REST API {target.rest_api_id} "
@@ -149,7 +155,8 @@ def _target(args: argparse.Namespace) -> Target:
     if missing:
         raise ResourceError(f"name the target: {', '.join(missing)} (or --stack)")
     stages = split_list(args.stage_names or known.get("StageNames", ""))
-    return Target(str(rest_api_id), str(authorizer_id), str(table), stages, account_id)
+    patterns = split_list(known.get("AllowedUserPoolArns", ""))
+    return Target(str(rest_api_id), str(authorizer_id), str(table), stages, account_id, patterns)
 
 
 def _table(found: reconcile.Survey, out: TextIO, *, repaired: bool | None) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from . import authorizer, aws, convergence, plan, publishing, retries, timing
-from .arns import ArnError, UserPoolArn
+from .arns import ArnError, UserPoolArn, arn_like
 from .plan import PoolState, PoolStatus
 from .registry import OwnerRecord, Registry
 from .timing import Deadline
@@ -77,7 +77,12 @@ class Survey:
 
 
 def survey(
-    registry: Registry, stage_names: Sequence[str], *, account_id: str | None, deadline: Deadline
+    registry: Registry,
+    stage_names: Sequence[str],
+    *,
+    account_id: str | None,
+    deadline: Deadline,
+    pool_patterns: Sequence[str] = (),
 ) -> Survey:
     """Read the registry, the authorizer, every stage's export and (for this account's pools)
     Cognito; classify every pool and stage (``plan``)."""
@@ -89,7 +94,14 @@ def survey(
     }
     statuses = plan.classify_pools(listed, state.managed, state.owned, refused)
     candidates = set(listed) | set(state.owners)
-    gone = {arn for arn in sorted(candidates) if _cognito_pool_gone(arn, account_id, deadline)}
+    # Only the pools the registrar may name are looked up (what the role and the operator
+    # policy allow); another pool, the operators' say, is never reported gone.
+    checked = [
+        arn
+        for arn in sorted(candidates)
+        if not pool_patterns or any(arn_like(pattern, arn) for pattern in pool_patterns)
+    ]
+    gone = {arn for arn in checked if _cognito_pool_gone(arn, account_id, deadline)}
     pools = tuple(
         PoolReport(status, state.owners.get(status.arn, ()), status.arn in gone)
         for status in statuses
