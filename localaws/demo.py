@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from cfnlint.decode import decode  # type: ignore[import-untyped]
 
 from authorizer_pools.registry import Registry
@@ -383,7 +384,11 @@ class Story:
 
     def drift_repaired(self, registered: list[str]) -> None:
         self.begin(6, "the shared API's own stack resets the pool list; reconcile repairs it")
-        client = boto3.client("apigateway")
+        # As CloudFormation does for a stack's calls, retry API Gateway's throttling (one
+        # CreateDeployment per 5 s per account) rather than fail the stack update.
+        client = boto3.client(
+            "apigateway", config=Config(retries={"max_attempts": 10, "mode": "standard"})
+        )
         api = self.world.api
         for arn in registered:
             client.update_authorizer(
