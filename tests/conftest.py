@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from template_model import ROOT, load_template
 
 from authorizer_pools.registry import Owner, Registry
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 ACCOUNT = "123456789012"
 FUNCTION_AGENT = "cognito-authorizer-pools"
+OTHERS_RETRY = Config(retries={"max_attempts": 10, "mode": "standard"})
 REGION = "us-east-1"
 REGISTRATION = "TenantPoolRegistration"
 # The in-process handler runs on compressed time: its clock and its Lambda deadline run ten times
@@ -193,7 +195,10 @@ class World:
         return dict.fromkeys(self.api.stage_names, status)
 
     def apigateway(self) -> APIGatewayClient:
-        return boto3.client("apigateway")
+        """A client for the test's own changes (someone else's drift): it retries API Gateway's
+        throttling as CloudFormation or the console would, so that a CreateDeployment right after
+        the function's (one per 5 s per account) does not fail the test."""
+        return boto3.client("apigateway", config=OTHERS_RETRY)
 
     def deployments(self) -> list[dict[str, Any]]:
         found = self.apigateway().get_deployments(restApiId=self.api.rest_api_id)
