@@ -25,7 +25,7 @@ from .convergence import NotYetLive
 from .errors import ResourceError
 from .plan import PoolState
 from .registry import Registry
-from .settings import split_list
+from .settings import pool_patterns, split_list
 
 DRIFT_FOUND = 1
 FAILED = 2
@@ -57,9 +57,9 @@ class Target:
     authorizer_id: str
     table: str
     stage_names: tuple[str, ...]
-    account_id: str | None
-    # The registrar's AllowedUserPoolArns, when the stack says: the pools worth looking up.
-    pool_patterns: tuple[str, ...] = ()
+    account_id: str
+    # The pools the registrar may name (its AllowedUserPoolArns): the ones worth looking up.
+    pool_patterns: tuple[str, ...]
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -130,16 +130,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _target(args: argparse.Namespace) -> Target:
     known: dict[str, str] = {}
-    account_id: str | None = None
     if args.stack:
         stack = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
         known.update(
             {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
         )
         known.update({o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])})
-        account_id = stack["StackId"].split(":")[4]
+        owner = stack["StackId"]
     else:
-        account_id = boto3.client("sts").get_caller_identity()["Account"]
+        owner = boto3.client("sts").get_caller_identity()["Arn"]
+    partition, account_id = owner.split(":")[1], owner.split(":")[4]
     rest_api_id = args.rest_api_id or known.get("RestApiId")
     authorizer_id = args.authorizer_id or known.get("AuthorizerId")
     table = args.table or known.get("RegistryTableName")
@@ -155,7 +155,9 @@ def _target(args: argparse.Namespace) -> Target:
     if missing:
         raise ResourceError(f"name the target: {', '.join(missing)} (or --stack)")
     stages = split_list(args.stage_names or known.get("StageNames", ""))
-    patterns = split_list(known.get("AllowedUserPoolArns", ""))
+    patterns = pool_patterns(
+        split_list(known.get("AllowedUserPoolArns", "")), partition, account_id
+    )
     return Target(str(rest_api_id), str(authorizer_id), str(table), stages, account_id, patterns)
 
 

@@ -82,7 +82,7 @@ def survey(
     *,
     account_id: str | None,
     deadline: Deadline,
-    pool_patterns: Sequence[str] = (),
+    pool_patterns: Sequence[str],
 ) -> Survey:
     """Read the registry, the authorizer, every stage's export and (for this account's pools)
     Cognito; classify every pool and stage (``plan``)."""
@@ -96,11 +96,7 @@ def survey(
     candidates = set(listed) | set(state.owners)
     # Only the pools the registrar may name are looked up (what the role and the operator
     # policy allow); another pool, the operators' say, is never reported gone.
-    checked = [
-        arn
-        for arn in sorted(candidates)
-        if not pool_patterns or any(arn_like(pattern, arn) for pattern in pool_patterns)
-    ]
+    checked = [arn for arn in sorted(candidates) if any(arn_like(p, arn) for p in pool_patterns)]
     gone = {arn for arn in checked if _cognito_pool_gone(arn, account_id, deadline)}
     pools = tuple(
         PoolReport(status, state.owners.get(status.arn, ()), status.arn in gone)

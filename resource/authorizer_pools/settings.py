@@ -32,6 +32,12 @@ def split_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def pool_patterns(allowed: tuple[str, ...], partition: str, account_id: str) -> tuple[str, ...]:
+    """The pools registrations may name: AllowedUserPoolArns, or when it is empty, every pool of
+    the registrar's own account."""
+    return allowed or (f"arn:{partition}:cognito-idp:*:{account_id}:userpool/*",)
+
+
 @dataclass(frozen=True)
 class Settings:
     partition: str
@@ -76,15 +82,15 @@ class Settings:
                 f"the function has no {', '.join(missing)}: deploy it with template.yaml, whose "
                 "parameters name the shared API, its authorizer and its stages"
             )
-        allowed = split_list(env.get(ALLOWED_USER_POOL_ARNS, ""))
         return cls(
             partition=partition,
             account_id=account_id,
             rest_api_id=env[REST_API_ID],
             authorizer_id=env[AUTHORIZER_ID],
             stage_names=split_list(env[STAGE_NAMES]),
-            allowed_user_pool_arns=allowed
-            or (f"arn:{partition}:cognito-idp:*:{account_id}:userpool/*",),
+            allowed_user_pool_arns=pool_patterns(
+                split_list(env.get(ALLOWED_USER_POOL_ARNS, "")), partition, account_id
+            ),
             registry_table=env.get(REGISTRY_TABLE) or None,
             protected_user_pool_arns=split_list(env.get(PROTECTED_USER_POOL_ARNS, "")),
         )
