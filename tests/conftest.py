@@ -11,7 +11,7 @@ import json
 import os
 import ssl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.config import Config
-from template_model import ROOT, load_template
+from template_model import ROOT, Deployment, load_template
 
 from authorizer_pools.registry import Owner, Registry
 from authorizer_pools.timing import Deadline
@@ -232,6 +232,34 @@ class World:
         stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{uuid.uuid4()}"
         registry.owners.add(pool_arn, Owner(stack_id, REGISTRATION), str(uuid.uuid4()))
 
+    def remove_behind_the_registrys_back(self, *pools: str) -> None:
+        """What the console, a script, or the shared API's own stack update does."""
+        for pool in pools:
+            self.apigateway().update_authorizer(
+                restApiId=self.api.rest_api_id,
+                authorizerId=self.api.authorizer_id,
+                patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
+            )
+
+    def redeploy_every_stage(self) -> None:
+        """The shared API's own stack or pipeline deploys every stage (it flushes nothing)."""
+        for stage in self.api.stage_names:
+            self.apigateway().create_deployment(restApiId=self.api.rest_api_id, stageName=stage)
+
+    def deployed(self, **parameters: str | list[str]) -> Deployment:
+        """template.yaml as deployed for this world's shared API (other parameters given)."""
+        return Deployment(
+            load_template(),
+            {
+                "RestApiId": self.api.rest_api_id,
+                "AuthorizerId": self.api.authorizer_id,
+                "StageNames": list(self.api.stage_names),
+                **parameters,
+            },
+            account=ACCOUNT,
+            region=REGION,
+        )
+
     def cli_target(self) -> list[str]:
         """The operator CLI's options naming this world's authorizer, registry and stages."""
         return [
@@ -287,6 +315,27 @@ def registrar_environment(api: SharedApi) -> dict[str, str]:
         # As the README deploys it: the shared API's operators' pool is protected.
         "PROTECTED_USER_POOL_ARNS": api.operators_pool_arn,
     }
+
+
+def create_registrar_stand_in(
+    name: str, parameters: Mapping[str, str], outputs: Mapping[str, str]
+) -> str:
+    """A stack that DescribeStacks shows as a registrar deployed from template.yaml: these
+    parameters, typed as template.yaml types them, and these outputs (the local AWS cannot
+    deploy template.yaml itself: no SAM transform, no Lambda). Returns its StackId."""
+    types = load_template()["Parameters"]
+    stand_in = {
+        "Parameters": {key: {"Type": types[key]["Type"]} for key in parameters},
+        "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    return str(
+        boto3.client("cloudformation").create_stack(
+            StackName=name,
+            TemplateBody=json.dumps(stand_in),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        )["StackId"]
+    )
 
 
 def template_function(

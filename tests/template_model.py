@@ -169,16 +169,17 @@ def policy_allows(
     for statement in statements:
         if statement["Effect"] != "Allow":
             continue
-        if not any(_like(a, action, ignore_case=True) for a in _listed(statement["Action"])):
+        if not any(_like(a, action, ignore_case=True) for a in listed(statement["Action"])):
             continue
-        if not any(_like(r, resource) for r in _listed(statement["Resource"])):
+        if not any(_like(r, resource) for r in listed(statement["Resource"])):
             continue
         if _conditions_hold(statement.get("Condition", {}), context):
             return True
     return False
 
 
-def _listed(value: str | list[str]) -> list[str]:
+def listed(value: str | list[str]) -> list[str]:
+    """An IAM element that may be one string or a list, as a list."""
     return [value] if isinstance(value, str) else list(value)
 
 
@@ -195,22 +196,20 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str | 
                 value = context.get(key)
                 if not isinstance(value, str):
                     return False
-                if not any(_arn_like(p, value) for p in _listed(patterns)):
+                if not any(_arn_like(p, value) for p in listed(patterns)):
                     return False
             elif operator == "ForAllValues:StringEquals":
                 # Every value the request carries must be listed (true for no values at all).
                 values = context.get(key, [])
-                if not all(v in _listed(patterns) for v in _listed(values)):
+                if not all(v in listed(patterns) for v in listed(values)):
                     return False
             elif operator == "ForAllValues:ArnLike":
                 values = context.get(key, [])
-                if not all(
-                    any(_arn_like(p, v) for p in _listed(patterns)) for v in _listed(values)
-                ):
+                if not all(any(_arn_like(p, v) for p in listed(patterns)) for v in listed(values)):
                     return False
             elif operator == "StringEquals":
                 value = context.get(key)
-                if not isinstance(value, str) or value not in _listed(patterns):
+                if not isinstance(value, str) or value not in listed(patterns):
                     return False
             elif operator == "Null":
                 # "false": the key must be present; "true": absent.

@@ -486,14 +486,8 @@ def reconcile_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -
     cell, kind = row.cell, row.kind
     pool = world.tenant_pool("acme")
     assert world.create_tenant("tenant-acme", pool).status == "CREATE_COMPLETE"
-    client = world.apigateway()
-    client.update_authorizer(
-        restApiId=world.api.rest_api_id,
-        authorizerId=world.api.authorizer_id,
-        patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
-    )
-    for stage in world.api.stage_names:
-        client.create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+    world.remove_behind_the_registrys_back(pool)
+    world.redeploy_every_stage()
     left = problems(world)
     assert left, "no drift to repair"
     fault = inject(world, cell, kind)

@@ -34,8 +34,7 @@ def test_a_removal_adopted_by_the_scheduled_run_is_never_flushed(
     world.aws.control_plane.clear()
     world.cloudformation.function.timeout = 60.0  # type: ignore[attr-defined]
     # The shared API's pipeline deploys every stage meanwhile (it flushes nothing).
-    for stage in world.api.stage_names:
-        world.apigateway().create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+    world.redeploy_every_stage()
     # The scheduled run finds the stages already serving the right list.
     scheduled_run(world, monkeypatch)
     # The operator retries the stack deletion.

@@ -59,11 +59,7 @@ def real_lines(
     lines += [line for exchange in refused.exchanges for line in log_lines(exchange.logs)]
     pool = world.tenant_pool("globex")
     world.create_tenant("tenant-globex", pool)
-    world.apigateway().update_authorizer(
-        restApiId=world.api.rest_api_id,
-        authorizerId=world.api.authorizer_id,
-        patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
-    )
+    world.remove_behind_the_registrys_back(pool)
     lines += log_lines(scheduled_run(world, monkeypatch).logs)
     return lines
 

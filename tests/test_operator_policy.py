@@ -6,14 +6,12 @@ beyond what the function itself may do, except reading the registrar's own stack
 from __future__ import annotations
 
 import io
-import json
 import re
 from typing import Any
 
-import boto3
 import pytest
-from conftest import ACCOUNT, REGION, World
-from template_model import Deployment, load_template, policy_allows
+from conftest import ACCOUNT, REGION, World, create_registrar_stand_in
+from template_model import Deployment, listed, load_template, policy_allows
 from test_permissions import iam_requests
 
 from authorizer_pools import cli
@@ -29,31 +27,21 @@ RESTRICTED = [f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{REGION}_tenant*
 
 
 def deployed(world: World, allowed: list[str] | None = None) -> Deployment:
-    return Deployment(
-        load_template(),
+    return world.deployed(**({"AllowedUserPoolArns": allowed} if allowed else {}))
+
+
+def stand_in(world: World, **parameters: str) -> str:
+    """The registrar stack as DescribeStacks shows it; returns its StackId."""
+    return create_registrar_stand_in(
+        STACK_NAME,
         {
             "RestApiId": world.api.rest_api_id,
             "AuthorizerId": world.api.authorizer_id,
-            "StageNames": list(world.api.stage_names),
-            **({"AllowedUserPoolArns": allowed} if allowed else {}),
+            "StageNames": ",".join(world.api.stage_names),
+            **parameters,
         },
-        account=ACCOUNT,
-        region=REGION,
-        stack_name=STACK_NAME,
-        table=REGISTRY_TABLE,
+        {"RegistryTableName": REGISTRY_TABLE},
     )
-
-
-def drift(world: World, pools: list[str]) -> None:
-    """The shared API's own stack sets the list back to its template's and redeploys."""
-    for pool in pools:
-        world.apigateway().update_authorizer(
-            restApiId=world.api.rest_api_id,
-            authorizerId=world.api.authorizer_id,
-            patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
-        )
-    for stage in world.api.stage_names:
-        world.apigateway().create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
 
 
 def operate(world: World, *arguments: str) -> int:
@@ -66,7 +54,9 @@ def operated(world: World) -> World:
     pools = [world.tenant_pool(name) for name in ("acme", "globex")]
     for number, pool in enumerate(pools):
         world.create_tenant(f"tenant-{number}", pool)
-    drift(world, pools)
+    # The shared API's own stack sets the list back to its template's and redeploys.
+    world.remove_behind_the_registrys_back(*pools)
+    world.redeploy_every_stage()
     world.aws.control_plane.reset()  # count only the operator's calls
     assert operate(world, "list") == 0
     assert operate(world, "reconcile", "--dry-run") == cli.DRIFT_FOUND
@@ -111,7 +101,7 @@ def test_every_action_the_operator_policies_grant_is_used_by_an_operators_sessio
     used = {
         (statement["Sid"], action)
         for statement in statements
-        for action in _listed(statement["Action"])
+        for action in listed(statement["Action"])
         if any(
             requested == action and policy_allows([statement], requested, resource, context)
             for requested, resource, context in requests
@@ -121,7 +111,7 @@ def test_every_action_the_operator_policies_grant_is_used_by_an_operators_sessio
         (statement["Sid"], action)
         for statement in statements
         if statement["Sid"] != READ_THE_STACK  # used by --stack: a test below
-        for action in _listed(statement["Action"])
+        for action in listed(statement["Action"])
     }
     assert granted - used == set()
 
@@ -149,17 +139,17 @@ def _narrowings(statement: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     """The statement without one of its Resource items or one of a condition's values (when
     it has more than one)."""
     found = []
-    resources = _listed(statement["Resource"])
+    resources = listed(statement["Resource"])
     if len(resources) > 1:
         for item in resources:
             found.append(({**statement, "Resource": [r for r in resources if r != item]}, item))
     for operator, keys in statement.get("Condition", {}).items():
         for key, values in keys.items():
-            listed = _listed(values)
-            if len(listed) < 2 or key == "apigateway:Request/StageName":
+            allowed = listed(values)
+            if len(allowed) < 2 or key == "apigateway:Request/StageName":
                 continue
-            for value in listed:
-                kept = [v for v in listed if v != value]
+            for value in allowed:
+                kept = [v for v in allowed if v != value]
                 condition = {**statement["Condition"], operator: {**keys, key: kept}}
                 found.append(({**statement, "Condition": condition}, f"{key}={value}"))
     return found
@@ -184,8 +174,8 @@ def test_the_operator_policies_grant_nothing_the_function_may_not_but_reading_it
 def _covers(broader: dict[str, Any], statement: dict[str, Any]) -> bool:
     return (
         broader["Sid"] == statement["Sid"]
-        and set(_listed(statement["Action"])) <= set(_listed(broader["Action"]))
-        and set(_listed(statement["Resource"])) <= set(_listed(broader["Resource"]))
+        and set(listed(statement["Action"])) <= set(listed(broader["Action"]))
+        and set(listed(statement["Resource"])) <= set(listed(broader["Resource"]))
         and _narrower_or_equal(statement.get("Condition", {}), broader.get("Condition", {}))
     )
 
@@ -249,16 +239,7 @@ def test_the_outputs_operators_attach_are_exactly_the_operator_policies(world: W
 def test_the_cli_finds_its_target_from_the_stack_with_only_describe_stacks(world: World) -> None:
     """``--stack``: the registrar stack's parameters and outputs name the rest. Its one
     CloudFormation call is DescribeStacks on that stack, which OperatorPolicy allows."""
-    cloudformation = boto3.client("cloudformation")
-    stack_id = cloudformation.create_stack(
-        StackName=STACK_NAME,
-        TemplateBody=json.dumps(_stand_in_registrar_stack()),
-        Parameters=[
-            {"ParameterKey": "RestApiId", "ParameterValue": world.api.rest_api_id},
-            {"ParameterKey": "AuthorizerId", "ParameterValue": world.api.authorizer_id},
-            {"ParameterKey": "StageNames", "ParameterValue": ",".join(world.api.stage_names)},
-        ],
-    )["StackId"]
+    stack_id = stand_in(world)
     world.aws.control_plane.reset()
     out = io.StringIO()
 
@@ -284,17 +265,7 @@ def test_a_registrar_narrowed_to_its_tenants_pools_gives_an_operator_no_denied_c
     pools = [world.tenant_pool(name) for name in ("acme", "globex")]
     for number, pool in enumerate(pools):
         world.create_tenant(f"tenant-{number}", pool)
-    allowed = ",".join(pools)
-    boto3.client("cloudformation").create_stack(
-        StackName=STACK_NAME,
-        TemplateBody=json.dumps(_stand_in_registrar_stack()),
-        Parameters=[
-            {"ParameterKey": "RestApiId", "ParameterValue": world.api.rest_api_id},
-            {"ParameterKey": "AuthorizerId", "ParameterValue": world.api.authorizer_id},
-            {"ParameterKey": "StageNames", "ParameterValue": ",".join(world.api.stage_names)},
-            {"ParameterKey": "AllowedUserPoolArns", "ParameterValue": allowed},
-        ],
-    )
+    stand_in(world, AllowedUserPoolArns=",".join(pools))
     world.aws.control_plane.reset()
 
     assert cli.main(["--stack", STACK_NAME, "reconcile", "--dry-run"], out=io.StringIO()) == 0
@@ -311,25 +282,6 @@ def test_a_registrar_narrowed_to_its_tenants_pools_gives_an_operator_no_denied_c
     assert len(looked_up) == len(pools)
 
 
-def _stand_in_registrar_stack() -> dict[str, Any]:
-    """A stack with the registrar's parameters and its RegistryTableName output (the local AWS
-    cannot deploy template.yaml itself: no SAM transform, no Lambda)."""
-    return {
-        "Parameters": {
-            "RestApiId": {"Type": "String"},
-            "AuthorizerId": {"Type": "String"},
-            "StageNames": {"Type": "CommaDelimitedList"},
-            "AllowedUserPoolArns": {"Type": "CommaDelimitedList", "Default": ""},
-        },
-        "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"RegistryTableName": {"Value": REGISTRY_TABLE}},
-    }
-
-
-def _listed(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
 def _narrower_or_equal(operator: dict[str, Any], function: dict[str, Any]) -> bool:
     """Same condition operators and keys; each key's allowed values a subset."""
     if operator.keys() != function.keys():
@@ -338,6 +290,6 @@ def _narrower_or_equal(operator: dict[str, Any], function: dict[str, Any]) -> bo
         if keys.keys() != function[name].keys():
             return False
         for key, values in keys.items():
-            if not set(_listed(values)) <= set(_listed(function[name][key])):
+            if not set(listed(values)) <= set(listed(function[name][key])):
                 return False
     return True

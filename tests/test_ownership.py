@@ -111,14 +111,8 @@ def test_the_shared_stack_resetting_the_list_is_repaired_by_reconcile(world: Wor
         world.create_tenant(f"tenant-{number}", pool)
     # The shared API's stack is updated: its AWS::ApiGateway::Authorizer sets ProviderARNs back
     # to the template's list (the operators' pool), and its Deployment is redeployed.
-    for pool in pools:
-        world.apigateway().update_authorizer(
-            restApiId=world.api.rest_api_id,
-            authorizerId=world.api.authorizer_id,
-            patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
-        )
-    for stage in world.api.stage_names:
-        world.apigateway().create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+    world.remove_behind_the_registrys_back(*pools)
+    world.redeploy_every_stage()
 
     status, report = reconcile(world, "reconcile", "--dry-run")
     assert status == cli.DRIFT_FOUND

@@ -8,7 +8,6 @@ from urllib.parse import unquote
 
 import boto3
 from conftest import ACCOUNT, REGION, REGISTRATION, World
-from template_model import Deployment, load_template
 from test_continuation import busy_for, settled
 
 from localaws.journal import CallRecord
@@ -91,16 +90,7 @@ def iam_requests(call: CallRecord) -> list[Request]:
 
 
 def test_every_call_of_a_whole_lifecycle_is_allowed_by_the_role(world: World) -> None:
-    role = Deployment(
-        load_template(),
-        {
-            "RestApiId": world.api.rest_api_id,
-            "AuthorizerId": world.api.authorizer_id,
-            "StageNames": list(world.api.stage_names),
-        },
-        account=ACCOUNT,
-        region=REGION,
-    )
+    role = world.deployed()
     first, second = world.tenant_pool("acme-v1"), world.tenant_pool("acme-v2")
     world.create_tenant("tenant-acme", first, StageNames=["dev"])
     world.cloudformation.update_stack("tenant-acme", {REGISTRATION: world.registration(first)})

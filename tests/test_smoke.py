@@ -5,7 +5,6 @@ local CloudFormation driver standing in for the stacks, which the local AWS cann
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from conftest import (
     REGISTRAR_VARIABLES,
     REGISTRATION,
     TIME_SCALE,
+    create_registrar_stand_in,
 )
 
 from authorizer_pools import publishing
@@ -108,17 +108,7 @@ class LocalStacks:
         )
         outputs = {"ServiceToken": function.arn, "RegistryTableName": table}
         # What DescribeStacks shows of the registrar, for `python -m authorizer_pools --stack`.
-        boto3.client("cloudformation").create_stack(
-            StackName=name,
-            TemplateBody=json.dumps(
-                {
-                    "Parameters": {key: {"Type": "String"} for key in parameters},
-                    "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
-                    "Outputs": {key: {"Value": value} for key, value in outputs.items()},
-                }
-            ),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        )
+        create_registrar_stand_in(name, parameters, outputs)
         self.made[name].update(Registry=table)
         return outputs
 
@@ -199,6 +189,16 @@ def left_behind() -> dict[str, list[str]]:
 NOTHING: dict[str, list[str]] = {"apis": [], "tables": [], "pools": [], "stacks": [], "objects": []}
 
 
+def deletions(tenant_stack: str) -> list[str]:
+    """The cleanup of a run that got as far as one tenant stack still standing: in reverse."""
+    return [
+        f"delete {tenant_stack}",
+        f"delete {PREFIX}-registrar",
+        f"delete {PREFIX}-shared-api",
+        f"delete s3://{BUCKET}/{PREFIX}/function.zip",
+    ]
+
+
 def run(account: BotoAccount, expected: str = ACCOUNT) -> Report:
     return Smoke(account, expected_account_id=expected, prefix=PREFIX).run()
 
@@ -216,12 +216,7 @@ def test_the_smoke_passes_on_the_local_aws_and_leaves_nothing_behind(
     details = {step.name: step.detail for step in report.steps}
     assert details["tenant a's user is refused on every stage (401)"] == "dev 401, prod 401"
     assert details["tenant b's user is still let in on every stage (200)"] == "dev 200, prod 200"
-    assert [step.name for step in report.cleanup] == [
-        f"delete {PREFIX}-tenant-b",
-        f"delete {PREFIX}-registrar",
-        f"delete {PREFIX}-shared-api",
-        f"delete s3://{BUCKET}/{PREFIX}/function.zip",
-    ]
+    assert [step.name for step in report.cleanup] == deletions(f"{PREFIX}-tenant-b")
     assert left_behind() == NOTHING
     assert report.lines()[-1] == "smoke: passed; 14/14 steps passed"
 
@@ -318,12 +313,7 @@ def test_an_interrupted_run_still_deletes_what_it_made_and_reports(
     report = run(boto)
 
     assert report.steps[-1].name == "interrupted"
-    assert [step.name for step in report.cleanup] == [
-        f"delete {PREFIX}-tenant-a",
-        f"delete {PREFIX}-registrar",
-        f"delete {PREFIX}-shared-api",
-        f"delete s3://{BUCKET}/{PREFIX}/function.zip",
-    ]
+    assert [step.name for step in report.cleanup] == deletions(f"{PREFIX}-tenant-a")
     assert left_behind() == NOTHING
 
 

@@ -34,16 +34,6 @@ TIME_SCALE = 0.1
 STUCK_SECONDS = 15.0
 
 
-def remove_behind_the_registrys_back(world: World, *pools: str) -> None:
-    """What the console, a script, or the shared API's own stack update does."""
-    for pool in pools:
-        world.apigateway().update_authorizer(
-            restApiId=world.api.rest_api_id,
-            authorizerId=world.api.authorizer_id,
-            patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
-        )
-
-
 def serves_exactly(world: World, *pools: str) -> bool:
     wanted = sorted({world.api.operators_pool_arn, *pools})
     return sorted(world.provider_arns()) == wanted and all(
@@ -55,7 +45,7 @@ def test_drift_is_repaired_by_the_next_tenant_instead_of_going_live(world: World
     acme, globex, initech = (world.tenant_pool(n) for n in ("acme", "globex", "initech"))
     world.create_tenant("tenant-acme", acme)
     world.create_tenant("tenant-globex", globex)
-    remove_behind_the_registrys_back(world, acme, globex)
+    world.remove_behind_the_registrys_back(acme, globex)
 
     world.create_tenant("tenant-initech", initech)
 
@@ -66,7 +56,7 @@ def test_drift_is_repaired_by_the_next_deletion_too(world: World) -> None:
     acme, globex, initech = (world.tenant_pool(n) for n in ("acme", "globex", "initech"))
     for name, pool in (("acme", acme), ("globex", globex), ("initech", initech)):
         world.create_tenant(f"tenant-{name}", pool)
-    remove_behind_the_registrys_back(world, acme, globex)
+    world.remove_behind_the_registrys_back(acme, globex)
 
     world.cloudformation.delete_stack("tenant-initech")
 
@@ -117,7 +107,7 @@ def test_a_refused_add_cannot_make_the_last_pools_removal_loop(
     acme = world.tenant_pool("acme")
     world.create_tenant("tenant-acme", acme)
     # No operators' pool: acme's is the only one.
-    remove_behind_the_registrys_back(world, world.api.operators_pool_arn)
+    world.remove_behind_the_registrys_back(world.api.operators_pool_arn)
     # Another tenant's registration is recorded, for a pool API Gateway will refuse (another
     # account's pool that does not exist), and has not been worked on yet.
     other_account = "210987654321"
@@ -260,9 +250,8 @@ def test_the_scheduled_run_repairs_drift_without_any_tenant_event(
 ) -> None:
     acme = world.tenant_pool("acme")
     world.create_tenant("tenant-acme", acme)
-    remove_behind_the_registrys_back(world, acme)
-    for stage in world.api.stage_names:  # and the shared API's stack redeploys
-        world.apigateway().create_deployment(restApiId=world.api.rest_api_id, stageName=stage)
+    world.remove_behind_the_registrys_back(acme)
+    world.redeploy_every_stage()  # and the shared API's stack redeploys
     assert not world.live_everywhere(acme)
 
     result = scheduled_run(world, monkeypatch)
