@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import ACCOUNT, REGION, World, create_registrar_stand_in
 from template_model import Deployment, listed, load_template, policy_allows
-from test_permissions import iam_requests
+from test_permissions import denied, iam_requests
 
 from authorizer_pools import cli
 from localaws.shared_api import REGISTRY_TABLE
@@ -48,12 +48,18 @@ def operate(world: World, *arguments: str) -> int:
     return cli.main([*world.cli_target(), *arguments], out=io.StringIO())
 
 
-@pytest.fixture
-def operated(world: World) -> World:
-    """Two tenants, drift, then an operator's session: list, a dry run, a repair, a check."""
+def two_tenants(world: World) -> list[str]:
+    """acme and globex, each registered by its own stack; their pools."""
     pools = [world.tenant_pool(name) for name in ("acme", "globex")]
     for number, pool in enumerate(pools):
         world.create_tenant(f"tenant-{number}", pool)
+    return pools
+
+
+@pytest.fixture
+def operated(world: World) -> World:
+    """Two tenants, drift, then an operator's session: list, a dry run, a repair, a check."""
+    pools = two_tenants(world)
     # The shared API's own stack sets the list back to its template's and redeploys.
     world.remove_behind_the_registrys_back(*pools)
     world.redeploy_every_stage()
@@ -82,13 +88,7 @@ def test_every_call_of_an_operators_session_is_allowed_by_the_operator_policies(
         "Query",
         "UpdateItem",
     }
-    denied = [
-        (call.operation, action, resource)
-        for call in calls
-        for action, resource, context in iam_requests(call)
-        if not policy_allows(statements, action, resource, context)
-    ]
-    assert denied == []
+    assert denied(calls, statements) == []
 
 
 def test_every_action_the_operator_policies_grant_is_used_by_an_operators_session(
@@ -262,22 +262,13 @@ def test_a_registrar_narrowed_to_its_tenants_pools_gives_an_operator_no_denied_c
 ) -> None:
     """With AllowedUserPoolArns naming the tenants' pools, the operator policy no longer covers
     the operators' pool: the CLI, told so by the stack, does not look it up."""
-    pools = [world.tenant_pool(name) for name in ("acme", "globex")]
-    for number, pool in enumerate(pools):
-        world.create_tenant(f"tenant-{number}", pool)
+    pools = two_tenants(world)
     stand_in(world, AllowedUserPoolArns=",".join(pools))
     world.aws.control_plane.reset()
 
     assert cli.main(["--stack", STACK_NAME, "reconcile", "--dry-run"], out=io.StringIO()) == 0
 
-    statements = deployed(world, pools).operator_statements()
-    denied = [
-        (call.operation, resource)
-        for call in world.calls()
-        for action, resource, context in iam_requests(call)
-        if not policy_allows(statements, action, resource, context)
-    ]
-    assert denied == []
+    assert denied(world.calls(), deployed(world, pools).operator_statements()) == []
     looked_up = [call for call in world.calls() if call.operation == "DescribeUserPool"]
     assert len(looked_up) == len(pools)
 
