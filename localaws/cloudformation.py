@@ -8,7 +8,13 @@ so this module plays the part itself, as the CloudFormation user guide describes
   string, ``PhysicalResourceId`` on Update and Delete, ``OldResourceProperties`` on Update, a
   fresh ``RequestId`` and a pre-signed-looking ``ResponseURL`` per request;
 - each event delivered to the function as Lambda delivers CloudFormation's asynchronous
-  invocation, possibly more than once (Lambda retries a failed or timed-out invocation twice);
+  invocation: possibly more than once, and, when the invocation fails (raises, times out, is
+  killed), retried twice by Lambda after about one and then two more minutes
+  (``lambda_async``);
+- CloudFormation's own record of each stack and resource, phase by phase, for the function to
+  check a request against (``cloudformation_records``): the resource in progress while its
+  request is out, complete or failed once answered, the stack's status through creation,
+  update, cleanup, rollback and deletion;
 - the answer read back from the HTTPS ResponseURL, never from the function's return value; no
   answer within the service timeout means the stack hangs, which is reported as an error;
 - stack-level semantics: a failed Create is rolled back with a Delete carrying the physical id
@@ -35,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from localaws.cloudformation_records import RECORDS
+from localaws.lambda_async import AsyncInvocations
 from localaws.lambda_bootstrap import ScaledClock
 from localaws.lambda_runtime import (
     FunctionConfig,
@@ -140,6 +148,7 @@ class LambdaService:
         self.arn = config.function_arn
         self._idle: list[LambdaContainer] = []
         self._all: list[LambdaContainer] = []
+        self._busy: dict[LambdaContainer, Mapping[str, Any]] = {}
         self._lock = threading.Lock()
 
     def deliver(self, event: Mapping[str, Any]) -> InvocationResult:
@@ -148,11 +157,18 @@ class LambdaService:
             if container is None:
                 container = LambdaContainer(self.config)
                 self._all.append(container)
+            self._busy[container] = event
         try:
             return container.invoke(dict(event))
         finally:
             with self._lock:
+                del self._busy[container]
                 self._idle.append(container)
+
+    def busy(self) -> list[LambdaContainer]:
+        """The environments working on an invocation now."""
+        with self._lock:
+            return list(self._busy)
 
     def prewarm(self, count: int) -> None:
         """Start ``count`` execution environments now (in parallel), idle and ready."""
@@ -234,6 +250,8 @@ class LocalCloudFormation:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         on_exchange: Callable[[Exchange], None] | None = None,
+        lambda_async: AsyncInvocations | None = None,
+        resource_type: str = RESOURCE_TYPE,
     ) -> None:
         self.function = function
         self.receiver = receiver
@@ -241,6 +259,10 @@ class LocalCloudFormation:
         self.region = region
         self.account_id = account_id
         self.on_exchange = on_exchange
+        # Lambda's retries of a failed invocation of CloudFormation's (none when not given).
+        self.lambda_async = lambda_async
+        # The type tenant templates give the custom resource.
+        self.resource_type = resource_type
         self.stacks: dict[str, Stack] = {}
         self._lock = threading.Lock()
 
@@ -251,9 +273,54 @@ class LocalCloudFormation:
             f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
         )
         stack = Stack(name, stack_id)
+        RECORDS.add_stack(stack_id, name, stack.status, time.time())
         with self._lock:
             self.stacks[name] = stack
         return stack
+
+    @staticmethod
+    def phase(stack: Stack, status: str) -> None:
+        """The stack's status, as CloudFormation records it."""
+        stack.status = status
+        RECORDS.stack_status(stack.stack_id, status)
+
+    def begin(self, event: Mapping[str, Any]) -> None:
+        """CloudFormation's record as it sends ``event``: its resource in progress (a Delete of
+        a replaced physical id leaves the resource as it is: it shows the new id)."""
+        stack_id, logical_id = str(event["StackId"]), str(event["LogicalResourceId"])
+        kind = str(event["RequestType"])
+        current = RECORDS.get(stack_id, logical_id)
+        if (
+            kind == "Delete"
+            and current is not None
+            and current.physical_id != event["PhysicalResourceId"]
+        ):
+            return
+        RECORDS.resource(
+            stack_id,
+            logical_id,
+            f"{kind.upper()}_IN_PROGRESS",
+            time.time(),
+            resource_type=str(event["ResourceType"]),
+            # A request a test sends for a resource it never created: CloudFormation would
+            # hold the physical id the request carries.
+            physical_id=event.get("PhysicalResourceId") if current is None else None,
+        )
+
+    def end(self, event: Mapping[str, Any], exchange: Exchange) -> None:
+        """CloudFormation's record once it heard the answer to ``event``."""
+        stack_id, logical_id = str(event["StackId"]), str(event["LogicalResourceId"])
+        kind = str(event["RequestType"])
+        current = RECORDS.get(stack_id, logical_id)
+        if kind == "Delete" and (current is None or current.status != "DELETE_IN_PROGRESS"):
+            return  # a replaced id's Delete: the resource shows the new one
+        outcome = "COMPLETE" if exchange.succeeded else "FAILED"
+        physical_id = exchange.physical_id or None
+        if kind == "Update" and not exchange.succeeded:
+            physical_id = None  # a failed Update leaves the recorded physical id as it was
+        RECORDS.resource(
+            stack_id, logical_id, f"{kind.upper()}_{outcome}", time.time(), physical_id=physical_id
+        )
 
     def build_event(
         self,
@@ -277,7 +344,7 @@ class LocalCloudFormation:
                 "StackId": stack.stack_id,
                 "RequestId": request_id,
                 "LogicalResourceId": logical_id,
-                "ResourceType": RESOURCE_TYPE,
+                "ResourceType": self.resource_type,
                 "ResourceProperties": as_cloudformation_sends(resource_properties),
             }
         )
@@ -316,7 +383,10 @@ class LocalCloudFormation:
             physical_id=physical_id,
             old_properties=old_properties,
         )
-        return self.deliver(event, stack, deliveries=deliveries)
+        self.begin(event)
+        exchange = self.deliver(event, stack, deliveries=deliveries)
+        self.end(event, exchange)
+        return exchange
 
     def deliver(self, event: Mapping[str, Any], stack: Stack, *, deliveries: int = 1) -> Exchange:
         """Deliver ``event`` and return the first answer it produces. Delivering an event
@@ -327,6 +397,9 @@ class LocalCloudFormation:
         results = tuple(
             self.function.deliver(copy.deepcopy(dict(event))) for _ in range(deliveries)
         )
+        for result in results:
+            if not result.ok and self.lambda_async is not None:
+                self.lambda_async.retry(self.function, copy.deepcopy(dict(event)))
         try:
             answer = self._next_answer(request_id, answered_before)
         except TimeoutError as error:
@@ -374,9 +447,10 @@ class LocalCloudFormation:
             if exchange.physical_id:
                 stack.resources[logical_id] = ResourceState(dict(properties), exchange.physical_id)
             if not exchange.succeeded:
+                self.phase(stack, "ROLLBACK_IN_PROGRESS")
                 self._delete_all(stack, "ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
                 return stack
-        stack.status = "CREATE_COMPLETE"
+        self.phase(stack, "CREATE_COMPLETE")
         return stack
 
     def update_stack(
@@ -391,6 +465,7 @@ class LocalCloudFormation:
         ``fail_after_resources`` makes a later resource of the same stack fail, so
         CloudFormation rolls the whole update back."""
         stack = self.stacks[name]
+        self.phase(stack, "UPDATE_IN_PROGRESS")
         updated: dict[str, ResourceState] = {}  # logical id -> state before the update
         created: list[str] = []
         for logical_id, properties in resources.items():
@@ -424,7 +499,7 @@ class LocalCloudFormation:
             stack.resources[logical_id] = ResourceState(dict(properties), exchange.physical_id)
         if fail_after_resources:
             return self._roll_back_update(stack, updated, created)
-        stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+        self.phase(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
         for logical_id, before in updated.items():
             now = stack.resources[logical_id]
             if now.physical_id != before.physical_id:
@@ -436,13 +511,13 @@ class LocalCloudFormation:
             self.send(
                 "Delete", stack, logical_id, removed.properties, physical_id=removed.physical_id
             )
-        stack.status = "UPDATE_COMPLETE"
+        self.phase(stack, "UPDATE_COMPLETE")
         return stack
 
     def _roll_back_update(
         self, stack: Stack, updated: Mapping[str, ResourceState], created: Sequence[str] = ()
     ) -> Stack:
-        stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        self.phase(stack, "UPDATE_ROLLBACK_IN_PROGRESS")
         failed = False
         replaced: dict[str, ResourceState] = {}
         for logical_id, before in updated.items():
@@ -459,7 +534,7 @@ class LocalCloudFormation:
             if now.physical_id != before.physical_id:
                 replaced[logical_id] = now
             stack.resources[logical_id] = before
-        stack.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+        self.phase(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         for logical_id in created:
             new = stack.resources.pop(logical_id)
             exchange = self.send(
@@ -471,17 +546,18 @@ class LocalCloudFormation:
                 "Delete", stack, logical_id, new.properties, physical_id=new.physical_id
             )
             failed |= not exchange.succeeded
-        stack.status = "UPDATE_ROLLBACK_FAILED" if failed else "UPDATE_ROLLBACK_COMPLETE"
+        self.phase(stack, "UPDATE_ROLLBACK_FAILED" if failed else "UPDATE_ROLLBACK_COMPLETE")
         return stack
 
     def delete_stack(self, name: str) -> Stack:
         """DELETE_COMPLETE, or DELETE_FAILED when a Delete was answered FAILED."""
         stack = self.stacks[name]
+        self.phase(stack, "DELETE_IN_PROGRESS")
         self._delete_all(stack, "DELETE_COMPLETE", "DELETE_FAILED")
         return stack
 
     def _delete_all(self, stack: Stack, done: str, failed: str) -> None:
-        stack.status = done
+        outcome = done
         for logical_id, state in reversed(list(stack.resources.items())):
             exchange = self.send(
                 "Delete", stack, logical_id, state.properties, physical_id=state.physical_id
@@ -489,4 +565,5 @@ class LocalCloudFormation:
             if exchange.succeeded:
                 del stack.resources[logical_id]
             else:
-                stack.status = failed
+                outcome = failed
+        self.phase(stack, outcome)

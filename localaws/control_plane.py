@@ -93,6 +93,7 @@ class ControlPlane:
         # Lambda's asynchronous invocations of the functions attached to it.
         self.lambda_async = lambda_async.AsyncInvocations()
         self._observers: list[Callable[[RequestInfo], None]] = []
+        self._after: list[Callable[[RequestInfo, HttpAnswer], None]] = []
 
     # -- configuration -------------------------------------------------------------------
 
@@ -210,6 +211,14 @@ class ControlPlane:
         self._faults.clear()
         with self._lock:
             self._observers.clear()
+            self._after.clear()
+
+    def after(self, observer: Callable[[RequestInfo, HttpAnswer], None]) -> None:
+        """Run ``observer`` once each call was served, before its answer leaves: the instant a
+        caller can die having changed AWS without hearing so (a crash at a named point).
+        Forgotten by ``reset()``."""
+        with self._lock:
+            self._after.append(observer)
 
     def observe(self, observer: Callable[[RequestInfo], None]) -> None:
         """Run ``observer`` just before each call (within quota) is answered: a bystander, a
@@ -247,6 +256,10 @@ class ControlPlane:
             finally:
                 # Also when serving it raised: a test waiting for it must not wait forever.
                 delay.answered_with(status)
+        with self._lock:
+            after = list(self._after)
+        for observer in after:
+            observer(info, answer)
         start_response(answer.status_line, list(answer.headers))
         return [answer.body]
 

@@ -543,6 +543,8 @@ def run(
             environment={
                 **aws.env(),
                 "SSL_CERT_FILE": str(ca_bundle(receiver, Path(scratch))),
+                # CloudFormation's response bucket is the receiver.
+                "AWS_ENDPOINT_URL_S3": receiver.endpoint_url,
                 # template.yaml's parameters, as its Environment passes them.
                 "REST_API_ID": world.api.rest_api_id,
                 "AUTHORIZER_ID": world.api.authorizer_id,
@@ -559,7 +561,12 @@ def run(
             story = Story(
                 output,
                 world,
-                LocalCloudFormation(service, receiver, service_timeout=ANSWER_TIMEOUT),
+                LocalCloudFormation(
+                    service,
+                    receiver,
+                    service_timeout=ANSWER_TIMEOUT,
+                    lambda_async=aws.control_plane.lambda_async,
+                ),
             )
             story.cloudformation.on_exchange = story.show_exchange
             story.run()

@@ -9,6 +9,8 @@ Reproduces:
   like every other call.
 - Lambda's asynchronous ``Invoke`` of the functions attached to ``lambda_async`` (moto would
   need Docker): delivered later, on its own thread, at least once (``lambda_async``).
+- CloudFormation's ``DescribeStackResource`` and ``DescribeStacks`` of the stacks the local
+  driver runs, as CloudFormation records them phase by phase (``cloudformation_records``).
 - DynamoDB applying each write, condition included, atomically (developer guide, "Condition
   expressions"; transactions are all-or-nothing). moto's models check and then write without a
   lock, so concurrent requests could both pass one condition; one request at a time restores
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from localaws import dynamodb_ext
+from localaws import cloudformation_records, dynamodb_ext
 from localaws.apigateway_export import get_export
 from localaws.apigateway_flush import flush_stage_authorizers_cache
 from localaws.routes import EXPORT_TYPE, RequestInfo
@@ -67,6 +69,10 @@ def dispatch(
         )
     if info.operation == "Invoke" and info.service == "lambda":
         return invocations.invoke(info.path, info.headers, info.body)
+    if info.service == "cloudformation":
+        recorded = cloudformation_records.answer(info.operation, info.body)
+        if recorded is not None:
+            return recorded
     if info.service == "dynamodb":
         # One request at a time: DynamoDB's writes are atomic, moto's are not (see above).
         with _DYNAMODB_LOCK:

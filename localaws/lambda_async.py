@@ -150,16 +150,35 @@ class AsyncInvocations:
         event = json.loads(body or b"{}")
         for _ in range(copies):
             threading.Thread(
-                target=self._deliver, args=(function, event, delay, generation), daemon=True
+                target=self._deliver,
+                args=(function, event, (delay, *RETRY_WAITS), 1, generation),
+                daemon=True,
             ).start()
         return HttpAnswer(202, (("Content-Type", "application/json"),), b"")
 
+    def retry(self, function: Deliverable, event: Mapping[str, Any]) -> None:
+        """Lambda's retries of an asynchronous invocation whose first attempt failed (the
+        caller made that attempt itself, as the local CloudFormation does): the second after
+        about one minute, the third after two more, each only if the one before failed."""
+        with self._lock:
+            generation = self._generation
+            self._pending += 1
+        threading.Thread(
+            target=self._deliver,
+            args=(function, dict(event), RETRY_WAITS, 2, generation),
+            daemon=True,
+        ).start()
+
     def _deliver(
-        self, function: Deliverable, event: Mapping[str, Any], delay: float, generation: int
+        self,
+        function: Deliverable,
+        event: Mapping[str, Any],
+        waits: tuple[float, ...],
+        first: int,
+        generation: int,
     ) -> None:
         try:
-            waits = (delay, *RETRY_WAITS)
-            for attempt, wait in enumerate(waits, start=1):
+            for attempt, wait in enumerate(waits, start=first):
                 if not self._sleep(wait, generation):
                     return
                 delivery = Delivery(function.arn, event, attempt)

@@ -199,6 +199,11 @@ class LambdaContainer:
     ) -> None:
         self.stop()
 
+    def crash(self) -> None:
+        """The environment dies now, whatever it is doing (out of memory, a segfault): the
+        invocation in progress ends in ``Runtime.ExitError``, the next one starts cold."""
+        self._kill()
+
     @property
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None

@@ -3,10 +3,17 @@
 Reproduces the custom-resource response protocol of the CloudFormation user guide ("Custom
 resources: request and response objects"):
 
-- The ResponseURL is a pre-signed S3 URL (``X-Amz-Algorithm=AWS4-HMAC-SHA256 … X-Amz-Signature``),
-  a secret. Each URL here carries a fresh random 64-hex signature, so tests can grep logs for it.
-- The function PUTs its answer there; S3 answers 200 with an empty body. A PUT to a URL that was
-  not issued (wrong signature) gets S3's 403, any other method S3's 405.
+- The ResponseURL is a pre-signed S3 URL (``X-Amz-Algorithm=AWS4-HMAC-SHA256 … X-Amz-Signature``)
+  of an object in CloudFormation's response bucket for the Region,
+  ``cloudformation-custom-resource-response-<region without dashes>`` (CloudFormation user guide,
+  "Setting up VPC endpoints for CloudFormation"), addressed virtual-hosted style on
+  ``s3.amazonaws.com`` as the URLs CloudFormation sends are. It is a secret: each URL here carries
+  a fresh random 64-hex signature, so tests can grep logs for it.
+- The function PUTs its answer there. This receiver is that bucket's S3 endpoint: a sender
+  reaches it through ``endpoint_url`` (``AWS_ENDPOINT_URL_S3``), and the request's ``Host`` must
+  be the bucket's host, as S3 routes a virtual-hosted request by it. S3 answers 200 with an
+  empty body. A PUT to a URL that was not issued (wrong signature, another bucket) gets S3's
+  403, an expired one 403 too, any other method S3's 405.
 - CloudFormation checks the answer: JSON; ``Status`` SUCCESS or FAILED; ``Reason`` required on
   FAILED; ``PhysicalResourceId`` non-empty and at most 1 KB; ``StackId``, ``RequestId`` and
   ``LogicalResourceId`` echoed from the request; ``Data`` an object; the whole body at most
@@ -31,6 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +48,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import trustme
 
 MAX_BODY_BYTES = 4096
+# How long an issued URL is valid (X-Amz-Expires).
+VALIDITY_SECONDS = 7200
 MAX_PHYSICAL_ID_BYTES = 1024
 KNOWN_KEYS = frozenset(
     {
@@ -64,6 +74,8 @@ class IssuedUrl:
     logical_resource_id: str
     signature: str
     url: str
+    # When S3 stops accepting it (X-Amz-Date + X-Amz-Expires), in seconds since the epoch.
+    expires_at: float = float("inf")
 
     def __repr__(self) -> str:
         # Keep the secret out of assertion messages and logs.
@@ -209,10 +221,12 @@ class ResponseReceiver:
         self.region = region
         self.account_id = account_id
         self._bucket = "cloudformation-custom-resource-response-" + region.replace("-", "")
+        self.host = f"{self._bucket}.s3.amazonaws.com"
         self._lock = threading.Condition()
         self._issued: dict[str, IssuedUrl] = {}
         self._answers: dict[str, list[ReceivedAnswer]] = {}
         self._rejected: list[RejectedRequest] = []
+        self._observers: list[Callable[[ReceivedAnswer], None]] = []
         self._ca_file: Path | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -271,6 +285,11 @@ class ResponseReceiver:
         return int(self._server.server_address[1])
 
     @property
+    def endpoint_url(self) -> str:
+        """Where S3 is, for this bucket: a sender's ``AWS_ENDPOINT_URL_S3``."""
+        return f"https://localhost:{self.port}"
+
+    @property
     def ca_file(self) -> str:
         """PEM of the throwaway CA: set SSL_CERT_FILE to it in the sender's environment."""
         if self._ca_file is None:
@@ -285,8 +304,11 @@ class ResponseReceiver:
         *,
         stack_id: str | None = None,
         logical_resource_id: str = "TenantPool",
+        signature_version: int = 4,
     ) -> str:
-        """A fresh pre-signed-looking URL for one request (new random signature each time)."""
+        """A fresh pre-signed-looking URL for one request (new random signature each time):
+        Signature Version 4 query authentication, or the legacy Version 2 (``AWSAccessKeyId``,
+        ``Expires``, ``Signature``: no signing time), as older CloudFormation URLs carried."""
         stack_id = stack_id or (
             f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/localaws/{uuid.uuid4()}"
         )
@@ -297,12 +319,18 @@ class ResponseReceiver:
             f"AKIA{secrets.token_hex(8).upper()}/{now:%Y%m%d}/{self.region}/s3/aws4_request",
             safe="",
         )
+        expires_at = now.timestamp() + VALIDITY_SECONDS
         url = (
-            f"https://localhost:{self.port}/{self._bucket}/{key}"
+            f"https://{self.host}/{key}"
             f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={now:%Y%m%dT%H%M%SZ}"
-            f"&X-Amz-Expires=7200&X-Amz-SignedHeaders=host&X-Amz-Credential={credential}"
+            f"&X-Amz-Expires={VALIDITY_SECONDS}&X-Amz-SignedHeaders=host&X-Amz-Credential={credential}"
             f"&X-Amz-Signature={signature}"
         )
+        if signature_version == 2:
+            url = (
+                f"https://{self.host}/{key}?AWSAccessKeyId=AKIA{secrets.token_hex(8).upper()}"
+                f"&Expires={int(expires_at)}&Signature={signature}"
+            )
         with self._lock:
             # A new URL for the same request id replaces the old one, as a new request would.
             self._issued[request_id] = IssuedUrl(
@@ -311,6 +339,7 @@ class ResponseReceiver:
                 logical_resource_id=logical_resource_id,
                 signature=signature,
                 url=url,
+                expires_at=expires_at,
             )
         return url
 
@@ -353,20 +382,34 @@ class ResponseReceiver:
                 self._lock.wait(remaining)
             return self._answers[request_id][0]
 
+    def on_answer(self, observer: Callable[[ReceivedAnswer], None]) -> None:
+        """Run ``observer`` once an answer is taken, before S3's 200 leaves (the sender may die
+        in between); forgotten by ``clear()``."""
+        with self._lock:
+            self._observers.append(observer)
+
     def clear(self) -> None:
         with self._lock:
             self._issued.clear()
             self._answers.clear()
             self._rejected.clear()
+            self._observers.clear()
 
     # -- request handling (server threads) ---------------------------------------------------
 
     def _handle_put(self, handler: _Handler) -> None:
         parts = urlsplit(handler.path)
+        if handler.headers.get("Host") != self.host:
+            self._reject(handler, 403, "AccessDenied", "PUT to another bucket's host")
+            return
         issued = self._issued_for(parts.path)
         query = parse_qs(parts.query)
-        if issued is None or query.get("X-Amz-Signature") != [issued.signature]:
+        signed = query.get("X-Amz-Signature") or query.get("Signature")
+        if issued is None or signed != [issued.signature]:
             self._reject(handler, 403, "SignatureDoesNotMatch", "PUT to a URL that was not issued")
+            return
+        if time.time() >= issued.expires_at:
+            self._reject(handler, 403, "AccessDenied", "Request has expired")
             return
         length_header = handler.headers.get("Content-Length")
         if length_header is None:
@@ -388,6 +431,9 @@ class ResponseReceiver:
         with self._lock:
             self._answers.setdefault(issued.request_id, []).append(answer)
             self._lock.notify_all()
+            observers = list(self._observers)
+        for observer in observers:
+            observer(answer)
         handler.send_response(200)
         handler.send_header("ETag", f'"{secrets.token_hex(16)}"')
         handler.send_header("x-amz-request-id", secrets.token_hex(8).upper())
@@ -398,10 +444,7 @@ class ResponseReceiver:
         self._reject(handler, 405, "MethodNotAllowed", f"{handler.command} is not allowed")
 
     def _issued_for(self, path: str) -> IssuedUrl | None:
-        prefix = f"/{self._bucket}/"
-        if not path.startswith(prefix):
-            return None
-        fields = unquote(path[len(prefix) :]).split("|")
+        fields = unquote(path.lstrip("/")).split("|")
         if len(fields) != 3:
             return None
         with self._lock:

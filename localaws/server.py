@@ -33,7 +33,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
-from localaws import apigateway_ext, cloudformation_ext, dynamodb_ext
+from localaws import apigateway_ext, cloudformation_ext, cloudformation_records, dynamodb_ext
 from localaws.authorizer_cache import AUTHORIZER_CACHE
 from localaws.clocks import Clock
 from localaws.control_plane import ControlPlane, ControlPlaneConfig
@@ -225,10 +225,12 @@ class LocalAws:
         return merged
 
     def reset(self) -> None:
-        """Forget every moto resource, the flush journal and the control plane's state."""
+        """Forget every moto resource, the flush journal, CloudFormation's record of the local
+        driver's stacks and the control plane's state."""
         moto_api_backend.reset()
         apigateway_ext.forget_history()
         AUTHORIZER_CACHE.clear()
+        cloudformation_records.RECORDS.clear()
         if self._control_plane is not None:
             self._control_plane.reset()
 

@@ -16,10 +16,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import boto3
 from botocore.exceptions import ClientError, WaiterError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation.type_defs import WaiterConfigTypeDef
 
 StackKind = Literal["shared-api", "registrar", "tenant"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +37,7 @@ SIGN_IN_CLIENT = "smoke-sign-in"
 # CreateStack's TemplateBody limit (CloudFormation quotas); larger needs a TemplateURL.
 TEMPLATE_BODY_LIMIT = 51_200
 # Stacks take minutes; a registration waits for live stages. At most 30 minutes each.
-STACK_WAIT = {"Delay": 10, "MaxAttempts": 180}
+STACK_WAIT: WaiterConfigTypeDef = {"Delay": 10, "MaxAttempts": 180}
 
 
 class Stacks(Protocol):

@@ -85,6 +85,9 @@ def aws_environment(
     environment = {
         **local_aws.env(),
         "SSL_CERT_FILE": str(bundle),
+        # CloudFormation's response bucket is served by the receiver (boto3's standard
+        # variable for S3's endpoint; only the function's answers use it).
+        "AWS_ENDPOINT_URL_S3": receiver.endpoint_url,
         "REGISTRY_TABLE": REGISTRY_TABLE,
     }
     with pytest.MonkeyPatch.context() as patch:
@@ -298,7 +301,10 @@ def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -
     # The function's continuations of itself (lambda:InvokeFunction) reach it.
     local_aws.control_plane.lambda_async.attach(function, time_scale=TIME_SCALE)
     cloudformation = LocalCloudFormation(
-        function, receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30
+        function,
+        receiver,
+        service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30,
+        lambda_async=local_aws.control_plane.lambda_async,
     )
     return World(local_aws, api, cloudformation, receiver)
 

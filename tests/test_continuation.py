@@ -345,12 +345,14 @@ def test_a_continuation_delivered_after_the_answer_resends_it_and_changes_nothin
     assert_invariant(world)
 
 
+@pytest.mark.parametrize("signature_version", [4, 2])
 @pytest.mark.parametrize("late_by", [0.0, 100.0])
-def test_the_give_up_counts_from_the_signing_of_the_response_url(
-    world: World, late_by: float
+def test_the_give_up_counts_from_when_cloudformation_sent_the_request_however_late_it_arrives(
+    world: World, late_by: float, signature_version: int
 ) -> None:
-    """Lambda may deliver CloudFormation's event late (its own queue): the ResponseURL's
-    signing time still says when CloudFormation began waiting."""
+    """Lambda may deliver CloudFormation's event late (its own queue): CloudFormation's record
+    of the resource (and a SigV4 ResponseURL's signing time) still says when it began waiting,
+    even when the URL carries no signing time (Signature Version 2)."""
     pool = world.tenant_pool("acme")
     world.aws.control_plane.inject(
         "CreateDeployment", 429, "TooManyRequestsException", "Too Many Requests",
@@ -360,7 +362,14 @@ def test_the_give_up_counts_from_the_signing_of_the_response_url(
     event = world.cloudformation.build_event(
         "Create", stack, REGISTRATION, world.registration(pool, ServiceTimeout=150)
     )
-    time.sleep(late_by * TIME_SCALE)  # the URL was signed, the event not yet delivered
+    event["ResponseURL"] = world.receiver.response_url(
+        event["RequestId"],
+        stack_id=stack.stack_id,
+        logical_resource_id=REGISTRATION,
+        signature_version=signature_version,
+    )
+    world.cloudformation.begin(event)  # CloudFormation sends it now
+    time.sleep(late_by * TIME_SCALE)  # the event not yet delivered
     started = time.monotonic()
     exchange = world.cloudformation.deliver(event, stack)
     settled(world)

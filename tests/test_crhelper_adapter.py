@@ -4,14 +4,20 @@ breaks when crhelper's behaviour changes, before a tenant's stack does."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 from conftest import REGISTRATION, World
+from crhelper import CfnResource
 
+from authorizer_pools.answer import FAILED, SUCCESS, Answer, Reply
+from authorizer_pools.request import Request
+from authorizer_pools.response_url import verify
 from localaws.lambda_runtime import make_context
 
 
@@ -30,8 +36,13 @@ def event_for(world: World) -> dict[str, Any]:
 
 
 def answers(world: World, event: Mapping[str, Any]) -> list[Any]:
-    time.sleep(0.2)  # crhelper answers before it returns; give the receiver a moment
+    time.sleep(0.2)  # the answer is sent before serve returns; give the receiver a moment
     return world.receiver.answers(str(event["RequestId"]))
+
+
+def reply(request: Request, answer: Answer) -> Reply:
+    return Reply(answer, verify(request.response_url, region="us-east-1", partition="aws",
+                                now=time.time()))  # fmt: skip
 
 
 def test_building_the_helper_makes_no_client(adapter: Any) -> None:
@@ -41,9 +52,14 @@ def test_building_the_helper_makes_no_client(adapter: Any) -> None:
         assert client._client is None, f"crhelper made its {name} at import"
 
 
-def test_no_answer_while_a_continuation_goes_on(world: World, adapter: Any) -> None:
+def test_crhelpers_send_takes_the_sender_it_is_given() -> None:
+    parameters = inspect.signature(CfnResource._send).parameters  # type: ignore[attr-defined]
+    assert list(parameters) == ["self", "status", "reason", "send_response"]
+
+
+def test_no_answer_when_the_work_sends_none(world: World, adapter: Any) -> None:
     event = event_for(world)
-    adapter.serve(event, make_context(timeout=30), lambda e, c: None)
+    adapter.serve(event, make_context(timeout=30), lambda request, context: None)
 
     assert answers(world, event) == []
     # Nor did crhelper set up its polling: no EventBridge rule, no permission.
@@ -52,53 +68,101 @@ def test_no_answer_while_a_continuation_goes_on(world: World, adapter: Any) -> N
 
 def test_an_answer_is_sent_with_its_id_and_data(world: World, adapter: Any) -> None:
     event = event_for(world)
-    seen: list[Mapping[str, Any]] = []
+    seen: list[Request] = []
 
-    def work(given: Mapping[str, Any], context: Any) -> Any:
-        seen.append(given)
-        return adapter.Answer(adapter.SUCCESS, "api:auth:pool", data={"UserPoolArn": "pool"})
+    def work(request: Request, context: Any) -> Reply:
+        seen.append(request)
+        return reply(request, Answer(SUCCESS, "api:auth:pool", data={"UserPoolArn": "pool"}))
 
     adapter.serve(event, make_context(timeout=30), work)
 
     (answer,) = answers(world, event)
     assert (answer.status, answer.physical_resource_id) == ("SUCCESS", "api:auth:pool")
     assert answer.data == {"UserPoolArn": "pool"}
-    assert adapter.POLL_KEY not in seen[0]  # the work sees CloudFormation's event
+    assert seen[0].request_id == event["RequestId"]  # the work sees the typed request
 
 
 def test_no_line_speaks_of_a_polling_schedule(
     world: World, adapter: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = event_for(world)
-    answer = adapter.Answer(adapter.SUCCESS, "api:auth:pool")
     with caplog.at_level("DEBUG"):
-        adapter.serve(event, make_context(timeout=30), lambda e, c: answer)
+        adapter.serve(
+            event,
+            make_context(timeout=30),
+            lambda request, context: reply(request, Answer(SUCCESS, "api:auth:pool")),
+        )
     assert answers(world, event)
-    assert "crhelper.utils" in {r.name for r in caplog.records}  # crhelper's lines are seen
+    # crhelper still says it on every answer of a poll: the filter keeps it out.
+    assert adapter._NO_SCHEDULE in inspect.getsource(CfnResource._polling_init)  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if "schedule" in r.getMessage()]
 
 
 def test_a_failure_is_sent_with_its_id_and_reason(world: World, adapter: Any) -> None:
     event = event_for(world)
-    failed = adapter.Answer(adapter.FAILED, "api:auth:pool", "StageNames 'qa' is not a stage")
+    failed = Answer(FAILED, "api:auth:pool", "StageNames 'qa' is not a stage")
 
-    adapter.serve(event, make_context(timeout=30), lambda e, c: failed)
+    adapter.serve(event, make_context(timeout=30), lambda request, context: reply(request, failed))
 
     (answer,) = answers(world, event)
     assert (answer.status, answer.physical_resource_id) == ("FAILED", "api:auth:pool")
     assert answer.reason == "StageNames 'qa' is not a stage"
 
 
-def test_crhelpers_timer_answers_failed_before_the_deadline(world: World, adapter: Any) -> None:
+def test_crhelpers_timer_never_answers(world: World, adapter: Any) -> None:
+    """crhelper's timer would answer FAILED "Execution timed out" 0.5 s before the deadline,
+    an answer nobody recorded: an invocation that runs late is retried by Lambda instead."""
     event = event_for(world)
 
-    def too_slow(given: Mapping[str, Any], context: Any) -> None:
-        time.sleep(2.0)
+    def too_slow(request: Request, context: Any) -> None:
+        time.sleep(1.5)
 
     adapter.serve(event, make_context(timeout=1.0), too_slow)
 
-    (answer,) = answers(world, event)
-    assert (answer.status, answer.reason) == ("FAILED", "Execution timed out")
+    assert answers(world, event) == []
+
+
+def test_an_unexpected_error_sends_nothing_and_fails_the_invocation(
+    world: World, adapter: Any
+) -> None:
+    event = event_for(world)
+
+    def broken(request: Request, context: Any) -> None:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        adapter.serve(event, make_context(timeout=30), broken)
+    assert answers(world, event) == []  # crhelper's own FAILED (str(error)) is not sent
+
+
+def test_an_answer_that_could_not_be_delivered_fails_the_invocation(
+    world: World, adapter: Any
+) -> None:
+    event = event_for(world)
+    world.receiver.clear()  # S3 answers 403 to a URL it did not issue: final, not retried
+
+    def answered(request: Request, context: Any) -> Reply:
+        return reply(request, Answer(SUCCESS, "api:auth:pool"))
+
+    with pytest.raises(adapter.AnswerNotDelivered):
+        adapter.serve(event, make_context(timeout=30), answered)
+    assert [r.status for r in world.receiver.rejected()] == [403]
+
+
+def test_an_event_that_is_not_a_request_never_reaches_crhelper(world: World, adapter: Any) -> None:
+    """The Lambda console's default test event on a warm container: crhelper would answer
+    FAILED to the URL of the request it served before."""
+    event = event_for(world)
+    adapter.serve(
+        event,
+        make_context(timeout=30),
+        lambda request, context: reply(request, Answer(SUCCESS, "api:auth:pool")),
+    )
+    assert len(answers(world, event)) == 1
+
+    adapter.serve({"key1": "value1"}, make_context(timeout=30), pytest.fail)
+
+    assert len(answers(world, event)) == 1
 
 
 @pytest.fixture
@@ -133,3 +197,18 @@ def test_a_package_that_fails_to_start_still_answers_failed_at_once(
     assert answer.status == "FAILED"
     assert answer.physical_resource_id == physical  # never the empty id CloudFormation rejects
     assert answer.reason.startswith("the registrar failed to start")
+
+
+def test_a_package_that_fails_to_start_answers_no_url_but_cloudformations(
+    world: World, broken_package: Any
+) -> None:
+    stack = world.cloudformation.new_stack("tenant-acme")
+    event = world.cloudformation.build_event(
+        "Create", stack, REGISTRATION, world.registration(world.tenant_pool("acme"))
+    )
+    event["ResponseURL"] = f"https://localhost:{world.receiver.port}/{uuid.uuid4()}?Signature=x"
+
+    broken_package.handler(event, make_context(timeout=30))
+
+    assert answers(world, event) == []
+    assert world.receiver.rejected() == []  # nothing was even tried

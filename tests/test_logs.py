@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from authorizer_pools import logs
+from authorizer_pools.request import parse
 
 URL = (
     "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/"
@@ -71,13 +72,17 @@ def test_a_traceback_quoting_the_url_loses_the_signature_at_every_level(
 def test_a_step_is_one_structured_line_naming_stack_logical_id_and_outcome(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    event = {
-        "RequestType": "Create",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/tenant-acme/5b9c",
-        "LogicalResourceId": "TenantPoolRegistration",
-    }
+    request = parse(
+        {
+            "RequestType": "Create",
+            "ResponseURL": "https://example.com/",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/tenant-acme/5b9c",
+            "RequestId": "6c4fe2ce-9cc6-4d0a-8ad1-8a6f2d6fd0b1",
+            "LogicalResourceId": "TenantPoolRegistration",
+        }
+    )
     with caplog.at_level(logging.INFO, logger="authorizer_pools"):
-        logs.step(event, "add-pool", "add", api="a1b2c3d4e5")
+        logs.step(request, "add-pool", "add", api="a1b2c3d4e5")
     (record,) = caplog.records
     assert record.msg == {
         "step": "add-pool",

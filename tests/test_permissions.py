@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 import boto3
 from conftest import ACCOUNT, REGION, REGISTRATION, World
@@ -83,6 +83,11 @@ def iam_requests(call: CallRecord) -> list[Request]:
         else:
             leading = [body["Key"]["pk"]["S"]]
         return [(f"dynamodb:{call.operation}", table + body["TableName"], {LEADING_KEYS: leading})]
+    if call.service == "cloudformation":
+        form = parse_qs(call.body.decode())
+        # Named by its stack id, the stack's ARN is the resource (CloudFormation's Service
+        # Authorization Reference: DescribeStackResource and DescribeStacks take "stack").
+        return [(f"cloudformation:{call.operation}", form["StackName"][0], {})]
     if call.service == "lambda" and call.operation == "Invoke":
         # /2015-03-31/functions/<name or ARN>/invocations
         named = unquote(call.path.split("/")[3])
@@ -129,5 +134,7 @@ def test_every_call_of_a_whole_lifecycle_is_allowed_by_the_role(world: World) ->
         "UpdateItem",
         "GetItem",
         "Invoke",
+        "DescribeStackResource",
+        "DescribeStacks",
     }
     assert denied(calls, role.role_statements()) == []

@@ -53,12 +53,16 @@ class LocalStacks:
         self.made: dict[str, dict[str, str]] = {}
 
     def upload_function(self, key: str) -> str:
-        boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"the function's zip")
+        boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).put_object(
+            Bucket=BUCKET, Key=key, Body=b"the function's zip"
+        )
         return f"s3://{BUCKET}/{key}"
 
     def delete_upload(self, location: str) -> None:
         bucket, key = location.removeprefix("s3://").split("/", 1)
-        boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+        boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).delete_object(
+            Bucket=bucket, Key=key
+        )
 
     def deploy_stack(
         self, name: str, kind: StackKind, parameters: Mapping[str, str], code: str | None
@@ -150,7 +154,7 @@ def account(
 ) -> Iterator[tuple[BotoAccount, LocalStacks]]:
     local_aws.reset()
     receiver.clear()
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket=BUCKET)
     local_aws.control_plane.reset()
     stacks = LocalStacks(local_aws, receiver, handler)
     saved = {name: os.environ.get(name) for name in REGISTRAR_VARIABLES}
@@ -181,7 +185,9 @@ def left_behind() -> dict[str, list[str]]:
         ],
         "objects": [
             item["Key"]
-            for item in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])
+            for item in boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+            .list_objects_v2(Bucket=BUCKET)
+            .get("Contents", [])
         ],
     }
 

@@ -1,258 +1,424 @@
-"""One CloudFormation request, across the invocations that carry it: work, then answer, or go on.
+"""One CloudFormation request, across the invocations that carry it: verify, decide, answer.
 
-event → request record (``registry.requests``) → ``lifecycle`` within this invocation's budget →
-an :class:`Answer`, or a continuation (``continuation``) when the change is not live yet and
-the invocation's time is up, or the give-up before the ServiceTimeout.
+request → who is asking (``caller``: CloudFormation's own record; for a continuation, the nonce
+its record holds) → the request's record (``registry.requests``), which decides → work
+(``lifecycle``) within this invocation's budget → an answer, recorded before it is sent; or a
+continuation when the change is not live yet and the invocation's time is up; or the give-up
+before the ServiceTimeout.
 
-- The budget of an invocation ends ``HANDOVER_RESERVE_SECONDS`` before Lambda's deadline, or at
-  the give-up, whichever comes first. The give-up counts from when the request *began* (the
-  record's ``started``), not from this invocation.
-- A request that gives up answers FAILED, as does any failure on any invocation; once that
-  answer is decided (recorded first: a duplicate that answered SUCCESS meanwhile wins), what the
-  request registered is taken back (``lifecycle.take_back``).
-- The first answer decided is recorded; a duplicate, a retry or a late continuation of the
-  same request sends that recorded answer (CloudFormation hears identical answers), and a
-  continuation superseded by a newer one does nothing.
+- A request that does not match CloudFormation's record, whose ResponseURL is not
+  CloudFormation's, or a continuation the function did not start changes nothing and gets no
+  answer: a WARNING says what did not match, and ``ForgedRequests`` counts it.
+- Nothing is ever sent that is not recorded: when the record cannot be read or written the
+  invocation fails (:class:`RetryLater`) and Lambda retries it, rather than answer something a
+  duplicate may contradict. The first answer recorded is the answer: whoever comes later (a
+  duplicate, a retry, a late continuation) sends that one and does nothing else.
+- A FAILED answer of a Create or Update takes back the owner *this* request made live, in the
+  same write that records it, so an owner is taken back only under a recorded FAILED and never
+  after a SUCCESS. The pass that removes the pool is waited for only after the answer is sent.
+- The give-up counts from when the request began (the earliest of its first sight,
+  CloudFormation's record of the resource and the ResponseURL's signing time), whichever
+  invocation is working: work stops early enough that no call outlives the give-up, and the
+  FAILED answer is sent before the ServiceTimeout.
+- A retry of the invocation that claimed the next continuation but may have died before Lambda
+  accepted it starts that continuation itself: no single crash leaves a request unanswered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import time
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from . import continuation, lifecycle, logs, metrics, reasons, timing
-from .convergence import NotYetLive
-from .crhelper_adapter import FAILED, SUCCESS, Answer
-from .errors import AwsCallFailed, ResourceError
-from .properties import parse_properties
+from . import aws, caller, continuation, lifecycle, logs, metrics, reasons, timing
+from .answer import FAILED, SUCCESS, Answer, Reply, unrecorded_failure
+from .convergence import Pending
+from .errors import ResourceError
+from .properties import Parsed, read_properties, service_timeout
 from .registration import Registration
-from .registry import Registry
-from .registry.requests import Requests
+from .registry import Owner, Registry
+from .registry.requests import RequestRecord, Requests
+from .request import Continuation, Request
+from .response_url import ResponseUrl, UrlRefused, verify
 from .settings import Settings
 from .timing import Deadline
 
-# Kept back from Lambda's deadline for what comes after the work: the hand-over (an UpdateItem
-# and an Invoke, each retried) or the give-up (taking the owner back, then the answer); at most
-# a quarter of the invocation's time.
+# Kept back from the invocation's deadline for the hand-over (a claim and an Invoke, each
+# retried); at most a quarter of the invocation's time.
 HANDOVER_RESERVE_SECONDS = 20.0
-WORK = {"Create": lifecycle.create, "Update": lifecycle.update, "Delete": lifecycle.delete}
+# The FAILED answer of a request that could not finish comes this long before CloudFormation's
+# ServiceTimeout (or a quarter of a short one): time to record it, send it, and for
+# CloudFormation to hear it.
+GIVE_UP_MARGIN_SECONDS = 60.0
 
 
-def run(event: Mapping[str, Any], context: Any) -> Answer | None:
-    """The answer to send now, or None when a continuation will answer."""
-    attempt = continuation.attempt_of(event)
-    event = continuation.original(event)
-    request_id = str(event["RequestId"])
+class RetryLater(Exception):
+    """The request's state could not be read or written: fail the invocation, so that Lambda
+    retries it, rather than send an answer that is not recorded."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The Lambda invocation carrying a request."""
+
+    aws_request_id: str
+    function_arn: str
+    # Lambda's deadline, less the time kept for sending the answer.
+    deadline: Deadline
+
+
+@dataclass(frozen=True)
+class Patience:
+    """When a request stops waiting, from when it began and CloudFormation's ServiceTimeout
+    (both in :data:`timing.clock` seconds)."""
+
+    started: float
+    service_timeout: float
+
+    @property
+    def give_up(self) -> float:
+        return (
+            self.started
+            + self.service_timeout
+            - min(GIVE_UP_MARGIN_SECONDS, self.service_timeout / 4)
+        )
+
+    @property
+    def work_until(self) -> float:
+        """No call started before this outlives the give-up."""
+        return self.give_up - aws.LONGEST_CALL_SECONDS
+
+
+def run(request: Request, invocation: Invocation) -> Reply | None:
+    """The answer to send now, or None when no answer may or need be sent by this invocation."""
     try:
-        requests = _requests(context)
-        record = requests.seen(request_id, started=_started(event))
-    except (ClientError, ResourceError) as error:
-        if attempt > 0:
-            # An earlier invocation may have registered: no owner stays live after FAILED.
-            _take_back(event, context)
-        return _failed(event, context, _as_resource_error(error))
+        settings = Settings.load(invocation.function_arn)
+        settings.require_registry_table()
+    except ResourceError as misconfigured:
+        logs.step(request, "start", "misconfigured", level=logging.ERROR, reason=misconfigured)
+        reason = reasons.for_tenant(
+            f"the registrar is misdeployed: {misconfigured}; fix its deployment, then retry",
+            own=(),
+            request_id=invocation.aws_request_id,
+        )
+        return unrecorded_failure(request, invocation.function_arn, reason)
+    try:
+        url = verify(
+            request.response_url,
+            region=settings.region,
+            partition=settings.partition,
+            now=time.time(),
+        )
+    except UrlRefused as refused:
+        _refuse(request, str(refused))
+        return None
+    registry = Registry(
+        settings.require_registry_table(),
+        settings.rest_api_id,
+        settings.authorizer_id,
+        invocation.deadline,
+    )
+    record = _record(request, settings, registry.requests, invocation, url)
+    if record is None:
+        return None
     if record.answer is not None:
-        logs.step(event, "answer", "answered-before", status=record.answer.get("status"))
-        return Answer.from_record(record.answer)
-    if record.attempt > attempt:
-        logs.step(event, "continue", "superseded", attempt=attempt, newest=record.attempt)
+        logs.step(request, "answer", "answered-before", status=record.answer.get("status"))
+        return Reply(Answer.from_record(record.answer), url)
+    if record.attempt > request.attempt:
+        _carry_on(request, record, registry.requests, invocation)
         return None
-    give_up = continuation.give_up_at(record.started, event)
-    answer = _work(event, context, attempt, requests, give_up)
-    if answer is None:
-        return None
+    return _work(request, settings, registry, record, invocation=invocation, url=url)
+
+
+# -- who is asking --------------------------------------------------------------------------
+
+
+def _record(
+    request: Request,
+    settings: Settings,
+    requests: Requests,
+    invocation: Invocation,
+    url: ResponseUrl,
+) -> RequestRecord | None:
+    """The request's record once the request is shown to be CloudFormation's (or one of the
+    function's own continuations of it); None when it is not."""
     try:
-        sent = Answer.from_record(requests.answer(request_id, answer.as_record()))
-    except (ClientError, ResourceError) as error:
-        logs.step(event, "answer", "not-recorded", level=logging.WARNING, reason=error)
-        sent = answer
-    if sent == answer:
-        if answer.status == FAILED:
-            _take_back(event, context)
-        metrics.emit({metrics.ANSWERS: 1}, Status=answer.status)
-        if answer.status == SUCCESS:
-            waited = timing.clock.time() - record.started
-            metrics.emit({metrics.SECONDS_TO_LIVE: round(waited, 3)})
-    return sent
-
-
-def _work(
-    event: Mapping[str, Any], context: Any, attempt: int, requests: Requests, give_up: float
-) -> Answer | None:
-    budget = _Budget(context, give_up)
-    if budget.remaining() > 0 or not budget.ends_with_give_up:
-        try:
-            registration = WORK[str(event["RequestType"])](event, budget)
-        except NotYetLive as pending:
-            reason: Exception = pending
-        except ResourceError as error:
-            if not (isinstance(error, AwsCallFailed) and error.transient):
-                return _failed(event, context, error)
-            reason = error
-        except Exception as error:
-            logs.logger.exception("unexpected error")
-            return _failed(event, context, error, "internal error")
-        else:
-            return _succeeded(event, registration)
-        try:
-            if not budget.ends_with_give_up and _hand_over(
-                event, context, attempt, requests, reason
+        if request.continuation is not None:
+            found = requests.get(request.request_id)
+            if found is None or not found.honours(
+                request.continuation.attempt, request.continuation.nonce
             ):
+                _refuse(request, "a continuation the function did not start")
                 return None
-        except _NotContinued as stopped:
-            return _give_up(event, context, str(stopped))
-    return _give_up(event, context)
+            return found
+        verdict = caller.verify(request, settings, invocation.deadline)
+        if not verdict.matches:
+            earlier = requests.get(request.request_id)
+            if (
+                earlier is not None
+                and earlier.answer is not None
+                and (
+                    earlier.stack_id,
+                    earlier.logical_id,
+                )
+                == (request.stack_id, request.logical_id)
+            ):
+                # A delivery of a request CloudFormation already has its answer for.
+                logs.step(request, "verify", "answered-before", mismatch=verdict.mismatch)
+            else:
+                _refuse(request, str(verdict.mismatch))
+            return None
+        return requests.seen(
+            request.request_id,
+            started=_began(verdict.began_at, url),
+            stack_id=request.stack_id,
+            logical_id=request.logical_id,
+            rollback=verdict.rollback,
+        )
+    except (ClientError, ResourceError, caller.Unverifiable) as error:
+        logs.step(request, "record", "unreadable", level=logging.ERROR, reason=error)
+        raise RetryLater(str(error)) from error
+
+
+def _refuse(request: Request, mismatch: str) -> None:
+    logs.step(request, "verify", "refused", level=logging.WARNING, mismatch=mismatch)
+    metrics.emit({metrics.FORGED_REQUESTS: 1})
+
+
+def _began(cloudformation_says: float | None, url: ResponseUrl) -> float:
+    """The earliest this request can have begun: now, when CloudFormation last changed the
+    resource's status, or when it signed the ResponseURL."""
+    times = [timing.clock.time()]
+    times += [timing.clock.from_wall_time(t) for t in (cloudformation_says, url.signed_at) if t]
+    return min(times)
+
+
+# -- the chain of invocations ---------------------------------------------------------------
+
+
+def _carry_on(
+    request: Request, record: RequestRecord, requests: Requests, invocation: Invocation
+) -> None:
+    """A newer continuation was claimed: start it if its claimant may have died before Lambda
+    accepted it (this is a retry or a duplicate of that claimant), else leave it to it."""
+    newest = record.attempt
+    if newest != request.attempt + 1 or not record.claimed_but_not_invoked:
+        logs.step(request, "continue", "superseded", attempt=request.attempt, newest=newest)
+        return
+    try:
+        _start(request, Continuation(newest, record.nonces[newest]), requests, invocation)
+    except (ClientError, ResourceError, ValueError, KeyError) as error:
+        raise RetryLater(f"continuation {newest} could not be started: {error}") from error
+    logs.step(request, "continue", "restarted", attempt=newest)
+
+
+def _start(
+    request: Request, next_one: Continuation, requests: Requests, invocation: Invocation
+) -> None:
+    continuation.start(request, next_one, invocation.function_arn, invocation.deadline)
+    try:
+        requests.invoked(request.request_id, next_one.attempt)
+    except (ClientError, ResourceError) as error:
+        # Lambda has it; a retry of this invocation may start it again: a duplicate, which
+        # the record makes harmless.
+        logs.step(request, "continue", "invoked-not-noted", level=logging.WARNING, reason=error)
 
 
 def _hand_over(
-    event: Mapping[str, Any], context: Any, attempt: int, requests: Requests, reason: Exception
-) -> bool:
-    """Start the next continuation. True when one goes on (this one's, or a duplicate's)."""
-    deadline = Deadline.from_context(context)
-    request_id = str(event["RequestId"])
+    request: Request, requests: Requests, invocation: Invocation
+) -> RequestRecord | str | None:
+    """Start the next continuation. None when one goes on (this one's, or a duplicate's); the
+    record when the request was answered meanwhile; else why nothing goes on."""
     try:
-        if not requests.hand_over(request_id, attempt):
-            logs.step(event, "continue", "another-invocation-goes-on", attempt=attempt)
-            return True
+        nonce = requests.claim(request.request_id, request.attempt)
+        if nonce is None:
+            record = requests.get(request.request_id)
+            if record is not None and record.answer is not None:
+                return record
+            logs.step(request, "continue", "another-invocation-goes-on")
+            return None
     except (ClientError, ResourceError) as error:
-        logs.step(event, "continue", "not-claimed", level=logging.ERROR, reason=error)
-        return False
+        raise RetryLater(f"the next continuation could not be claimed: {error}") from error
+    next_one = Continuation(request.attempt + 1, nonce)
     try:
-        continuation.start(event, attempt + 1, context.invoked_function_arn, deadline)
+        _start(request, next_one, requests, invocation)
     except (ClientError, ResourceError, ValueError) as error:
-        # Nothing carries the request on: give the claim back (a duplicate of this invocation
-        # may still hand over) and answer now, saying why, rather than leave it unanswered.
-        logs.step(event, "continue", "not-started", level=logging.ERROR, reason=error)
+        # Nothing carries the request on: give the claim back and answer now, saying why,
+        # rather than leave it unanswered.
+        logs.step(request, "continue", "not-started", level=logging.ERROR, reason=error)
         try:
-            requests.release(request_id, attempt)
+            requests.release(request.request_id, request.attempt)
         except (ClientError, ResourceError) as release_error:
-            logs.step(event, "continue", "not-released", level=logging.ERROR, reason=release_error)
-        raise _NotContinued(f"it could not go on past this invocation ({error})") from error
-    logs.step(event, "continue", "handed-over", attempt=attempt + 1, reason=reason)
-    return True
+            logs.step(
+                request, "continue", "not-released", level=logging.ERROR, reason=release_error
+            )
+        return f"it could not go on past this invocation ({error})"
+    logs.step(request, "continue", "handed-over", attempt=next_one.attempt)
+    return None
 
 
-class _NotContinued(Exception):
-    """The request needed another invocation and could not start one."""
+# -- work and answer ------------------------------------------------------------------------
 
 
-def _give_up(event: Mapping[str, Any], context: Any, why: str | None = None) -> Answer:
-    patience = int(continuation.service_timeout(event))
-    busy = f"AWS stayed too busy to make the change live within the ServiceTimeout ({patience} s)"
+@dataclass(frozen=True)
+class _Case:
+    """What one invocation knows while it works on a request."""
+
+    request: Request
+    parsed: Parsed | ResourceError
+    registry: Registry
+    url: ResponseUrl
+    invocation: Invocation
+    patience: Patience
+
+
+def _work(
+    request: Request,
+    settings: Settings,
+    registry: Registry,
+    record: RequestRecord,
+    *,
+    invocation: Invocation,
+    url: ResponseUrl,
+) -> Reply | None:
+    case = _Case(
+        request,
+        _parse(request, settings),
+        registry,
+        url,
+        invocation,
+        Patience(record.started, service_timeout(request.properties)),
+    )
+    remaining = invocation.deadline.remaining()
+    until_handover = remaining - min(HANDOVER_RESERVE_SECONDS, remaining / 4)
+    until_give_up = case.patience.work_until - timing.clock.time()
+    job = lifecycle.Job(
+        request,
+        case.parsed,
+        settings,
+        holder=f"{request.request_id}/{invocation.aws_request_id}",
+        deadline=Deadline(timing.clock.monotonic() + min(until_handover, until_give_up)),
+        rollback=record.rollback,
+    )
+    outcome: lifecycle.Outcome = Pending("the give-up came before any work")
+    if until_give_up > 0:
+        try:
+            outcome = lifecycle.run(job)
+        except Exception as error:
+            logs.logger.exception("unexpected error")
+            return _answer(case, _failed(case, error, "internal error"), job)
+    if isinstance(outcome, lifecycle.Done):
+        return _answer(case, _succeeded(request, outcome), job)
+    if isinstance(outcome, lifecycle.Failed):
+        return _answer(case, _failed(case, outcome.error), job)
+    why = None
+    if until_handover < until_give_up:
+        handed = _hand_over(request, registry.requests, invocation)
+        if handed is None:
+            return None
+        if isinstance(handed, RequestRecord):
+            assert handed.answer is not None
+            return Reply(Answer.from_record(handed.answer), url)
+        why = handed
+    return _answer(case, _give_up(case, why), job)
+
+
+def _answer(case: _Case, answer: Answer, job: lifecycle.Job) -> Reply:
+    """Record ``answer`` (a FAILED one with the take-back of this request's owner) unless an
+    answer was recorded before, and reply with the recorded one."""
+    request = case.request
+    own = _registration(request, case.parsed)
+    take_back = None
+    if answer.status == FAILED and own is not None:
+        take_back = (str(own.user_pool_arn), _owner(request))
+    try:
+        decision = case.registry.decide(request.request_id, answer.as_record(), take_back=take_back)
+    except (ClientError, ResourceError) as error:
+        logs.step(request, "answer", "not-recorded", level=logging.ERROR, reason=error)
+        raise RetryLater(f"the answer could not be recorded: {error}") from error
+    sent = Answer.from_record(decision.answer)
+    if not decision.recorded:
+        logs.step(request, "answer", "answered-before", status=sent.status)
+        return Reply(sent, case.url)
+    metrics.emit({metrics.ANSWERS: 1}, Status=sent.status)
+    if sent.status == SUCCESS:
+        waited = timing.clock.time() - case.patience.started
+        metrics.emit({metrics.SECONDS_TO_LIVE: round(waited, 3)})
+    if not decision.taken_back or own is None:
+        return Reply(sent, case.url)
+    logs.step(request, "undo", "taken-back", own)
+    registration = own
+    return Reply(sent, case.url, then=lambda: lifecycle.settle(job, registration))
+
+
+def _owner(request: Request) -> Owner:
+    return Owner(request.stack_id, request.logical_id)
+
+
+def _parse(request: Request, settings: Settings) -> Parsed | ResourceError:
+    if request.type == "Delete":
+        return ResourceError("a Delete is decided from its physical id")
+    try:
+        return read_properties(request.properties, settings)
+    except ResourceError as refused:
+        return refused
+
+
+def _registration(request: Request, parsed: Parsed | ResourceError) -> Registration | None:
+    if request.type == "Delete" or isinstance(parsed, ResourceError):
+        return None
+    return parsed.properties.registration
+
+
+def _succeeded(request: Request, outcome: lifecycle.Done) -> Answer:
+    if outcome.registration is None:  # a Delete
+        return Answer(SUCCESS, request.physical_id or "")
+    registration = outcome.registration
+    return Answer(SUCCESS, registration.physical_id, data=registration.attributes)
+
+
+def _give_up(case: _Case, why: str | None) -> Answer:
+    seconds = int(case.patience.service_timeout)
+    busy = f"AWS stayed too busy to make the change live within the ServiceTimeout ({seconds} s)"
     if why is not None:
         busy = f"the change is not live yet and {why}"
-    if event["RequestType"] == "Delete":
+    if case.request.type == "Delete":
         message = (
             f"{busy}; the removal is recorded and the scheduled repair publishes it: retry the "
             "deletion"
         )
     else:
         message = f"{busy}; what this request registered is taken back: retry the stack operation"
-    logs.step(event, "give-up", "failed", level=logging.ERROR, service_timeout=patience)
-    return _failed(event, context, ResourceError(message))
+    logs.step(case.request, "give-up", "failed", level=logging.ERROR, service_timeout=seconds)
+    return _failed(case, ResourceError(message))
 
 
-def _take_back(event: Mapping[str, Any], context: Any) -> None:
-    """Take back what this Create or Update registered, once its FAILED answer is decided."""
-    try:
-        lifecycle.take_back(event, context)
-    except Exception:
-        logs.logger.exception("taking the registration back failed: run `reconcile`")
-
-
-def _succeeded(event: Mapping[str, Any], registration: Registration | None) -> Answer:
-    if registration is None:  # a Delete
-        return Answer(SUCCESS, str(event["PhysicalResourceId"]))
-    return Answer(SUCCESS, registration.physical_id, data=registration.attributes)
-
-
-def _failed(
-    event: Mapping[str, Any], context: Any, error: Exception, reason: str | None = None
-) -> Answer:
+def _failed(case: _Case, error: Exception, reason: str | None = None) -> Answer:
     """The FAILED answer: a reason for the tenant (``reasons``), the whole story in the log, and
     the physical id CloudFormation must roll back with."""
-    logs.logger.error({"step": "answer", "outcome": FAILED, "reason": str(error)})
-    properties = [event.get("ResourceProperties") or {}, event.get("OldResourceProperties") or {}]
-    own = [str(p.get("UserPoolArn", "")) for p in properties]
-    physical_id = _physical_id(event, context)
+    request = case.request
+    logs.step(request, "answer", FAILED, level=logging.ERROR, reason=error)
+    own = [str(request.properties.get("UserPoolArn", ""))]
+    if request.old_properties is not None:
+        own.append(str(request.old_properties.get("UserPoolArn", "")))
+    physical_id = _physical_id(request, case.parsed)
     registration = Registration.from_physical_id(physical_id)
     if registration is not None:
         own.append(str(registration.user_pool_arn))
-    request_id = str(getattr(context, "aws_request_id", "?"))
-    told = reasons.for_tenant(reason or str(error), own=own, request_id=request_id)
+    told = reasons.for_tenant(
+        reason or str(error), own=own, request_id=case.invocation.aws_request_id
+    )
     return Answer(FAILED, physical_id, told)
 
 
-def _physical_id(event: Mapping[str, Any], context: Any) -> str:
+def _physical_id(request: Request, parsed: Parsed | ResourceError) -> str:
     """An Update or Delete keeps the id it came with. A Create answers with its registration's
     deterministic id whenever its properties name one (the rollback Delete then finds any owner
     it recorded), else with an id no registration has (no colon: see ``Registration``)."""
-    if event.get("PhysicalResourceId"):
-        return str(event["PhysicalResourceId"])
-    try:
-        settings = Settings.load(context)
-        props = parse_properties(event.get("ResourceProperties") or {}, settings)
-    except ResourceError:
-        stack = logs.stack_name(str(event.get("StackId", "")))
-        return f"{stack}_{event.get('LogicalResourceId')}_{str(event['RequestId'])[:8]}"
-    return props.registration.physical_id
-
-
-def _requests(context: Any) -> Requests:
-    settings = Settings.load(context)
-    return Registry(
-        settings.require_registry_table(),
-        settings.rest_api_id,
-        settings.authorizer_id,
-        Deadline.from_context(context),
-    ).requests
-
-
-def _started(event: Mapping[str, Any]) -> float:
-    """The earliest this request can have begun: now, or when its ResponseURL was signed."""
-    now = timing.clock.time()
-    signed = continuation.signed_at(str(event.get("ResponseURL", "")))
-    return now if signed is None else min(now, timing.clock.from_wall_time(signed))
-
-
-def _as_resource_error(error: Exception) -> ResourceError:
-    if isinstance(error, ResourceError):
-        return error
-    return ResourceError(f"the registry could not be read: {error}")
-
-
-@dataclass
-class _Budget:
-    """The Lambda context with this invocation's working time: until ``HANDOVER_RESERVE``
-    before Lambda's deadline, or until the give-up, whichever comes first."""
-
-    context: Any
-    give_up: float
-    ends_with_give_up: bool = field(init=False)
-    reserve: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.reserve = min(HANDOVER_RESERVE_SECONDS, self._lambda_remaining() / 4)
-        self.ends_with_give_up = self._until_give_up() <= self._until_handover()
-
-    def _lambda_remaining(self) -> float:
-        return float(self.context.get_remaining_time_in_millis()) / 1000.0
-
-    def _until_handover(self) -> float:
-        return self._lambda_remaining() - self.reserve
-
-    def _until_give_up(self) -> float:
-        return self.give_up - timing.clock.time()
-
-    def remaining(self) -> float:
-        return min(self._until_handover(), self._until_give_up())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int(self.remaining() * 1000))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.context, name)
+    if request.physical_id:
+        return request.physical_id
+    if isinstance(parsed, ResourceError):
+        return f"{request.stack_name}_{request.logical_id}_{request.request_id[:8]}"
+    return parsed.properties.registration.physical_id

@@ -16,23 +16,34 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
 
 # Connect and read timeouts together stay under the worker's lease margin (15 s,
 # ``convergence.LEASE_MARGIN_SECONDS``): no call a worker makes can outlive its lease.
+CONNECT_SECONDS = 3
+READ_SECONDS = 10
 CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=10,
+    connect_timeout=CONNECT_SECONDS,
+    read_timeout=READ_SECONDS,
     user_agent_extra="cognito-authorizer-pools",
 )
+# The longest one attempt of any call can take: a call started before a deadline less this
+# ends before the deadline.
+LONGEST_CALL_SECONDS = float(CONNECT_SECONDS + READ_SECONDS)
 
 
 @functools.cache
 def apigateway() -> APIGatewayClient:
     return boto3.client("apigateway", config=CONFIG)
+
+
+@functools.cache
+def cloudformation() -> CloudFormationClient:
+    return boto3.client("cloudformation", config=CONFIG)
 
 
 @functools.cache

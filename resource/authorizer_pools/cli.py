@@ -21,7 +21,6 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import reconcile, timing
-from .convergence import NotYetLive
 from .errors import ResourceError
 from .plan import PoolState
 from .registry import Registry
@@ -66,7 +65,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args, out)
-    except (ClientError, BotoCoreError, ResourceError, NotYetLive) as error:
+    except (ClientError, BotoCoreError, ResourceError, reconcile.Busy) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILED
 

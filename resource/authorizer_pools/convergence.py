@@ -55,14 +55,6 @@ _RELEASE_SECONDS = 2.0
 _READ_SECONDS = 2.0
 _EXPORT_SECONDS = 5.0
 
-# API Gateway's answers to too much at once (its quotas, overlapping changes): worth waiting
-# out, past this invocation if need be. Anything else that persists is a failure.
-
-
-class NotYetLive(Exception):
-    """The change is recorded, but not yet live everywhere, and this invocation's time is up:
-    the request is to be finished by a later invocation."""
-
 
 class LeaseLost(Exception):
     """Someone else is the worker now (this one was too slow): stop calling AWS."""
@@ -92,6 +84,14 @@ class Live:
     canary_stages: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The change is recorded, but not yet seen live everywhere, and the deadline came first:
+    a later invocation goes on."""
+
+    reason: str
+
+
 def await_live(
     registry: Registry,
     *,
@@ -99,11 +99,11 @@ def await_live(
     all_stages: Sequence[str],
     holder: str,
     deadline: Deadline,
-) -> Live:
-    """Return once a pass that read the registry after the caller's owner change saw every stage
-    the registrar publishes (``all_stages``) serve the authorizer's list; work as the worker
-    when nobody is. ``stage_names``: the stages the caller reports on (a canary on them). Raises
-    :class:`NotYetLive` when this invocation's time runs out first."""
+) -> Live | Pending:
+    """Once a pass that read the registry after the caller's owner change saw every stage the
+    registrar publishes (``all_stages``) serve the authorizer's list: :class:`Live`; work as the
+    worker when nobody is. ``stage_names``: the stages the caller reports on (a canary on them).
+    :class:`Pending` when ``deadline`` comes first."""
     status = registry.lease.status(consistent=True)
     # Any pass whose epoch is past this one bumped it after this read, so after the caller's
     # owner change, and read the owners after that.
@@ -117,19 +117,17 @@ def await_live(
             except AwsCallFailed as failure:
                 if not failure.transient:
                     raise
-                # AWS stayed busy for the whole lease: try again while this invocation has
-                # time (the wait below says when it has not).
+                # AWS stayed busy for the whole lease: try again while there is time (the
+                # wait below says when there is not).
                 worked = None
             if worked:
                 if not deadline.allows(_READ_SECONDS):
-                    raise NotYetLive("worked until this invocation had to stop")
+                    return Pending("worked until the deadline")
                 status = registry.lease.status(consistent=True)
                 continue
         wait = _rng.uniform(*_POLL_SECONDS)
         if not deadline.allows(wait + _READ_SECONDS):
-            raise NotYetLive(
-                "recorded, not yet live on every stage when this invocation had to stop"
-            )
+            return Pending("recorded, not yet live on every stage when the deadline came")
         timing.clock.sleep(wait)
         status = registry.lease.status(consistent=False)
 

@@ -35,6 +35,7 @@ class InvalidProperty(ResourceError):
     """A resource property CloudFormation sent is missing, malformed, or names nothing real."""
 
     def __init__(self, name: str, value: object, problem: str) -> None:
+        self.name = name
         super().__init__(f"{name} {shown(value)} {problem}")
 
 

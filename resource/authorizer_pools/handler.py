@@ -1,9 +1,10 @@
 """Lambda entry point: ``authorizer_pools.handler.handler``. Wiring only.
 
 crhelper (behind ``crhelper_adapter``) speaks CloudFormation's protocol; ``answering`` decides
-each request's answer, or hands it over to a continuation of itself. The helper is built before
+each request's answer, or that it gets none from this invocation. The helper is built before
 anything that could fail, and everything imported after it is guarded: even a broken package
-or configuration answers FAILED at once instead of leaving the stack waiting an hour.
+answers FAILED at once (to a ResponseURL that passes the check) instead of leaving the stack
+waiting an hour.
 """
 
 from __future__ import annotations
@@ -12,31 +13,37 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .crhelper_adapter import FAILED, Answer, serve, setup_logging
+from .answer import Reply, unrecorded_failure
+from .crhelper_adapter import Work, serve, setup_logging
+from .request import Request
 
-Work = Callable[[Mapping[str, Any], Any], Answer | None]
-
+_work: Work
 try:
     from . import answering, logs, scheduled
+    from .timing import Deadline
 
     logs.install_redaction()
-    _work: Work = answering.run
+
+    def _answering(request: Request, context: Any) -> Reply | None:
+        invocation = answering.Invocation(
+            context.aws_request_id, context.invoked_function_arn, Deadline.from_context(context)
+        )
+        return answering.run(request, invocation)
+
+    _work = _answering
     _scheduled: Callable[[Any], dict[str, object]] | None = scheduled.run
     _is_scheduled = scheduled.is_scheduled
 except Exception:  # the whole story to the log; the tenant sees a short reason
     logging.getLogger("authorizer_pools").exception("the registrar failed to start")
 
-    # Not crhelper's ``init_failure``: its FAILED answer carries an empty physical id, which
-    # CloudFormation rejects as invalid. This one keeps the request's own id.
-    def _work(event: Mapping[str, Any], context: Any) -> Answer | None:
-        request_id = getattr(context, "aws_request_id", "?")
-        return Answer(
-            FAILED,
-            str(event.get("PhysicalResourceId") or f"failed-to-start_{request_id}"),
-            f"the registrar failed to start (request {request_id}: details in the function's "
-            "log); fix its deployment, then retry",
+    def _failed_to_start(request: Request, context: Any) -> Reply | None:
+        reason = (
+            f"the registrar failed to start (request {context.aws_request_id}: details in the "
+            "function's log); fix its deployment, then retry"
         )
+        return unrecorded_failure(request, str(context.invoked_function_arn), reason)
 
+    _work = _failed_to_start
     _scheduled = None
 
     def _is_scheduled(event: Mapping[str, Any]) -> bool:

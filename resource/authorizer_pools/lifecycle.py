@@ -1,41 +1,40 @@
-"""Create, Update and Delete of one registration: properties → checks → owner → live → answer.
+"""Create, Update and Delete of one registration: properties → checks → owner → live.
 
 Each request records or forgets its owner in the registry, then waits until a pass of the
 authorizer's worker that read the registry after that change has seen every named stage serve
 the result (``convergence``), doing the work itself, for everyone, when nobody else is.
 
-Create and Update return the registration now in place (its physical id and ``Data`` are the
-answer); every function raises :class:`ResourceError`, whose message becomes the FAILED reason,
-or :class:`convergence.NotYetLive` when the invocation's time ran out first (``answering`` then
-goes on in a new invocation, which runs the same function again on the same event: every step
-here is safe to repeat).
+:func:`run` returns an outcome, never raises for control flow: :class:`Done` (the registration
+now in place, whose physical id and ``Data`` are the answer; none for a Delete),
+``convergence.Pending`` (recorded, not yet live when the deadline came: a later invocation runs
+the same request again, and every step here is safe to repeat), or :class:`Failed` (the reason
+CloudFormation is told). A failed Create or Update's owner is taken back by the FAILED answer
+itself (``answering``), never before that answer is recorded.
 
-Failures never pass silently, on any invocation of a request:
-- a Create or Update that failed takes back the owner *this request* made live before it
-  answers (``take_back``): an owner that was live before the request (a StageNames change, an
-  update rolled back to it) stays. The next pass removes the pool, whoever makes it;
-- a Delete that could not wait for its change to go live leaves the owner gone: its retry, the
-  scheduled run or any other request's pass publishes the removal.
+A rollback (CloudFormation's stack is ``UPDATE_ROLLBACK_IN_PROGRESS``) asks for properties the
+owner had: bounds that changed since (a stage retired, a pool narrowed out of
+AllowedUserPoolArns or protected) never refuse it, a WARNING names them. A Delete is decided
+from the physical id alone and is never refused for the properties it carries.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from . import authorizer, convergence, logs, publishing, retries, validation
+from .convergence import Pending
 from .errors import AwsCallFailed, InvalidProperty, ResourceError
-from .properties import STAGE_NAMES, USER_POOL_ARN, RegistrationProperties, parse_properties
+from .properties import STAGE_NAMES, USER_POOL_ARN, Parsed, RegistrationProperties
 from .registration import Registration
 from .registry import Owner, Registry
-from .settings import FunctionContext, Settings
-from .timing import Deadline, LambdaContext
-
-T = TypeVar("T")
-Event = Mapping[str, Any]
+from .request import Request
+from .settings import Settings
+from .timing import Deadline
 
 CANARY_PROBLEM = (
     "has a canary release serving another deployment, whose share of the traffic keeps its own "
@@ -47,60 +46,104 @@ KEEP_ONE_POOL = (
 )
 
 
-class Context(FunctionContext, LambdaContext, Protocol):
-    """What the function uses of Lambda's context object."""
+@dataclass(frozen=True)
+class Done:
+    """The request's change is live: for a Create or Update, the registration in place."""
 
-    @property
-    def aws_request_id(self) -> str: ...
-
-
-def create(event: Event, context: Context) -> Registration:
-    settings = Settings.load(context)
-    props = parse_properties(event["ResourceProperties"], settings)
-    return _register(event, context, props, settings)
+    registration: Registration | None = None
 
 
-def update(event: Event, context: Context) -> Registration:
-    settings = Settings.load(context)
-    props = parse_properties(event["ResourceProperties"], settings)
-    # A new API, authorizer or pool is a new registration with a new physical id; CloudFormation
-    # deletes the old one in its cleanup. Otherwise (StageNames changed) the id stays.
-    return _register(event, context, props, settings)
+@dataclass(frozen=True)
+class Failed:
+    error: ResourceError
 
 
-def take_back(event: Event, context: Context) -> bool:
-    """Take back the owner this Create or Update made live, on any of its invocations, once its
-    FAILED answer is decided. False when it made none: an owner live before the request stays,
-    and a Delete, or properties that name no registration, have nothing to take back."""
-    if event["RequestType"] == "Delete":
-        return False
-    settings = Settings.load(context)
+Outcome = Done | Pending | Failed
+
+
+@dataclass(frozen=True)
+class Job:
+    """One invocation's work on one request."""
+
+    request: Request
+    # The request's properties, parsed once (or why they were refused).
+    parsed: Parsed | ResourceError
+    settings: Settings
+    # Who holds the worker's lease when this invocation works: the request and the invocation.
+    holder: str
+    deadline: Deadline
+    # CloudFormation is rolling the stack back: the properties are ones the owner had.
+    rollback: bool = False
+
+
+def run(job: Job) -> Outcome:
     try:
-        props = parse_properties(event["ResourceProperties"], settings)
-    except ResourceError:
-        return False
-    request = _Request(event, context, props.registration, settings)
-    taken = _translated(request.take_back)
-    request.log("undo", "taken-back" if taken else "nothing-to-take-back")
-    if taken:
-        request.settle_take_back()
-    return taken
+        return _delete(job) if job.request.type == "Delete" else _register(job)
+    except (ClientError, ResourceError) as error:
+        if isinstance(error, AwsCallFailed) and error.transient:
+            # Throttled or out of time: not a failure of the request; a later invocation goes on.
+            return Pending(str(error))
+        failure = as_resource_error(error)
+        logs.step(job.request, "work", "failed", level=logging.ERROR, reason=failure)
+        return Failed(failure)
 
 
-def delete(event: Event, context: Context) -> None:
-    registration = Registration.from_physical_id(str(event.get("PhysicalResourceId", "")))
+def settle(job: Job, registration: Registration) -> None:
+    """Wait, while there is time, for a pass to publish what a FAILED answer took back; else
+    the next pass does (the scheduled run at the latest). Only after that answer was sent."""
+    work = _Work(job, registration)
+    try:
+        outcome = work.await_live(job.settings.stage_names)
+    except (ClientError, ResourceError) as error:
+        outcome = Pending(str(error))
+    if isinstance(outcome, Pending):
+        work.log("undo", "taken-back-not-yet-live", level=logging.WARNING, reason=outcome.reason)
+
+
+def _register(job: Job) -> Outcome:
+    parsed = job.parsed
+    if isinstance(parsed, ResourceError):
+        return Failed(parsed)
+    if not job.rollback or not parsed.out_of_bounds:
+        props = parsed.strict()
+    else:
+        for problem in parsed.out_of_bounds:
+            logs.step(
+                job.request, "rollback", "out-of-bounds", level=logging.WARNING, reason=problem
+            )
+        if parsed.pool_out_of_bounds:
+            # Rolled back to a pool the registrar may no longer name: it is not registered
+            # again (its owner, if still live, stays as it is), and the stack's rollback goes on.
+            return Done(parsed.properties.registration)
+        props = _published_stages_only(parsed.properties, job.settings.stage_names)
+    work = _Work(job, props.registration)
+    # A registration in place before this request (a replay, a rollback to it, a StageNames
+    # change) was live before any canary started: a canary never refuses it.
+    earlier = work.registered_earlier()
+    validation.validate(props, job.settings, work.registry, job.deadline, refuse_canary=not earlier)
+    added = work.registry.owners.add(work.arn, work.owner, job.request.request_id)
+    work.log("register", "added" if added else "already-registered")
+    live = work.await_live(props.stage_names)
+    if isinstance(live, Pending):
+        return live
+    work.confirm(live, refuse_canary=not earlier)
+    return Done(props.registration)
+
+
+def _delete(job: Job) -> Outcome:
+    request, settings = job.request, job.settings
+    registration = Registration.from_physical_id(request.physical_id or "")
     if registration is None:
         # crhelper invents "<stack>_<logical id>_<random>" for a Create that failed before it
         # changed anything; the rollback Delete carries that id. There is nothing to remove.
-        logs.step(event, "delete", "not-a-registration-id")
-        return
-    settings = Settings.load(context)
+        logs.step(request, "delete", "not-a-registration-id")
+        return Done()
     if not settings.serves(registration.rest_api_id, registration.authorizer_id):
         # Registered when the registrar served another API or authorizer: this one may not
         # touch it (its role and its registry are this API's), and a stack's deletion must
         # never be blocked. The pool may still be listed there.
         logs.step(
-            event,
+            request,
             "deregister",
             "another-registrars",
             registration,
@@ -109,98 +152,62 @@ def delete(event: Event, context: Context) -> None:
             f"authorizer {registration.authorizer_id} of REST API {registration.rest_api_id} "
             "by hand, then redeploy that API's stages",
         )
-        return
-    request = _Request(event, context, registration, settings)
-    removed = _translated(lambda: request.registry.owners.remove(*request.owner_change))
-    pool = _translated(lambda: request.registry.ledger.pool(request.arn))
-    if pool is None:
+        return Done()
+    work = _Work(job, registration)
+    removed = work.registry.owners.remove(work.arn, work.owner, request.request_id)
+    if work.registry.ledger.pool(work.arn) is None:
         # No registration ever named this pool: whatever put it on the authorizer, it is not
         # ours to remove.
-        request.log("deregister", "not-registered")
-        return
-    request.log("deregister", "removed" if removed else "already-gone")
+        work.log("deregister", "not-registered")
+        return Done()
+    work.log("deregister", "removed" if removed else "already-gone")
     try:
         # Every stage, not only the registration's: each serves the authorizer's whole list.
-        live = request.await_live(settings.stage_names)
-    except convergence.NotYetLive as pending:
-        request.log("settle", "not-yet-live", reason=pending)
-        raise
+        live = work.await_live(settings.stage_names)
     except ClientError as error:
-        if not publishing.is_not_found(error) or not _authorizer_gone(request):
-            raise _as_resource_error(error) from error
-        request.log("settle", "api-or-authorizer-gone")
-        return
-    request.warn_of_canaries(live)
-    pool = _translated(lambda: request.registry.ledger.pool(request.arn))
+        if not publishing.is_not_found(error) or not _authorizer_gone(work):
+            raise
+        work.log("settle", "api-or-authorizer-gone")
+        return Done()
+    if isinstance(live, Pending):
+        return live
+    work.warn_of_canaries(live)
+    pool = work.registry.ledger.pool(work.arn)
     if pool is not None and pool.present and pool.kept:
-        request.log(
+        work.log(
             "settle",
             pool.last_change or "kept",
             level=logging.WARNING,
             kept=pool.kept,
             remedy=KEEP_ONE_POOL,
         )
+    return Done()
 
 
-def _register(
-    event: Event, context: Context, props: RegistrationProperties, settings: Settings
-) -> Registration:
-    request = _Request(event, context, props.registration, settings)
-    try:
-        # A registration in place before this request (a replay, a rollback to it, a StageNames
-        # change) was live before any canary started: a canary never refuses it.
-        earlier = request.registered_earlier()
-        validation.validate(
-            props, settings, request.registry, request.deadline, refuse_canary=not earlier
-        )
-        added = request.registry.owners.add(*request.owner_change)
-        request.log("register", "added" if added else "already-registered")
-        live = request.await_live(props.stage_names)
-        request.confirm(live, refuse_canary=not earlier)
-    except convergence.NotYetLive as pending:
-        request.log("settle", "not-yet-live", reason=pending)
-        raise
-    except (ClientError, ResourceError) as error:
-        if _transient(error):
-            # Throttled or out of time: not a failure of the request; a later invocation goes on.
-            raise convergence.NotYetLive(str(error)) from error
-        # ``answering`` records the FAILED answer, then takes back what this request (on any
-        # of its invocations) made live: never before the answer is decided.
-        failure = _as_resource_error(error)
-        request.log("register", "failed", level=logging.ERROR, reason=failure)
-        raise failure from error
-    return props.registration
+def _published_stages_only(
+    props: RegistrationProperties, published: Sequence[str]
+) -> RegistrationProperties:
+    stages = tuple(name for name in props.stage_names if name in published) or tuple(published)
+    return RegistrationProperties(props.registration, stages)
 
 
-class _Request:
+class _Work:
     """One request's work on one registration: its owner, its registry, its deadline."""
 
-    def __init__(
-        self, event: Event, context: Context, registration: Registration, settings: Settings
-    ) -> None:
-        self.event = event
+    def __init__(self, job: Job, registration: Registration) -> None:
+        self.job = job
         self.registration = registration
         self.arn = str(registration.user_pool_arn)
-        self.owner = Owner(str(event["StackId"]), str(event["LogicalResourceId"]))
-        self.request_id = str(event["RequestId"])
-        # Who holds the worker's lease: this CloudFormation request (a Lambda retry of it may
-        # take the lease back at once), and this invocation of it.
-        self.holder = f"{self.request_id}/{context.aws_request_id}"
-        self.deadline = Deadline.from_context(context)
-        self.all_stages = settings.stage_names
+        self.owner = Owner(job.request.stack_id, job.request.logical_id)
         self.registry = Registry(
-            settings.require_registry_table(),
+            job.settings.require_registry_table(),
             registration.rest_api_id,
             registration.authorizer_id,
-            self.deadline,
+            job.deadline,
         )
 
-    @property
-    def owner_change(self) -> tuple[str, Owner, str]:
-        return self.arn, self.owner, self.request_id
-
     def log(self, step: str, outcome: str, **details: Any) -> None:
-        logs.step(self.event, step, outcome, self.registration, **details)
+        logs.step(self.job.request, step, outcome, self.registration, **details)
 
     def registered_earlier(self) -> bool:
         """Whether this owner was made live (and not refused) by an earlier request."""
@@ -208,27 +215,28 @@ class _Request:
         return (
             owner.get("live") is True
             and not owner.get("refused")
-            and owner.get("request_id") != self.request_id
+            and owner.get("request_id") != self.job.request.request_id
         )
 
-    def take_back(self) -> bool:
-        return self.registry.owners.take_back(self.arn, self.owner, self.request_id)
-
-    def await_live(self, stage_names: Sequence[str]) -> convergence.Live:
+    def await_live(self, stage_names: Sequence[str]) -> convergence.Live | Pending:
         live = convergence.await_live(
             self.registry,
             stage_names=stage_names,
-            all_stages=self.all_stages,
-            holder=self.holder,
-            deadline=self.deadline,
+            all_stages=self.job.settings.stage_names,
+            holder=self.job.holder,
+            deadline=self.job.deadline,
         )
-        self.log("settle", "live", stages=",".join(stage_names) or "all", epoch=live.epoch)
+        if isinstance(live, Pending):
+            self.log("settle", "not-yet-live", reason=live.reason)
+        else:
+            self.log("settle", "live", stages=",".join(stage_names) or "all", epoch=live.epoch)
         return live
 
     def confirm(self, live: convergence.Live, *, refuse_canary: bool) -> None:
         """A new registration is done only if its pool is trusted on every named stage."""
         owner = self.registry.owners.get(self.arn, self.owner)
-        refused = owner.get("refused") if owner.get("request_id") == self.request_id else None
+        own = owner.get("request_id") == self.job.request.request_id
+        refused = owner.get("refused") if own else None
         if refused:
             raise InvalidProperty(USER_POOL_ARN, self.arn, f"was refused by API Gateway: {refused}")
         if live.canary_stages and refuse_canary:
@@ -247,38 +255,19 @@ class _Request:
                 "or deleted",
             )
 
-    def settle_take_back(self) -> None:
-        """Wait, while there is time, for a pass to remove what was taken back; else the next
-        pass removes it (the scheduled run at the latest)."""
-        try:
-            self.await_live(self.all_stages)
-        except (ClientError, ResourceError, convergence.NotYetLive) as error:
-            self.log("undo", "taken-back-not-yet-live", level=logging.WARNING, reason=error)
 
-
-def _authorizer_gone(request: _Request) -> bool:
+def _authorizer_gone(work: _Work) -> bool:
     """Whether the API or its authorizer no longer exists (a stage missing is not that)."""
     try:
         authorizer.read(
-            request.registration.rest_api_id, request.registration.authorizer_id, request.deadline
+            work.registration.rest_api_id, work.registration.authorizer_id, work.job.deadline
         )
     except ClientError as error:
         return publishing.is_not_found(error)
     return False
 
 
-def _transient(error: Exception) -> bool:
-    return isinstance(error, AwsCallFailed) and error.transient
-
-
-def _translated(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except ClientError as error:
-        raise _as_resource_error(error) from error
-
-
-def _as_resource_error(error: Exception) -> ResourceError:
+def as_resource_error(error: Exception) -> ResourceError:
     if isinstance(error, ResourceError):
         return error
     if isinstance(error, ClientError):

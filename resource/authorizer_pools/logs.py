@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .registration import Registration
+    from .request import Request
 
 logger = logging.getLogger("authorizer_pools")
 
@@ -70,14 +71,8 @@ def install_redaction() -> None:
         handler.addFilter(_FILTER)
 
 
-def stack_name(stack_id: str) -> str:
-    """``arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/UUID`` → NAME."""
-    parts = stack_id.split("/")
-    return parts[1] if len(parts) >= 3 else stack_id
-
-
 def step(
-    event: Mapping[str, Any],
+    request: Request,
     name: str,
     outcome: str,
     registration: Registration | None = None,
@@ -86,13 +81,7 @@ def step(
     **details: object,
 ) -> None:
     """One line per step: which stack and registration, what was done, how it ended."""
-    line: dict[str, object] = {
-        "step": name,
-        "outcome": outcome,
-        "requestType": event.get("RequestType"),
-        "stack": stack_name(str(event.get("StackId", ""))),
-        "logicalId": event.get("LogicalResourceId"),
-    }
+    line: dict[str, object] = {"step": name, "outcome": outcome, **request.log_fields()}
     if registration is not None:
         line["pool"] = str(registration.user_pool_arn)
         line["api"] = registration.rest_api_id

@@ -64,8 +64,35 @@ SERVICE_TIMEOUT = "ServiceTimeout"
 SERVICE_TIMEOUT_RANGE = (60, 3600)
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A registration's properties, well formed, and the registrar's bounds they are outside of
+    today: a stage it no longer publishes, a pool AllowedUserPoolArns no longer allows or that
+    ProtectedUserPoolArns now names. A new registration is refused for any of them; a rollback
+    to properties the owner had, or a Delete, is not (bounds may have changed since)."""
+
+    properties: RegistrationProperties
+    out_of_bounds: tuple[InvalidProperty, ...] = ()
+
+    def strict(self) -> RegistrationProperties:
+        """The properties, or the first bound they break."""
+        if self.out_of_bounds:
+            raise self.out_of_bounds[0]
+        return self.properties
+
+    @property
+    def pool_out_of_bounds(self) -> bool:
+        return any(problem.name == USER_POOL_ARN for problem in self.out_of_bounds)
+
+
 def parse_properties(raw: Mapping[str, object], settings: Settings) -> RegistrationProperties:
     """Refuse anything the registrar was not deployed for, before anything is stored."""
+    return read_properties(raw, settings).strict()
+
+
+def read_properties(raw: Mapping[str, object], settings: Settings) -> Parsed:
+    """The properties, or :class:`ResourceError` naming the first malformed one; the bounds
+    they break, listed."""
     size = len(json.dumps(raw, default=str))
     if size > PROPERTIES_LIMIT:
         raise ResourceError(
@@ -79,15 +106,31 @@ def parse_properties(raw: Mapping[str, object], settings: Settings) -> Registrat
         AUTHORIZER_ID, raw.get(AUTHORIZER_ID), settings.authorizer_id, "the authorizer"
     )
     stage_names = stage_names_of(raw.get(STAGE_NAMES), settings.stage_names)
-    for name in stage_names:
-        if name not in settings.stage_names:
-            raise InvalidProperty(
-                STAGE_NAMES,
-                name,
-                f"is not a stage this registrar publishes ({', '.join(settings.stage_names)})",
-            )
     _service_timeout(raw.get(SERVICE_TIMEOUT))
-    return RegistrationProperties(Registration(rest_api_id, authorizer_id, pool), stage_names)
+    out_of_bounds = _pool_bounds(pool, raw.get(USER_POOL_ARN), settings) + [
+        InvalidProperty(
+            STAGE_NAMES,
+            name,
+            f"is not a stage this registrar publishes ({', '.join(settings.stage_names)})",
+        )
+        for name in stage_names
+        if name not in settings.stage_names
+    ]
+    registration = Registration(rest_api_id, authorizer_id, pool)
+    return Parsed(RegistrationProperties(registration, stage_names), tuple(out_of_bounds))
+
+
+def service_timeout(raw: Mapping[str, object]) -> float:
+    """CloudFormation's patience for a request (``ServiceTimeout``, 3,600 s unless set): how
+    long it waits for the answer. Never refuses: a value out of range (refused as a property of
+    a new registration) means the default, and a Delete carrying one still gets a minute."""
+    try:
+        seconds = float(str(raw.get(SERVICE_TIMEOUT, "")))
+    except ValueError:
+        return float(SERVICE_TIMEOUT_RANGE[1])
+    if not 0 < seconds <= SERVICE_TIMEOUT_RANGE[1]:
+        return float(SERVICE_TIMEOUT_RANGE[1])
+    return max(seconds, float(SERVICE_TIMEOUT_RANGE[0]))
 
 
 def _served(name: str, value: object, served: str, what: str) -> str:
@@ -141,19 +184,27 @@ def _user_pool_arn(value: object, settings: Settings) -> UserPoolArn:
             value,
             f"is in partition {pool.partition}; this function runs in {settings.partition}",
         )
+    return pool
+
+
+def _pool_bounds(pool: UserPoolArn, value: object, settings: Settings) -> list[InvalidProperty]:
     if not any(arn_like(pattern, str(pool)) for pattern in settings.allowed_user_pool_arns):
         allowed = ", ".join(settings.allowed_user_pool_arns)
-        raise InvalidProperty(
-            USER_POOL_ARN, value, f"is not allowed by AllowedUserPoolArns ({allowed})"
-        )
+        return [
+            InvalidProperty(
+                USER_POOL_ARN, value, f"is not allowed by AllowedUserPoolArns ({allowed})"
+            )
+        ]
     if str(pool) in settings.protected_user_pool_arns:
-        raise InvalidProperty(
-            USER_POOL_ARN,
-            value,
-            "is protected (ProtectedUserPoolArns): the shared API's own pool, which no "
-            "registration may name",
-        )
-    return pool
+        return [
+            InvalidProperty(
+                USER_POOL_ARN,
+                value,
+                "is protected (ProtectedUserPoolArns): the shared API's own pool, which no "
+                "registration may name",
+            )
+        ]
+    return []
 
 
 def stage_names_of(value: object, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -27,6 +27,10 @@ from .timing import Deadline
 _WAIT_FOR_THE_LEASE_SECONDS = 1.0
 
 
+class Busy(Exception):
+    """Another worker kept the lease for the whole of the time allowed."""
+
+
 class StageState(enum.Enum):
     OK = "ok"
     BEHIND = "behind"  # serves another pool list than the authorizer should hold
@@ -137,7 +141,7 @@ def repair(
         if report is not None:
             return report
         if not deadline.allows(_WAIT_FOR_THE_LEASE_SECONDS):
-            raise convergence.NotYetLive("another worker kept the lease: run reconcile again")
+            raise Busy("another worker kept the lease: run reconcile again")
         timing.clock.sleep(_WAIT_FOR_THE_LEASE_SECONDS)
 
 

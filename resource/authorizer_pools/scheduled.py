@@ -26,7 +26,7 @@ def is_scheduled(event: Mapping[str, Any]) -> bool:
 
 
 def run(context: Any) -> dict[str, object]:
-    settings = Settings.load(context)
+    settings = Settings.load(context.invoked_function_arn)
     deadline = Deadline.from_context(context)
     registry = Registry(
         settings.require_registry_table(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from .errors import ResourceError
 
@@ -20,11 +19,6 @@ STAGE_NAMES = "STAGE_NAMES"
 ALLOWED_USER_POOL_ARNS = "ALLOWED_USER_POOL_ARNS"
 PROTECTED_USER_POOL_ARNS = "PROTECTED_USER_POOL_ARNS"
 REGISTRY_TABLE = "REGISTRY_TABLE"
-
-
-class FunctionContext(Protocol):
-    @property
-    def invoked_function_arn(self) -> str: ...
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -54,6 +48,9 @@ class Settings:
     # (operators') pool. A tenant that registered it would make it managed, and its Delete
     # would take it off the authorizer.
     protected_user_pool_arns: tuple[str, ...] = ()
+    # The function's own Region: requests come from stacks of this Region, answers go to its
+    # response bucket.
+    region: str = ""
 
     def require_registry_table(self) -> str:
         if not self.registry_table:
@@ -67,15 +64,15 @@ class Settings:
         return (rest_api_id, authorizer_id) == (self.rest_api_id, self.authorizer_id)
 
     @classmethod
-    def load(cls, context: FunctionContext, environ: Mapping[str, str] | None = None) -> Settings:
+    def load(cls, function_arn: str, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of the function whose ARN (``context.invoked_function_arn``) is given."""
         env = os.environ if environ is None else environ
-        parts = context.invoked_function_arn.split(":")
+        parts = function_arn.split(":")
         if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda":
             raise ResourceError(
-                f"cannot tell partition and account from the function ARN "
-                f"{context.invoked_function_arn!r}"
+                f"cannot tell partition and account from the function ARN {function_arn!r}"
             )
-        partition, account_id = parts[1], parts[4]
+        partition, region, account_id = parts[1], parts[3], parts[4]
         missing = [name for name in (REST_API_ID, AUTHORIZER_ID, STAGE_NAMES) if not env.get(name)]
         if missing:
             raise ResourceError(
@@ -93,4 +90,5 @@ class Settings:
             ),
             registry_table=env.get(REGISTRY_TABLE) or None,
             protected_user_pool_arns=split_list(env.get(PROTECTED_USER_POOL_ARNS, "")),
+            region=region,
         )

@@ -13,6 +13,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from ..timing import Deadline
 from .checks import Check, Checks
 from .lease import Lease, Status
@@ -55,9 +59,50 @@ class Registry:
     def state(self) -> RegistryState:
         return read_state(self.partition)
 
+    def decide(
+        self,
+        request_id: str,
+        answer: Mapping[str, Any],
+        *,
+        take_back: tuple[str, Owner] | None = None,
+    ) -> Decision:
+        """Record ``answer`` as the request's, unless one was recorded before; a FAILED answer
+        takes back ``take_back`` (a pool and its owner) in the same transaction when this
+        request is the one that made that owner live. The answer to send: this one, or the one
+        recorded before."""
+        record = self.requests.answer_action(request_id, answer)
+        if take_back is not None:
+            arn, owner = take_back
+            undo = self.owners.take_back_action(arn, owner, request_id)
+            codes = self.partition.transact([record, undo])
+            if codes is None:
+                return Decision(answer, recorded=True, taken_back=True)
+            if codes[0] == "ConditionalCheckFailed":
+                return self._recorded_before(request_id, answer)
+            # Only the owner's condition failed: not live, or made live by another request.
+        if self.partition.transact([record]) is None:
+            return Decision(answer, recorded=True)
+        return self._recorded_before(request_id, answer)
+
+    def _recorded_before(self, request_id: str, answer: Mapping[str, Any]) -> Decision:
+        recorded = self.requests.recorded_answer(request_id)
+        return Decision(recorded if recorded is not None else answer, recorded=False)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to send for a request, and what deciding it did."""
+
+    answer: Mapping[str, Any]
+    # This invocation's answer was the first recorded (else an earlier one is sent).
+    recorded: bool
+    # The request's owner was taken back with it (a FAILED answer only).
+    taken_back: bool = False
+
 
 __all__ = [
     "Check",
+    "Decision",
     "Owner",
     "OwnerRecord",
     "PoolFact",

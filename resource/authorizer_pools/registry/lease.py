@@ -70,9 +70,10 @@ class Lease:
         return Status.of(self.partition.get(AUTHORIZER_SK, consistent=consistent))
 
     def take(self, holder: str, now: float, until: float) -> bool:
-        """Become (or stay) the worker until ``until``: when nobody is, the last one's lease
-        expired, or this same CloudFormation request holds it (a Lambda retry of it)."""
-        request = holder.split("/", 1)[0] + "/"
+        """Become the worker until ``until``: when nobody is, or the last one's lease expired.
+        Never while another holder's lease runs, not even another invocation of the same
+        CloudFormation request: Lambda may deliver a request twice at once, and the first copy
+        may still be calling AWS (a late call of its would undo what this one publishes)."""
         return (
             self.partition.update(
                 AUTHORIZER_SK,
@@ -82,12 +83,10 @@ class Lease:
                     ":holder": holder,
                     ":until": codec.millis(until),
                     ":now": codec.millis(now),
-                    ":request": request,
                     ":zero": 0,
                     ":empty": {},
                 },
-                condition="attribute_not_exists(worker) OR worker_until < :now "
-                "OR begins_with(worker, :request)",
+                condition="attribute_not_exists(worker) OR worker_until < :now",
             )
             is not None
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from .table import Partition
 
@@ -107,10 +108,11 @@ class Owners:
         self._remember(arn, owner, request_id)
         return False
 
-    def take_back(self, arn: str, owner: Owner, request_id: str) -> bool:
-        """Make ``owner`` a tombstone if ``request_id`` is the request that made it live (a
-        failed Create or Update takes back only its own doing). False when it is not."""
-        written = self.partition.update(
+    def take_back_action(self, arn: str, owner: Owner, request_id: str) -> dict[str, Any]:
+        """The write that makes ``owner`` a tombstone if ``request_id`` is the request that made
+        it live (a failed Create or Update takes back only its own doing). Only in the
+        transaction that records the request's FAILED answer (``Registry.decide``)."""
+        return self.partition.update_action(
             owner_sk(arn, owner),
             "SET live = :false, deleted_by = :undo, expires_at = :expires REMOVE refused",
             {
@@ -122,7 +124,6 @@ class Owners:
             },
             condition="live = :true AND request_id = :request",
         )
-        return written is not None
 
     def mark_refused(self, arn: str, owner: Owner, request_id: str, reason: str) -> None:
         """API Gateway refused to add the pool while ``owner`` was live through

@@ -1,15 +1,26 @@
-"""Requests: one CloudFormation request across the invocations that carry it.
+"""Requests: one CloudFormation request across the invocations that carry it, a state machine.
 
-``request#<RequestId>`` holds:
-- ``started``: when the request began, the earlier of when the registrar first saw it and when
-  CloudFormation signed its ResponseURL. The give-up before the ServiceTimeout counts from it,
-  whichever invocation is working.
-- ``attempt``: the newest continuation that carries the request on. Only the invocation that
-  moves it from n to n + 1 starts the next one, so a continuation Lambda delivers twice never
-  forks the chain.
-- ``answer``: the answer once one invocation decided it (status, reason, physical id, data).
-  Whoever decides later (a duplicate, a retry, a late continuation) sends that same answer:
-  CloudFormation hears one answer, or identical ones.
+``request#<RequestId>`` (in a partition of its own, so the worker never reads it) moves through
+three states, each move one conditional write, so that whatever invocation comes later (a
+duplicate, a retry, a late continuation) decides from the state and never from what it
+believes:
+
+- *working*, continuation ``attempt`` (0: CloudFormation's own delivery). ``seen`` makes it on
+  first sight, with ``started`` (when the request began: the earliest of the first sight,
+  CloudFormation's record of the resource and the ResponseURL's signing time; the give-up
+  counts from it, whichever invocation works) and the stack and logical id it was seen for.
+- *handing over* to continuation ``attempt + 1``: ``claim`` moves ``attempt`` from n to n + 1
+  (only the holder of n can, and only while no answer is recorded), writing a fresh nonce for it
+  in ``nonces`` *before* the Invoke that starts it. A continuation is honoured only when it
+  carries the nonce recorded for its number: only the function writes here, so a forged marker
+  changes nothing. ``invoked`` is set once Lambda accepted the Invoke (it then delivers at least
+  once); a retry of n that finds n + 1 claimed but not invoked starts it (the holder of n
+  crashed in between), and ``release`` gives a claim back when the Invoke failed.
+- *answered*: ``decide`` records the answer (status, reason, physical id, data) with
+  ``attribute_not_exists(answer)``, before anything is sent. From then on every invocation of the
+  request sends that answer and does nothing else: CloudFormation hears one answer, or identical
+  ones. A FAILED answer may take the request's owner back in the same transaction (see
+  ``Registry.decide``): an owner is taken back only under a recorded FAILED of its own request.
 
 It never holds the ResponseURL: that stays in the invocation's own event. The item is meant to
 die, so it carries ``expires_at`` (DynamoDB's TTL), well after Lambda stops retrying or
@@ -18,8 +29,9 @@ delivering an asynchronous invocation (at most 6 hours).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,71 +49,135 @@ def request_sk(request_id: str) -> str:
 class RequestRecord:
     started_ms: int
     attempt: int
-    answer: Mapping[str, Any] | None
+    answer: Mapping[str, Any] | None = None
+    nonces: Mapping[int, str] = field(default_factory=dict)
+    # The newest continuation Lambda accepted (0: none).
+    invoked: int = 0
+    stack_id: str = ""
+    logical_id: str = ""
+    # CloudFormation was rolling the stack back when the request was first seen.
+    rollback: bool = False
 
     @property
     def started(self) -> float:
         return self.started_ms / 1000.0
+
+    def honours(self, attempt: int, nonce: str) -> bool:
+        """Whether a continuation numbered ``attempt`` carrying ``nonce`` was started by the
+        function itself."""
+        recorded = self.nonces.get(attempt)
+        return recorded is not None and secrets.compare_digest(recorded, nonce)
+
+    @property
+    def claimed_but_not_invoked(self) -> bool:
+        """Continuation ``attempt`` was claimed, and Lambda may never have received it."""
+        return self.attempt > 0 and self.invoked < self.attempt and self.answer is None
 
 
 class Requests:
     def __init__(self, partition: Partition) -> None:
         self.partition = partition
 
-    def seen(self, request_id: str, *, started: float) -> RequestRecord:
-        """Note the request (the first note's ``started`` stays) and return what is known."""
+    def seen(
+        self,
+        request_id: str,
+        *,
+        started: float,
+        stack_id: str,
+        logical_id: str,
+        rollback: bool = False,
+    ) -> RequestRecord:
+        """Note the request (what the first note says stays) and return its state."""
         found = self.partition.update(
             request_sk(request_id),
             "SET started = if_not_exists(started, :started), "
             "attempt = if_not_exists(attempt, :zero), "
+            "stack_id = if_not_exists(stack_id, :stack), "
+            "logical_id = if_not_exists(logical_id, :logical), "
+            "nonces = if_not_exists(nonces, :none), "
+            "in_rollback = if_not_exists(in_rollback, :rollback), "
             "expires_at = if_not_exists(expires_at, :expires)",
-            {":started": codec.millis(started), ":zero": 0, ":expires": _expiry()},
+            {
+                ":started": codec.millis(started),
+                ":zero": 0,
+                ":none": {},
+                ":rollback": rollback,
+                ":stack": stack_id,
+                ":logical": logical_id,
+                ":expires": _expiry(),
+            },
             returns=True,
         )
         return _record(found or {})
 
-    def hand_over(self, request_id: str, attempt: int) -> bool:
-        """Claim continuation ``attempt + 1`` for the caller. False when another invocation
-        claimed it (a duplicate of this one) or the request was answered."""
-        return (
-            self.partition.update(
-                request_sk(request_id),
-                "SET attempt = :next",
-                {":attempt": attempt, ":next": attempt + 1},
-                condition="attempt <= :attempt AND attribute_not_exists(answer)",
-            )
-            is not None
+    def get(self, request_id: str) -> RequestRecord | None:
+        """The request's state; None when no invocation ever saw it."""
+        item = self.partition.get(request_sk(request_id))
+        return _record(item) if item else None
+
+    def claim(self, request_id: str, attempt: int) -> str | None:
+        """Claim continuation ``attempt + 1`` for the holder of ``attempt``: its nonce, or None
+        when another invocation claimed it first or the request was answered."""
+        nonce = secrets.token_urlsafe(24)
+        claimed = self.partition.update(
+            request_sk(request_id),
+            "SET attempt = :next, nonces.#next = :nonce",
+            {":attempt": attempt, ":next": attempt + 1, ":nonce": nonce},
+            names={"#next": str(attempt + 1)},
+            condition="attempt = :attempt AND attribute_not_exists(answer)",
+        )
+        return None if claimed is None else nonce
+
+    def invoked(self, request_id: str, attempt: int) -> None:
+        """Lambda accepted continuation ``attempt``: it will be delivered at least once."""
+        self.partition.update(
+            request_sk(request_id),
+            "SET invoked = :attempt",
+            {":attempt": attempt},
+            condition="attempt = :attempt "
+            "AND (attribute_not_exists(invoked) OR invoked < :attempt)",
         )
 
     def release(self, request_id: str, attempt: int) -> None:
         """Give back continuation ``attempt + 1``, claimed but never started."""
         self.partition.update(
             request_sk(request_id),
-            "SET attempt = :attempt",
+            "SET attempt = :attempt REMOVE nonces.#next",
             {":attempt": attempt, ":next": attempt + 1},
-            condition="attempt = :next",
+            names={"#next": str(attempt + 1)},
+            condition="attempt = :next AND (attribute_not_exists(invoked) OR invoked < :next)",
         )
 
-    def answer(self, request_id: str, answer: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Record ``answer`` unless one was recorded before; return the one to send."""
-        written = self.partition.update(
+    def answer_action(self, request_id: str, answer: Mapping[str, Any]) -> dict[str, Any]:
+        """The write that records ``answer`` unless one was recorded before."""
+        return self.partition.update_action(
             request_sk(request_id),
             "SET answer = :answer",
             {":answer": dict(answer)},
             condition="attribute_not_exists(answer)",
         )
-        if written is not None:
-            return answer
-        recorded = self.partition.get(request_sk(request_id)).get("answer")
-        return recorded if isinstance(recorded, Mapping) else answer
+
+    def recorded_answer(self, request_id: str) -> Mapping[str, Any] | None:
+        answer = self.partition.get(request_sk(request_id)).get("answer")
+        return answer if isinstance(answer, Mapping) else None
 
 
 def _record(item: Mapping[str, Any]) -> RequestRecord:
     answer = item.get("answer")
+    nonces = item.get("nonces")
     return RequestRecord(
         started_ms=int(item.get("started", 0)),
         attempt=int(item.get("attempt", 0)),
         answer=answer if isinstance(answer, Mapping) else None,
+        nonces=(
+            {int(key): str(value) for key, value in nonces.items() if str(key).isdigit()}
+            if isinstance(nonces, Mapping)
+            else {}
+        ),
+        invoked=int(item.get("invoked", 0)),
+        stack_id=str(item.get("stack_id", "")),
+        logical_id=str(item.get("logical_id", "")),
+        rollback=item.get("in_rollback") is True,
     )
 
 
