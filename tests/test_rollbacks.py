@@ -1,4 +1,6 @@
-"""Found by an adversarial review: the Update rollback path.
+"""Rollbacks: CloudFormation's Update back to the old properties, then its cleanup.
+
+Found by an adversarial review: the Update rollback path.
 
 A successful replacing Update (pool old -> new) followed by a failure elsewhere in the stack
 makes CloudFormation send a rollback Update (new -> old, so ``replacing`` is True and
@@ -9,7 +11,10 @@ whole stack update began. The tenant's original registration is lost.
 
 from __future__ import annotations
 
-from conftest import REGISTRATION, World
+from typing import Any
+
+import pytest
+from conftest import REGISTRATION, World, log_lines
 
 from localaws.cloudformation import Exchange
 
@@ -117,3 +122,48 @@ def test_a_canary_on_a_stage_the_stack_already_had_makes_its_rollback_fail(world
     assert stack.status == "UPDATE_ROLLBACK_COMPLETE", [
         (e.request_type, e.status, e.reason) for e in stack.exchanges[1:]
     ]
+
+
+def _retire_stage(world: World, pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGE_NAMES", "prod")
+
+
+def _narrow_allowed_pools(world: World, pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_USER_POOL_ARNS", "arn:aws:cognito-idp:*:123456789012:userpool/none")
+
+
+def _protect_the_pool(world: World, pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROTECTED_USER_POOL_ARNS", f"{world.api.operators_pool_arn},{pool}")
+
+
+@pytest.mark.parametrize(
+    "change", [_retire_stage, _narrow_allowed_pools, _protect_the_pool], ids=lambda c: c.__name__
+)
+def test_a_rollback_to_what_the_owner_had_is_never_refused_for_bounds_changed_since(
+    world: World, monkeypatch: pytest.MonkeyPatch, change: Any
+) -> None:
+    """The platform redeploys the registrar with narrower bounds (a stage retired from
+    StageNames, AllowedUserPoolArns narrowed, the pool protected); then a tenant's stack update
+    that touches its registration fails elsewhere. CloudFormation's rollback Update goes back
+    to properties the owner had: it passes, with a WARNING saying what is out of bounds."""
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    change(world, acme, monkeypatch)
+
+    stack = world.cloudformation.update_stack(
+        "tenant-acme",
+        {REGISTRATION: world.registration(acme, StageNames=["prod"], ServiceTimeout=900)},
+        fail_after_resources=True,
+    )
+
+    assert stack.status == "UPDATE_ROLLBACK_COMPLETE", [
+        (e.request_type, e.status, e.reason) for e in stack.exchanges[1:]
+    ]
+    rollback = stack.exchanges[-1]
+    warnings = [
+        line["message"]
+        for line in log_lines(rollback.logs)
+        if line["level"] == "WARNING" and line["message"].get("outcome") == "out-of-bounds"
+    ]
+    assert warnings, "no WARNING says what is out of bounds"
+    assert world.owners().get(acme) == [f"tenant-acme/{REGISTRATION}"]

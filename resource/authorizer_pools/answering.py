@@ -49,9 +49,9 @@ from .timing import Deadline
 # retried); at most a quarter of the invocation's time.
 HANDOVER_RESERVE_SECONDS = 20.0
 # The FAILED answer of a request that could not finish comes this long before CloudFormation's
-# ServiceTimeout (or a quarter of a short one): time to record it, send it, and for
-# CloudFormation to hear it.
-GIVE_UP_MARGIN_SECONDS = 60.0
+# ServiceTimeout (or a quarter of a short one): time to record it and send it, and, should the
+# invocation die in between, for Lambda's retry (about a minute later) to send it.
+GIVE_UP_MARGIN_SECONDS = 120.0
 
 
 class RetryLater(Exception):
@@ -147,11 +147,13 @@ def _record(
     try:
         if request.continuation is not None:
             found = requests.get(request.request_id)
-            if found is None or not found.honours(
-                request.continuation.attempt, request.continuation.nonce
-            ):
+            attempt = request.continuation.attempt
+            if found is None or not found.honours(attempt, request.continuation.nonce):
                 _refuse(request, "a continuation the function did not start")
                 return None
+            if found.invoked < attempt == found.attempt:
+                # It arrived: a retry of its claimant need not start it again.
+                requests.invoked(request.request_id, attempt)
             return found
         verdict = caller.verify(request, settings, invocation.deadline)
         if not verdict.matches:

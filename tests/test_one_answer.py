@@ -1,0 +1,310 @@
+"""An answer once recorded is the answer, whatever invocation comes later, and it comes in time.
+
+Lambda delivers CloudFormation's event and every continuation at least once, sometimes late,
+and retries an invocation that failed; an invocation can die anywhere. Whatever the order, a
+request gets one answer (or identical ones) before its ServiceTimeout, no owner is live after
+FAILED and none is lost after SUCCESS. Time runs faster (conftest's TIME_SCALE) for the model
+and the function.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from conftest import REGISTRATION, TIME_SCALE, World, log_lines, template_function
+from support.crashes import Crasher, registry_write
+from support.waiting import busy_for, on_continuation, settled
+
+from authorizer_pools import aws, convergence
+from localaws.cloudformation import LambdaService, LocalCloudFormation
+from localaws.routes import RequestInfo
+
+MARKER = "AuthorizerPoolsContinuation"
+THROTTLED = (
+    400,
+    "ProvisionedThroughputExceededException",
+    "The level of configured provisioned throughput for the table was exceeded.",
+)
+
+
+def requests_partition(info: RequestInfo) -> bool:
+    return b'"requests#' in info.body
+
+
+def identical(answers: list[Any]) -> bool:
+    return len({(a.status, a.physical_resource_id, a.reason) for a in answers}) == 1
+
+
+@pytest.fixture
+def service(world: World, aws_environment: dict[str, str]) -> Iterator[LambdaService]:
+    """The function in Lambda-like execution environments (one process each), so that two
+    invocations can run at once and one can die."""
+    config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=60.0)
+    with LambdaService(config) as started:
+        world.aws.control_plane.lambda_async.attach(started, time_scale=TIME_SCALE)
+        yield started
+
+
+def cloudformation_for(
+    world: World, service: LambdaService, patience: float
+) -> LocalCloudFormation:
+    return LocalCloudFormation(
+        service,
+        world.receiver,
+        service_timeout=patience * TIME_SCALE + 30,
+        lambda_async=world.aws.control_plane.lambda_async,
+    )
+
+
+def test_a_late_duplicate_never_takes_back_a_registration_that_answered_success(
+    world: World,
+) -> None:
+    """Continuation 1 is delivered twice. One copy carries the request on, a later
+    continuation goes live and answers SUCCESS; the other copy arrives only then, and meets
+    DynamoDB throttling on its first reads of the request's record."""
+    pool = world.tenant_pool("acme")
+    plane = world.aws.control_plane
+    plane.lambda_async.duplicate_next(1)
+    answered = threading.Event()
+    world.receiver.on_answer(lambda answer: answered.set())
+    copies: list[Mapping[str, Any]] = []
+
+    def late_copy(event: Mapping[str, Any]) -> None:
+        if event.get(MARKER, {}).get("attempt") != 1:
+            return
+        copies.append(event)
+        if len(copies) == 2:
+            assert answered.wait(60)
+            fault = plane.inject(*("GetItem", *THROTTLED), predicate=requests_partition,
+                                 service="dynamodb")  # fmt: skip
+            plane.inject(*("UpdateItem", *THROTTLED), predicate=requests_partition,
+                         service="dynamodb")  # fmt: skip
+            # The burst lasts longer than the copy's own retries, not than Lambda's.
+            threading.Timer(90 * TIME_SCALE, plane.clear).start()
+            assert fault
+
+    on_continuation(world, late_copy)
+    busy = busy_for(world, 150.0)
+    stack = world.create_tenant("tenant-acme", pool)
+    busy.cancel()
+    settled(world)
+    plane.clear()
+
+    (create,) = stack.exchanges
+    assert len(copies) >= 2  # and Lambda's retries of the late copy
+    assert stack.status == "CREATE_COMPLETE", create.reason
+    answers = world.receiver.answers(str(create.event["RequestId"]))
+    assert {a.status for a in answers} == {"SUCCESS"}
+    world.create_tenant("tenant-probe", world.tenant_pool("probe"))  # one more pass
+    assert world.owners()[pool] == [f"tenant-acme/{REGISTRATION}"]
+    assert world.live_everywhere(pool)
+
+
+def test_a_crash_between_claiming_the_next_continuation_and_starting_it_is_carried_on(
+    world: World, service: LambdaService
+) -> None:
+    """The invocation claims continuation 1 and dies before it invokes it (a hung Invoke runs
+    into its timeout, or it runs out of memory). Lambda retries it; the retry finds 1 claimed
+    but never started, and starts it."""
+    pool = world.tenant_pool("acme")
+    crasher = Crasher(world, service, registry_write("SET attempt = :next"))
+    busy = busy_for(world, 100.0)
+    patience = 600.0
+    cloudformation = cloudformation_for(world, service, patience)
+
+    stack = cloudformation.create_stack(
+        "tenant-acme", {REGISTRATION: world.registration(pool, ServiceTimeout=patience)}
+    )
+    busy.cancel()
+    settled(world)
+
+    assert crasher.fired.is_set()
+    (create,) = stack.exchanges
+    assert stack.status == "CREATE_COMPLETE", create.reason
+    assert create.seconds / TIME_SCALE < patience
+    assert identical(world.receiver.answers(str(create.event["RequestId"])))
+    assert world.live_everywhere(pool)
+
+
+def test_the_give_up_answer_comes_before_the_service_timeout_whatever_the_function_timeout(
+    world: World, aws_environment: dict[str, str]
+) -> None:
+    """The function's timeout is Lambda's maximum (900 s), the request's ServiceTimeout 120 s;
+    another team holds the CreateDeployment quota for 300 s and another tenant waits too."""
+    pools = [world.tenant_pool(name) for name in ("acme", "globex")]
+    config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=900.0)
+    patience = 120.0
+    with LambdaService(config) as service:
+        world.aws.control_plane.lambda_async.attach(service, time_scale=TIME_SCALE)
+        cloudformation = cloudformation_for(world, service, 900.0)
+        busy = busy_for(world, 300.0)
+        with ThreadPoolExecutor(2) as threads:
+            stacks = list(
+                threads.map(
+                    lambda pool: cloudformation.create_stack(
+                        f"tenant-{pools.index(pool)}",
+                        {REGISTRATION: world.registration(pool, ServiceTimeout=patience)},
+                    ),
+                    pools,
+                )
+            )
+        busy.cancel()
+        world.aws.control_plane.clear()
+        settled(world, 120)
+    world.aws.control_plane.lambda_async.attach(world.cloudformation.function)
+
+    for stack in stacks:
+        create = stack.exchanges[0]
+        assert create.status == "FAILED"
+        assert create.seconds / TIME_SCALE < patience, create.seconds / TIME_SCALE
+        assert identical(world.receiver.answers(str(create.event["RequestId"])))
+    assert world.owners() == {}
+    world.create_tenant("tenant-probe", world.tenant_pool("probe"))  # one more pass
+    assert all(world.gone_everywhere(pool) for pool in pools)
+
+
+def test_an_answer_that_cannot_be_recorded_is_not_sent_so_no_later_one_contradicts_it(
+    world: World,
+) -> None:
+    """The first delivery decides (API Gateway refuses the pool: FAILED) but cannot record
+    its answer while DynamoDB throttles; a duplicate delivery, once API Gateway accepts the
+    pool, would decide SUCCESS. Only what is recorded is ever sent."""
+    pool = world.tenant_pool("acme")
+    plane = world.aws.control_plane
+    plane.inject(
+        "UpdateAuthorizer", 400, "BadRequestException", "Invalid provider ARN", times=1,
+        service="apigateway",
+    )  # fmt: skip
+    answer_writes = registry_write("SET answer")
+    plane.inject(*("TransactWriteItems", *THROTTLED), predicate=answer_writes, service="dynamodb")
+    plane.inject(*("UpdateItem", *THROTTLED), predicate=answer_writes, service="dynamodb")
+    threading.Timer(100 * TIME_SCALE, plane.clear).start()
+    stack = world.cloudformation.new_stack("tenant-acme")
+
+    create = world.cloudformation.send(
+        "Create", stack, REGISTRATION, world.registration(pool), deliveries=2
+    )
+    settled(world)
+
+    answers = world.receiver.answers(str(create.event["RequestId"]))
+    assert identical(answers), [(a.status, a.reason) for a in answers]
+    if create.status == "SUCCESS":
+        assert world.live_everywhere(pool)
+    else:
+        assert pool not in world.owners()
+
+
+def test_no_call_outlives_the_lease_or_the_give_up_it_was_made_under(world: World) -> None:
+    """Ruled out by construction, checked with every API Gateway read slow: a call started
+    before a deadline ends before the deadline plus its longest attempt (connect and read
+    timeouts), and the worker stops calling that long before its lease ends; the give-up's
+    work stops that long before the give-up."""
+    assert convergence.LEASE_MARGIN_SECONDS > aws.LONGEST_CALL_SECONDS
+    pool = world.tenant_pool("acme")
+    plane = world.aws.control_plane
+    for operation in ("GetAuthorizer", "GetStages"):
+        plane.inject_delay(operation, 9 * TIME_SCALE, times=None, service="apigateway")
+    plane.inject(
+        "CreateDeployment", 429, "TooManyRequestsException", "Too Many Requests",
+        service="apigateway",
+    )  # fmt: skip
+    patience = 120.0
+
+    stack = world.create_tenant("tenant-acme", pool, ServiceTimeout=patience)
+    plane.clear()
+    settled(world)
+
+    create = stack.exchanges[0]
+    assert create.status == "FAILED"
+    assert create.seconds / TIME_SCALE < patience
+    assert world.owners() == {}
+
+
+def test_a_lease_not_released_only_delays_the_next_worker(world: World) -> None:
+    """The release in the worker's ``finally`` has two seconds; when it fails, the lease
+    expires by itself and the next request works then."""
+    first, second = world.tenant_pool("acme"), world.tenant_pool("globex")
+    world.aws.control_plane.inject(
+        *("UpdateItem", 500, "InternalServerError", "Internal server error"),
+        times=1,
+        predicate=registry_write("REMOVE worker"),
+        service="dynamodb",
+    )
+    assert world.create_tenant("tenant-acme", first).status == "CREATE_COMPLETE"
+    started = time.monotonic()
+    assert world.create_tenant("tenant-globex", second).status == "CREATE_COMPLETE"
+    waited = (time.monotonic() - started) / TIME_SCALE
+    assert waited < convergence.LEASE_SECONDS + 15
+    assert world.live_everywhere(first)
+    assert world.live_everywhere(second)
+
+
+def test_a_duplicate_delivery_never_takes_the_lease_from_the_live_worker(
+    world: World, service: LambdaService
+) -> None:
+    """Lambda delivers CloudFormation's event twice at once. The first copy is the worker,
+    slow in CreateDeployment; the second copy is the same CloudFormation request."""
+    pool = world.tenant_pool("acme")
+    cloudformation = cloudformation_for(world, service, 600.0)
+    stack = cloudformation.new_stack("tenant-acme")
+    event = cloudformation.build_event("Create", stack, REGISTRATION, world.registration(pool))
+    cloudformation.begin(event)
+    world.aws.control_plane.inject_delay(
+        "CreateDeployment", 20 * TIME_SCALE, times=1, service="apigateway"
+    )
+
+    def deliver(delay: float) -> Any:
+        time.sleep(delay)
+        return service.deliver(dict(event))
+
+    with ThreadPoolExecutor(2) as threads:
+        results = list(threads.map(deliver, (0.0, 10 * TIME_SCALE)))
+    settled(world)
+
+    lost = [
+        line
+        for result in results
+        for line in log_lines(result.logs)
+        if line["message"].get("outcome") == "lease-lost"
+    ]
+    assert lost == []
+    assert identical(world.receiver.answers(str(event["RequestId"])))
+    assert world.live_everywhere(pool)
+
+
+def test_an_update_whose_first_invocation_died_never_leaves_its_new_pool_trusted_after_failed(
+    world: World, service: LambdaService
+) -> None:
+    """Update A → B: the first invocation registers B and dies. Lambda's retry cannot read the
+    request's record for a while (DynamoDB throttling)."""
+    old, new = world.tenant_pool("acme-a"), world.tenant_pool("acme-b")
+    cloudformation = cloudformation_for(world, service, 600.0)
+    cloudformation.create_stack("tenant-acme", {REGISTRATION: world.registration(old)})
+    plane = world.aws.control_plane
+    crasher = Crasher(world, service, registry_write("owner#", "SET live = :true"))
+
+    def throttle_the_retry() -> None:
+        crasher.fired.wait(60)
+        plane.inject(*("UpdateItem", *THROTTLED), predicate=requests_partition, service="dynamodb")
+        threading.Timer(100 * TIME_SCALE, plane.clear).start()
+
+    threading.Thread(target=throttle_the_retry, daemon=True).start()
+    stack = cloudformation.update_stack("tenant-acme", {REGISTRATION: world.registration(new)})
+    settled(world)
+    plane.clear()
+
+    assert crasher.fired.is_set()
+    update = stack.exchanges[1]
+    assert identical(world.receiver.answers(str(update.event["RequestId"])))
+    world.create_tenant("tenant-probe", world.tenant_pool("probe"))  # one more pass
+    if update.status == "SUCCESS":
+        assert world.live_everywhere(new)
+    else:
+        assert new not in world.owners(), "B's owner is live after FAILED"
+        assert world.gone_everywhere(new), "B is still trusted after FAILED"
+    assert world.live_everywhere(old) or update.status == "SUCCESS"
