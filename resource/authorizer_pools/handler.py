@@ -10,12 +10,12 @@ waiting an hour.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from .answer import Reply, unrecorded_failure
 from .crhelper_adapter import Work, serve, setup_logging
-from .request import Request
+from .request import Request, is_scheduled
 
 _work: Work
 try:
@@ -32,7 +32,6 @@ try:
 
     _work = _answering
     _scheduled: Callable[[Any], dict[str, object]] | None = scheduled.run
-    _is_scheduled = scheduled.is_scheduled
 except Exception:  # the whole story to the log; the tenant sees a short reason
     logging.getLogger("authorizer_pools").exception("the registrar failed to start")
 
@@ -46,12 +45,9 @@ except Exception:  # the whole story to the log; the tenant sees a short reason
     _work = _failed_to_start
     _scheduled = None
 
-    def _is_scheduled(event: Mapping[str, Any]) -> bool:
-        return "RequestType" not in event
-
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, object] | None:
-    if _is_scheduled(event):
+    if is_scheduled(event):
         setup_logging(context.aws_request_id)
         if _scheduled is None:
             raise RuntimeError("the registrar failed to start: see the log above")

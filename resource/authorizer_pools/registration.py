@@ -7,9 +7,7 @@ during a replacement's cleanup the Delete may carry the *new* properties.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from .arns import ArnError, UserPoolArn
 
@@ -38,14 +36,6 @@ class Registration:
             "RestApiId": self.rest_api_id,
             "AuthorizerId": self.authorizer_id,
         }
-
-    @staticmethod
-    def physical_id_of(event: Mapping[str, Any]) -> str | None:
-        """The physical id a request is about: the event's (Update, Delete), or the one a
-        Create's properties give."""
-        if event.get("PhysicalResourceId"):
-            return str(event["PhysicalResourceId"])
-        return str(event.get("CrHelperData", {}).get("PhysicalResourceId") or "") or None
 
     @classmethod
     def from_physical_id(cls, physical_id: str) -> Registration | None:

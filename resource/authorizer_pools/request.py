@@ -100,6 +100,11 @@ class Request:
         }
 
 
+def is_scheduled(event: Mapping[str, Any]) -> bool:
+    """EventBridge's scheduled event (template.yaml's repair schedule), not a request."""
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
 def parse(event: Mapping[str, Any]) -> Request:
     """The request ``event`` is, or :class:`NotARequest`."""
     if not isinstance(event, Mapping):

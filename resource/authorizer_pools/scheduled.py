@@ -10,7 +10,6 @@ converges too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from . import convergence
@@ -19,10 +18,6 @@ from .settings import Settings
 from .timing import Deadline
 
 logger = logging.getLogger("authorizer_pools")
-
-
-def is_scheduled(event: Mapping[str, Any]) -> bool:
-    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
 
 
 def run(context: Any) -> dict[str, object]:
