@@ -269,6 +269,7 @@ class Bench:
             environment={
                 **self.aws.env(),
                 "SSL_CERT_FILE": self.receiver.ca_file,
+                "AWS_ENDPOINT_URL_S3": self.receiver.endpoint_url,
                 "REGISTRY_TABLE": table,
                 "REST_API_ID": api.rest_api_id,
                 "AUTHORIZER_ID": api.authorizer_id,
@@ -295,7 +296,10 @@ class Bench:
         with LambdaService(config) as service:
             service.prewarm(tenants)
             cloudformation = LocalCloudFormation(
-                service, self.receiver, service_timeout=SERVICE_TIMEOUT * self.time_scale + 60
+                service,
+                self.receiver,
+                service_timeout=SERVICE_TIMEOUT * self.time_scale + 60,
+                lambda_async=self.aws.control_plane.lambda_async,
             )
             names = [f"tenant-{n:03d}" for n in range(tenants)]
             self.aws.control_plane.reset()

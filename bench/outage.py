@@ -59,7 +59,10 @@ def run(bench: Bench, tenants: int, time_scale: float = TIME_SCALE) -> Outage:
     with LambdaService(config) as service:
         service.prewarm(tenants)
         cloudformation = LocalCloudFormation(
-            service, bench.receiver, service_timeout=SERVICE_TIMEOUT * time_scale + 60
+            service,
+            bench.receiver,
+            service_timeout=SERVICE_TIMEOUT * time_scale + 60,
+            lambda_async=bench.aws.control_plane.lambda_async,
         )
         aws.control_plane.reset()
         aws.control_plane.lambda_async.attach(service, time_scale=time_scale)

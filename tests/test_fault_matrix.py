@@ -4,7 +4,11 @@ moment and failing for good, on the lifecycle step where the call matters.
 Each cell must end in SUCCESS, or in FAILED answered by the function itself before its
 deadline; and then the system must be consistent, or repaired by what comes next: the rollback
 Delete CloudFormation sends after a failed Create, a retried ``delete_stack``, or ``reconcile``.
-The repair is run, with the fault cleared, and checked.
+The repair is run, with the fault cleared, and checked. One exception: while CloudFormation
+cannot be asked whether a request is its own, or DynamoDB refuses every write of the request's
+record, nothing may change and no answer can be recorded, so none is sent (a later invocation
+could not know it): the invocation fails, and Lambda's retry answers once the service has
+recovered.
 
 Consistent means the invariant of ``test_ownership``: the authorizer lists exactly the
 operators' pool plus the pools with a live owner in the registry, each once, and every stage
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import io
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +77,8 @@ ERRORS: dict[tuple[str, Kind], ErrorSpec] = {
         "InternalErrorException",
         "Internal error",
     ),
+    ("cloudformation", "transient"): (400, "Throttling", "Rate exceeded"),
+    ("cloudformation", "permanent"): (500, "InternalFailure", "Internal failure"),
 }
 
 
@@ -116,6 +123,7 @@ class Cell:
 # first reads validation's shared check, UpdateItem first claims that check, Query first reads
 # the registry's partition for the worker.
 CREATE_CALLS = [
+    Cell("Create", "DescribeStackResource", "cloudformation"),
     Cell("Create", "DescribeUserPool", "cognito-idp"),
     Cell("Create", "GetAuthorizer", "apigateway"),
     Cell("Create", "GetStages", "apigateway"),
@@ -133,6 +141,8 @@ CREATE_CALLS = [
 # authorizer's status, and UpdateItem only on the pass's record of what it saw served, after
 # the removal.
 DELETE_CALLS = [
+    Cell("Delete", "DescribeStackResource", "cloudformation"),
+    Cell("Delete", "DescribeStacks", "cloudformation"),
     Cell("Delete", "UpdateItem", "dynamodb"),
     Cell("Delete", "GetItem", "dynamodb", "status reads"),
     Cell("Delete", "UpdateItem", "dynamodb", "served record"),
@@ -151,6 +161,17 @@ RECONCILE_CALLS = [
     Cell("reconcile", "GetExport", "apigateway"),
 ]
 KINDS: list[Kind] = ["transient", "permanent"]
+# The calls that check the request with CloudFormation or write its record (first sight, the
+# answer): a permanent fault there leaves the request unanswered until the service recovers,
+# and Lambda's retry answers.
+UNANSWERABLE = {
+    ("Create", "DescribeStackResource", None),
+    ("Create", "UpdateItem", None),
+    ("Create", "TransactWriteItems", None),
+    ("Delete", "DescribeStackResource", None),
+    ("Delete", "DescribeStacks", None),
+    ("Delete", "UpdateItem", None),
+}
 MATRIX = [
     pytest.param(
         cell.step,
@@ -239,6 +260,23 @@ def assert_answered_in_time(exchange: Exchange, timeout: float) -> None:
     assert not any(delivery.timed_out for delivery in exchange.deliveries), exchange.logs[-6000:]
     assert exchange.seconds < timeout * TIME_SCALE, exchange.logs[-6000:]
     assert "Execution timed out" not in exchange.reason, exchange.logs[-6000:]
+
+
+def assert_answered_after_recovery(exchange: Exchange) -> None:
+    """Not answered while the request could not be checked or recorded: the first invocation
+    failed, and Lambda's retry answered, once."""
+    assert not exchange.deliveries[0].ok, exchange.logs[-6000:]
+    assert "RetryLater" in str(exchange.deliveries[0].error), exchange.logs[-6000:]
+    assert exchange.answers == 1, exchange.logs[-6000:]
+
+
+def recovers_later(world: World, cell: Cell, kind: Kind, timeout: float) -> bool:
+    """For a permanent fault on the request's check or record, the service recovers once the
+    first invocation has given up (before Lambda's retry)."""
+    if kind != "permanent" or (cell.step, cell.operation, cell.target) not in UNANSWERABLE:
+        return False
+    threading.Timer(timeout * 2 * TIME_SCALE, world.aws.control_plane.clear).start()
+    return True
 
 
 def assert_failure_names(exchange: Exchange, cell: Cell, kind: Kind, row: Row) -> None:
@@ -368,6 +406,7 @@ def create_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> s
             left_after_failure.append(problems(world))
 
     world.cloudformation.on_exchange = on_exchange
+    later = recovers_later(world, cell, kind, timeout)
     stack = world.create_tenant("tenant-acme", pool)
     healed(world)
 
@@ -375,6 +414,11 @@ def create_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> s
     assert fault.fired >= 1, f"{cell.operation} was never called: the cell tests nothing"
     if kind == "transient":
         assert fault.fired == TRANSIENT_TIMES
+    if later:
+        assert_answered_after_recovery(create)
+        assert create.succeeded, create.reason
+        assert_invariant(world, pool, logs=create.logs)
+        return f"unanswered while it failed; retry: SUCCESS in {create.seconds:.1f} s"
     assert_answered_in_time(create, timeout)
     if create.succeeded:
         assert stack.status == "CREATE_COMPLETE"
@@ -402,6 +446,7 @@ def delete_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> s
     timeout = timeout_for(kind)
     set_timeout(world, timeout)
     fault = inject(world, cell, kind)
+    later = recovers_later(world, cell, kind, timeout)
 
     stack = world.cloudformation.delete_stack("tenant-acme")
     healed(world)
@@ -411,6 +456,11 @@ def delete_cell(world: World, capsys: pytest.CaptureFixture[str], row: Row) -> s
     assert fault.fired >= 1, f"{cell.operation} was never called: the cell tests nothing"
     if kind == "transient":
         assert fault.fired == TRANSIENT_TIMES
+    if later:
+        assert_answered_after_recovery(delete)
+        assert delete.succeeded, delete.reason
+        assert_invariant(world, logs=delete.logs)
+        return f"unanswered while it failed; retry: SUCCESS in {delete.seconds:.1f} s"
     assert_answered_in_time(delete, timeout)
     if delete.succeeded:
         assert stack.status == "DELETE_COMPLETE"

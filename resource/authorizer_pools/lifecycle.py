@@ -121,7 +121,7 @@ def _register(job: Job) -> Outcome:
     # change) was live before any canary started: a canary never refuses it.
     earlier = work.registered_earlier()
     validation.validate(props, job.settings, work.registry, job.deadline, refuse_canary=not earlier)
-    added = work.registry.owners.add(work.arn, work.owner, job.request.request_id)
+    added = work.registry.register(work.arn, work.owner, job.request.request_id)
     work.log("register", "added" if added else "already-registered")
     live = work.await_live(props.stage_names)
     if isinstance(live, Pending):

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ResourceError
 from ..timing import Deadline
 from .checks import Check, Checks
 from .lease import Lease, Status
@@ -25,6 +26,10 @@ from .owners import Owner, Owners
 from .requests import RequestRecord, Requests
 from .state import OwnerRecord, PoolRecord, RegistryState, StageRecord, read_state
 from .table import REQUESTS_PARTITION, Partition
+
+# Attempts at recording a FAILED answer while another invocation of the same request changes
+# its owner: each needs that invocation to have written in between.
+_DECISIONS = 3
 
 
 class Registry:
@@ -59,6 +64,14 @@ class Registry:
     def state(self) -> RegistryState:
         return read_state(self.partition)
 
+    def register(self, arn: str, owner: Owner, request_id: str) -> bool:
+        """Make ``owner`` a live owner of the pool for ``request_id``, unless that request was
+        answered already: an owner is never made live by a request whose (FAILED) answer is
+        recorded, whichever invocation of it comes late. False when nothing changed."""
+        return self.owners.add(
+            arn, owner, request_id, checks=[self.requests.unanswered(request_id)]
+        )
+
     def decide(
         self,
         request_id: str,
@@ -68,21 +81,28 @@ class Registry:
     ) -> Decision:
         """Record ``answer`` as the request's, unless one was recorded before; a FAILED answer
         takes back ``take_back`` (a pool and its owner) in the same transaction when this
-        request is the one that made that owner live. The answer to send: this one, or the one
-        recorded before."""
+        request is the one that made that owner live, and otherwise is recorded on condition
+        that it still is not (``register`` checks the other way round, so the two can never
+        cross). The answer to send: this one, or the one recorded before."""
+        if take_back is None:
+            if self.requests.record_answer(request_id, answer):
+                return Decision(answer, recorded=True)
+            return self._recorded_before(request_id, answer)
+        arn, owner = take_back
         record = self.requests.answer_action(request_id, answer)
-        if take_back is not None:
-            arn, owner = take_back
-            undo = self.owners.take_back_action(arn, owner, request_id)
-            codes = self.partition.transact([record, undo])
-            if codes is None:
-                return Decision(answer, recorded=True, taken_back=True)
-            if codes[0] == "ConditionalCheckFailed":
-                return self._recorded_before(request_id, answer)
-            # Only the owner's condition failed: not live, or made live by another request.
-        if self.partition.transact([record]) is None:
-            return Decision(answer, recorded=True)
-        return self._recorded_before(request_id, answer)
+        for _ in range(_DECISIONS):
+            for taking_back in (True, False):
+                other = (
+                    self.owners.take_back_action(arn, owner, request_id)
+                    if taking_back
+                    else self.owners.not_made_live_by(arn, owner, request_id)
+                )
+                codes = self.partition.transact([record, other])
+                if codes is None:
+                    return Decision(answer, recorded=True, taken_back=taking_back)
+                if codes[0] == "ConditionalCheckFailed":
+                    return self._recorded_before(request_id, answer)
+        raise ResourceError("the request's owner kept changing while its answer was recorded")
 
     def _recorded_before(self, request_id: str, answer: Mapping[str, Any]) -> Decision:
         recorded = self.requests.recorded_answer(request_id)

@@ -16,6 +16,7 @@ transaction): from then on the pool is on the authorizer exactly when it has a l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,10 +56,12 @@ class Owners:
     def __init__(self, partition: Partition) -> None:
         self.partition = partition
 
-    def add(self, arn: str, owner: Owner, request_id: str) -> bool:
-        """Make ``owner`` a live, unrefused owner of the pool, and the pool managed. False when
-        nothing changed: it is live already (and not refused), or ``request_id`` was handled
-        before (a replay)."""
+    def add(
+        self, arn: str, owner: Owner, request_id: str, *, checks: Sequence[dict[str, Any]] = ()
+    ) -> bool:
+        """Make ``owner`` a live, unrefused owner of the pool, and the pool managed, if
+        ``checks`` (ConditionCheck actions) hold. False when nothing changed: it is live already
+        (and not refused), ``request_id`` was handled before (a replay), or a check failed."""
         part = self.partition
         owner_write = part.update_action(
             owner_sk(arn, owner),
@@ -82,7 +85,7 @@ class Owners:
         managed = part.update_action(
             pool_sk(arn), "SET arn = :arn, managed = :true", {":arn": arn, ":true": True}
         )
-        if part.transact([owner_write, managed]) is None:
+        if part.transact([owner_write, managed, *checks]) is None:
             return True
         self._remember(arn, owner, request_id)
         return False
@@ -123,6 +126,14 @@ class Owners:
                 ":expires": _tombstone_expiry(),
             },
             condition="live = :true AND request_id = :request",
+        )
+
+    def not_made_live_by(self, arn: str, owner: Owner, request_id: str) -> dict[str, Any]:
+        """A ConditionCheck: ``owner`` is not live through ``request_id``."""
+        return self.partition.check_action(
+            owner_sk(arn, owner),
+            "NOT (live = :true AND request_id = :request)",
+            {":true": True, ":request": request_id},
         )
 
     def mark_refused(self, arn: str, owner: Owner, request_id: str, reason: str) -> None:

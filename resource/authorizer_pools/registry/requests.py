@@ -148,6 +148,22 @@ class Requests:
             condition="attempt = :next AND (attribute_not_exists(invoked) OR invoked < :next)",
         )
 
+    def unanswered(self, request_id: str) -> dict[str, Any]:
+        """A ConditionCheck: the request has no answer recorded yet."""
+        return self.partition.check_action(
+            request_sk(request_id), "attribute_not_exists(answer)", {}
+        )
+
+    def record_answer(self, request_id: str, answer: Mapping[str, Any]) -> bool:
+        """Record ``answer`` unless one was recorded before; False when one was."""
+        written = self.partition.update(
+            request_sk(request_id),
+            "SET answer = :answer",
+            {":answer": dict(answer)},
+            condition="attribute_not_exists(answer)",
+        )
+        return written is not None
+
     def answer_action(self, request_id: str, answer: Mapping[str, Any]) -> dict[str, Any]:
         """The write that records ``answer`` unless one was recorded before."""
         return self.partition.update_action(

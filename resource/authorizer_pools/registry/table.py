@@ -115,14 +115,14 @@ class Partition:
 
     def check_action(self, sk: str, condition: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """A ConditionCheck action for :meth:`transact`."""
-        return {
-            "ConditionCheck": {
-                "TableName": self.table,
-                "Key": self.key(sk),
-                "ConditionExpression": condition,
-                "ExpressionAttributeValues": codec.encode_all(values),
-            }
+        check: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self.key(sk),
+            "ConditionExpression": condition,
         }
+        if values:  # DynamoDB refuses an empty ExpressionAttributeValues
+            check["ExpressionAttributeValues"] = codec.encode_all(values)
+        return {"ConditionCheck": check}
 
     def transact(self, actions: Sequence[dict[str, Any]]) -> list[str] | None:
         """One TransactWriteItems: all of ``actions`` or none. None when it was written; else
