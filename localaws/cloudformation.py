@@ -119,7 +119,10 @@ class InProcessFunction:
         self.arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
         self._lock = threading.Lock()
 
-    def deliver(self, event: Mapping[str, Any]) -> InvocationResult:
+    def deliver(
+        self, event: Mapping[str, Any], *, qualifier: str | None = None
+    ) -> InvocationResult:
+        """One invocation; ``qualifier``: through that alias (its ARN in the context)."""
         with self._lock:
             saved = getattr(self.clock_module, "clock", None)
             if self.clock_module is not None:
@@ -133,6 +136,7 @@ class InProcessFunction:
                     region=self.region,
                     account_id=self.account_id,
                     time_scale=self.time_scale,
+                    qualifier=qualifier,
                 )
             finally:
                 if self.clock_module is not None:
@@ -282,7 +286,7 @@ class LocalCloudFormation:
     def phase(stack: Stack, status: str) -> None:
         """The stack's status, as CloudFormation records it."""
         stack.status = status
-        RECORDS.stack_status(stack.stack_id, status)
+        RECORDS.stack_status(stack.stack_id, status, time.time())
 
     def begin(self, event: Mapping[str, Any]) -> None:
         """CloudFormation's record as it sends ``event``: its resource in progress (a Delete of

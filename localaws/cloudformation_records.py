@@ -6,6 +6,7 @@ its custom resources, phase by phase, and answers the two reads a custom-resourc
 check a request against (CloudFormation API reference, ``DescribeStackResource`` and
 ``DescribeStacks``; user guide, "Stack status codes" and "Resource status codes"):
 
+- a stack's ``StackStatus`` and ``LastUpdatedTime`` (when its last update began);
 - a resource's ``ResourceType``, ``ResourceStatus`` (``CREATE_IN_PROGRESS`` while its Create is
   out, ``CREATE_COMPLETE`` / ``CREATE_FAILED`` after the answer; ``UPDATE_*``, ``DELETE_*``
   likewise), its current ``PhysicalResourceId`` (none before a Create's answer) and
@@ -50,6 +51,8 @@ class StackRecord:
     status: str
     created: float
     resources: dict[str, ResourceRecord] = field(default_factory=dict)
+    # When the stack's last update began (None: never updated).
+    last_updated: float | None = None
 
 
 class Records:
@@ -64,9 +67,12 @@ class Records:
         with self._lock:
             self._stacks[stack_id] = StackRecord(stack_id, name, status, now)
 
-    def stack_status(self, stack_id: str, status: str) -> None:
+    def stack_status(self, stack_id: str, status: str, now: float) -> None:
         with self._lock:
-            self._stacks[stack_id].status = status
+            stack = self._stacks[stack_id]
+            stack.status = status
+            if status == "UPDATE_IN_PROGRESS":
+                stack.last_updated = now
 
     def resource(
         self,
@@ -140,6 +146,10 @@ class Records:
                 ("StackId", stack.stack_id),
                 ("StackName", stack.name),
                 ("CreationTime", _timestamp(stack.created)),
+                (
+                    "LastUpdatedTime",
+                    None if stack.last_updated is None else _timestamp(stack.last_updated),
+                ),
                 ("StackStatus", stack.status),
             ]
         member = "".join(_element(name, value) for name, value in fields)

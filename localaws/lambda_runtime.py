@@ -484,13 +484,16 @@ def make_context(
     memory_mb: int = 128,
     request_id: str | None = None,
     time_scale: float = 1.0,
+    qualifier: str | None = None,
 ) -> LambdaContext:
-    """A context object like the runtime's, counting down ``timeout`` (model) seconds from now."""
+    """A context object like the runtime's, counting down ``timeout`` (model) seconds from now.
+    ``qualifier``: the alias or version invoked (the context's ARN then ends with it)."""
+    arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
     return LambdaContext(
         time_scale=time_scale,
         aws_request_id=request_id or str(uuid.uuid4()),
         deadline_ms=int((time.time() + timeout * time_scale) * 1000),
-        invoked_function_arn=f"arn:aws:lambda:{region}:{account_id}:function:{function_name}",
+        invoked_function_arn=f"{arn}:{qualifier}" if qualifier else arn,
         function_name=function_name,
         function_version="$LATEST",
         memory_limit_in_mb=str(memory_mb),
@@ -509,6 +512,7 @@ def invoke_in_process(
     account_id: str = "123456789012",
     memory_mb: int = 128,
     time_scale: float = 1.0,
+    qualifier: str | None = None,
 ) -> InvocationResult:
     """Call ``handler`` here, with a runtime-like context, JSON round-trips and log capture.
 
@@ -526,6 +530,7 @@ def invoke_in_process(
         account_id=account_id,
         memory_mb=memory_mb,
         time_scale=time_scale,
+        qualifier=qualifier,
     )
     event = json.loads(json.dumps(event))
     out, err = io.StringIO(), io.StringIO()

@@ -17,10 +17,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from conftest import REGISTRATION, World, log_lines, template_function
+from conftest import REGISTRATION, TIME_SCALE, World, log_lines, template_function
 
+from authorizer_pools.registry import Registry
+from authorizer_pools.request import parse
+from authorizer_pools.timing import Deadline
 from localaws.cloudformation import LambdaService, LocalCloudFormation, RequestType, Stack
 from localaws.lambda_runtime import InvocationResult
+from localaws.shared_api import REGISTRY_TABLE
 
 FORGED = "ForgedRequests"
 
@@ -53,6 +57,10 @@ def assert_refused(world: World, result: InvocationResult, event: Mapping[str, A
     (line,) = refused(result)
     assert forged_count(result) == 1
     return str(line["mismatch"])
+
+
+def registry_of(world: World) -> Registry:
+    return Registry(REGISTRY_TABLE, world.api.rest_api_id, world.api.authorizer_id, Deadline(1e18))
 
 
 @pytest.fixture
@@ -321,3 +329,70 @@ def test_every_legitimate_phase_of_a_stack_passes_the_check(world: World) -> Non
     assert cfn.stacks["tenant-acme"].status == "DELETE_COMPLETE"
     assert failed.status == "ROLLBACK_COMPLETE"
     assert world.owners() == {}
+
+
+def test_a_rollback_is_lenient_only_for_a_registration_the_failed_update_touched(
+    world: World,
+) -> None:
+    """During UPDATE_ROLLBACK_IN_PROGRESS CloudFormation may not have marked a resource in
+    progress when it sends its rollback Update, so one it updated in the failed update passes
+    as UPDATE_COMPLETE or UPDATE_FAILED too; one the update never touched does not."""
+    acme, other = world.tenant_pool("acme"), world.tenant_pool("offboarded")
+    cfn = world.cloudformation
+    stack = cfn.create_stack("tenant-acme", {REGISTRATION: world.registration(acme)})
+    cfn.update_stack("tenant-acme", {REGISTRATION: world.registration(acme, StageNames=["dev"])})
+    physical_id = stack.resources[REGISTRATION].physical_id
+    time.sleep(0.05)
+    cfn.phase(stack, "UPDATE_IN_PROGRESS")  # a later update, of another resource, fails
+    cfn.phase(stack, "UPDATE_ROLLBACK_IN_PROGRESS")
+    event = forge(
+        world,
+        "Update",
+        stack,
+        world.registration(other),
+        physical_id=physical_id,
+        old_properties=world.registration(acme, StageNames=["dev"]),
+    )
+
+    mismatch = assert_refused(world, invoke(world, event), event)
+
+    assert "UPDATE_COMPLETE" in mismatch
+    assert other not in world.owners()
+
+
+def test_a_continuation_is_honoured_only_with_its_requests_own_event(world: World) -> None:
+    """The nonce proves the function started a continuation; the event must still be the one
+    its request was first seen with, so that a nonce read somewhere changes nothing else."""
+    pool, victim = world.tenant_pool("acme"), world.tenant_pool("victim")
+    victims = world.create_tenant("tenant-victim", victim)
+    stack = world.cloudformation.new_stack("tenant-acme")
+    event = forge(world, "Create", stack, world.registration(pool))
+    world.cloudformation.begin(event)
+    request = parse(event)
+    requests = registry_of(world).requests
+    requests.seen(
+        request.request_id,
+        started=time.time() / TIME_SCALE,  # on the function's (compressed) clock
+        stack_id=request.stack_id,
+        logical_id=request.logical_id,
+        digest=request.digest,
+    )
+    nonce = requests.claim(request.request_id, 0)
+    assert nonce is not None
+    marker = {"AuthorizerPoolsContinuation": {"attempt": 1, "nonce": nonce}}
+    another = forge(
+        world,
+        "Delete",
+        victims,
+        world.registration(victim),
+        physical_id=victims.resources[REGISTRATION].physical_id,
+    )
+    forged = {**another, "RequestId": event["RequestId"], **marker}
+
+    mismatch = assert_refused(world, invoke(world, forged), forged)
+
+    assert "another event" in mismatch
+    assert world.owners() == {victim: [f"tenant-victim/{REGISTRATION}"]}
+    honoured = invoke(world, {**event, **marker})
+    assert refused(honoured) == []
+    assert world.owners()[pool] == [f"tenant-acme/{REGISTRATION}"]

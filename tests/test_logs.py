@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -92,3 +93,15 @@ def test_a_step_is_one_structured_line_naming_stack_logical_id_and_outcome(
         "logicalId": "TenantPoolRegistration",
         "api": "a1b2c3d4e5",
     }
+
+
+def test_a_continuations_nonce_is_never_logged() -> None:
+    """crhelper logs the whole event at DEBUG, continuation marker included: with the request's
+    id, the nonce would let its reader start the request's next continuation."""
+    marker = {"AuthorizerPoolsContinuation": {"attempt": 2, "nonce": "Zm9vYmFyYmF6"}}
+    assert logs.redact({"RequestId": "r", **marker}) == {
+        "RequestId": "r",
+        "AuthorizerPoolsContinuation": {"attempt": 2, "nonce": "<redacted>"},
+    }
+    assert "Zm9vYmFyYmF6" not in logs.redact(str(marker))
+    assert "Zm9vYmFyYmF6" not in logs.redact(json.dumps(marker))

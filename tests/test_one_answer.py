@@ -21,8 +21,11 @@ from support.crashes import Crasher, registry_write
 from support.waiting import busy_for, on_continuation, settled
 
 from authorizer_pools import aws, convergence
+from authorizer_pools.registry import Registry
+from authorizer_pools.timing import Deadline
 from localaws.cloudformation import LambdaService, LocalCloudFormation
 from localaws.routes import RequestInfo
+from localaws.shared_api import REGISTRY_TABLE
 
 MARKER = "AuthorizerPoolsContinuation"
 THROTTLED = (
@@ -308,3 +311,20 @@ def test_an_update_whose_first_invocation_died_never_leaves_its_new_pool_trusted
         assert new not in world.owners(), "B's owner is live after FAILED"
         assert world.gone_everywhere(new), "B is still trusted after FAILED"
     assert world.live_everywhere(old) or update.status == "SUCCESS"
+
+
+def test_a_dead_invocations_late_call_never_holds_its_retrys_lease(world: World) -> None:
+    """Lambda's retry of an invocation may carry the same aws_request_id: the holder is each
+    invocation's own (the request, the invocation and a token), so the dead one's renewal,
+    landing late, matches nothing."""
+    registry = Registry(
+        REGISTRY_TABLE, world.api.rest_api_id, world.api.authorizer_id, Deadline(1e18)
+    )
+    dead, retry = "request/invocation/0a1b", "request/invocation/2c3d"
+    now = time.time()
+    assert registry.lease.take(dead, now, now + 1)
+    assert registry.lease.take(retry, now + 2, now + 60)  # the dead one's lease ran out
+
+    assert not registry.lease.renew(dead, now + 120)
+    assert registry.lease.bump(dead) is None
+    assert registry.lease.status(consistent=True).worker_until == pytest.approx(now + 60, abs=1)

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import World, log_lines
+from conftest import REGISTRATION, World, log_lines
 from template_model import ROOT
 from test_logging import run_lifecycle
 from test_verify import scheduled_run
@@ -49,8 +49,8 @@ def blocks(language: str) -> list[str]:
 def real_lines(
     world: World, aws_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> list[dict[str, Any]]:
-    """Lines of a Create and a Delete in a Lambda-like process, a FAILED Create, and a
-    scheduled run that repairs drift."""
+    """Lines of a Create and a Delete in a Lambda-like process, a FAILED Create, a scheduled
+    run that repairs drift, and an invoke that was not CloudFormation's."""
     lifecycle = run_lifecycle(world, {**aws_environment, "LOG_LEVEL": "INFO"})
     lines = [line for exchange in lifecycle.exchanges for line in log_lines(exchange.logs)]
     refused = world.create_tenant(
@@ -58,9 +58,17 @@ def real_lines(
     )
     lines += [line for exchange in refused.exchanges for line in log_lines(exchange.logs)]
     pool = world.tenant_pool("globex")
-    world.create_tenant("tenant-globex", pool)
+    globex = world.create_tenant("tenant-globex", pool)
     world.remove_behind_the_registrys_back(pool)
     lines += log_lines(scheduled_run(world, monkeypatch).logs)
+    forged = world.cloudformation.build_event(
+        "Delete",
+        globex,
+        REGISTRATION,
+        world.registration(pool),
+        physical_id=globex.resources[REGISTRATION].physical_id,
+    )
+    lines += log_lines(world.cloudformation.function.deliver(forged).logs)
     return lines
 
 

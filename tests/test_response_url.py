@@ -91,6 +91,17 @@ def test_the_china_partition_has_its_own_domain() -> None:
             "expired",
         ),
         (f"https://{BUCKET}.s3.amazonaws.com/{KEY}?{SIGV4}&X-Amz-Date=20260101T000000Z", "repeats"),
+        (
+            f"https://{BUCKET}.s3.amazonaws.com/{KEY}?AWSAccessKeyId=A&Expires=1{'0' * 400}"
+            "&Signature=x",
+            "Expires is malformed",
+        ),
+        (
+            f"https://{BUCKET}.s3.amazonaws.com/{KEY}?AWSAccessKeyId=A&Expires={int(NOW) + 10**7}"
+            "&Signature=x",
+            "further away",
+        ),
+        (f"https://{BUCKET}.s3.amazonaws.com/{KEY}?{SIGV4.replace('=7200', '=9' * 400)}", "X-Amz"),
         ("", "missing"),
         ("not a url at all", "scheme"),
     ],

@@ -22,7 +22,7 @@ from conftest import REGISTRATION, World, log_lines, template_function
 
 from authorizer_pools import cli
 from localaws import dynamodb_ext
-from localaws.cloudformation import LambdaService, LocalCloudFormation
+from localaws.cloudformation import InProcessFunction, LambdaService, LocalCloudFormation
 from localaws.shared_api import REGISTRY_TABLE
 
 # Past every tombstone's expiry (a week), as DynamoDB's TTL process sees it some day.
@@ -69,7 +69,7 @@ def test_time_never_deletes_a_live_owner(world: World) -> None:
     world.create_tenant("tenant-globex", globex)
     # Everything that only notes a request on a live owner: a replayed Create, a StageNames-only
     # Update, an update rolled back to the same pool.
-    world.cloudformation.deliver(stack.exchanges[0].event, stack)
+    world.cloudformation.function.deliver(dict(stack.exchanges[0].event))
     world.cloudformation.update_stack(
         "tenant-acme", {REGISTRATION: world.registration(acme, StageNames=["prod", "dev"])}
     )
@@ -216,8 +216,10 @@ def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
 def scheduled_run(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
     """What template.yaml's schedule sends: EventBridge's scheduled event, to the registrar
     configured for this world's API."""
+    function = world.cloudformation.function
+    assert isinstance(function, InProcessFunction)
     with monkeypatch.context():
-        result = world.cloudformation.function.deliver(
+        result = function.deliver(
             {
                 "version": "0",
                 "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
@@ -228,7 +230,8 @@ def scheduled_run(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
                 "region": "us-east-1",
                 "resources": ["arn:aws:events:us-east-1:123456789012:rule/registrar-repair"],
                 "detail": {},
-            }
+            },
+            qualifier="repair",  # the schedule invokes the repair alias
         )
     assert result.ok, result.error
     return result
@@ -347,3 +350,22 @@ def test_a_registry_written_by_the_previous_version_keeps_working(world: World) 
     )
     assert delete.status == "SUCCESS", delete.reason
     assert serves_exactly(world, globex)
+
+
+def test_a_scheduled_event_that_did_not_come_through_the_repair_alias_is_refused(
+    world: World,
+) -> None:
+    """Only the schedule's rule may invoke the repair alias; anyone with lambda:InvokeFunction
+    on the ServiceToken could otherwise make the function spend the account's API Gateway
+    calls as often as they like."""
+    function = world.cloudformation.function
+    assert isinstance(function, InProcessFunction)
+
+    result = function.deliver(
+        {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    )
+
+    assert result.ok
+    assert result.payload == {"outcome": "refused"}
+    assert '"ForgedRequests": 1' in result.logs
+    assert not [call for call in world.calls() if call.service == "apigateway"]

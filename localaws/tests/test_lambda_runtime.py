@@ -88,8 +88,28 @@ PROBE = textwrap.dedent(
 
 SENDER = textwrap.dedent(
     """
+    import http.client
+    import json
+    import os
+    import ssl
+    from urllib.parse import urlsplit
+
     import boto3
-    from crhelper.utils import _send_response
+
+
+    def _send_response(url, body):
+        # S3 is at AWS_ENDPOINT_URL_S3 here; the bucket's host goes in the Host header.
+        target, endpoint = urlsplit(url), urlsplit(os.environ["AWS_ENDPOINT_URL_S3"])
+        payload = json.dumps(body).encode()
+        connection = http.client.HTTPSConnection(
+            endpoint.hostname, endpoint.port, context=ssl.create_default_context()
+        )
+        connection.request(
+            "PUT", f"{target.path}?{target.query}", body=payload,
+            headers={"Host": target.hostname, "content-type": "",
+                     "content-length": str(len(payload))},
+        )
+        connection.getresponse().read()
 
 
     def handler(event, context):
@@ -347,7 +367,11 @@ def test_a_child_talks_to_local_aws_and_answers_over_https(code_dir: Path) -> No
             "RequestId": request_id,
             "LogicalResourceId": "TenantPool",
         }
-        environment = {**aws.env(), "SSL_CERT_FILE": receiver.ca_file}
+        environment = {
+            **aws.env(),
+            "SSL_CERT_FILE": receiver.ca_file,
+            "AWS_ENDPOINT_URL_S3": receiver.endpoint_url,
+        }
         result = invoke(config(code_dir, handler="sender.handler", environment=environment), event)
         assert result.ok, result.logs
         answer = receiver.wait_for(request_id, timeout=10)

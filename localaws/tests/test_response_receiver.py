@@ -17,15 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 
-# crhelper's own sender, unmodified; its typing stubs leave the private name out.
-from crhelper.utils import _send_response  # type: ignore[attr-defined]
-
 from localaws.response_receiver import ResponseReceiver, validate_answer
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/tenant-a/0f7d2d4c"
 LOGICAL_ID = "TenantPool"
 URL_SHAPE = re.compile(
-    r"^https://localhost:\d+/cloudformation-custom-resource-response-useast1/"
+    r"^https://cloudformation-custom-resource-response-useast1\.s3\.amazonaws\.com/"
     r"arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/tenant-a/0f7d2d4c"
     r"%7CTenantPool%7C(?P<request>[0-9a-f-]+)"
     r"\?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=\d{8}T\d{6}Z&X-Amz-Expires=7200"
@@ -63,18 +60,25 @@ def answer(request_id: str, **changes: Any) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not ...}
 
 
-def put(url: str, body: bytes, method: str = "PUT") -> int:
-    """Send like crhelper does: HTTPSConnection with the default context."""
-    parts = urlsplit(url)
+def put(
+    receiver: ResponseReceiver, url: str, body: bytes, method: str = "PUT", host: str = ""
+) -> int:
+    """Send as an S3 client pointed at the receiver (``AWS_ENDPOINT_URL_S3``) does: to the
+    endpoint, with the URL's host in the Host header, the default TLS context."""
+    parts, endpoint = urlsplit(url), urlsplit(receiver.endpoint_url)
     connection = http.client.HTTPSConnection(
-        parts.netloc, context=ssl.create_default_context(), timeout=10
+        str(endpoint.hostname), endpoint.port, context=ssl.create_default_context(), timeout=10
     )
     try:
         connection.request(
             method,
             f"{parts.path}?{parts.query}",
             body=body,
-            headers={"content-type": "", "content-length": str(len(body))},
+            headers={
+                "Host": host or str(parts.hostname),
+                "content-type": "",
+                "content-length": str(len(body)),
+            },
         )
         return connection.getresponse().status
     finally:
@@ -97,9 +101,10 @@ def test_urls_look_pre_signed_with_a_fresh_secret_each(receiver: ResponseReceive
     assert signatures[1] not in repr(receiver.issued(request_id))
 
 
-def test_crhelpers_own_sender_delivers_a_valid_answer(trusted: ResponseReceiver) -> None:
+def test_a_put_through_the_endpoint_delivers_a_valid_answer(trusted: ResponseReceiver) -> None:
     request_id = "7c1e2d3f-0000-4000-8000-000000000001"
-    _send_response(new_url(trusted, request_id), answer(request_id, Data={"PoolCount": "2"}))
+    body = json.dumps(answer(request_id, Data={"PoolCount": "2"})).encode()
+    assert put(trusted, new_url(trusted, request_id), body) == 200
     received = trusted.wait_for(request_id, timeout=10)
     assert received.valid, received.problems
     assert received.status == "SUCCESS"
@@ -110,9 +115,9 @@ def test_crhelpers_own_sender_delivers_a_valid_answer(trusted: ResponseReceiver)
 def test_every_answer_is_kept_so_duplicates_show(trusted: ResponseReceiver) -> None:
     request_id = "7c1e2d3f-0000-4000-8000-000000000002"
     url = new_url(trusted, request_id)
-    assert put(url, json.dumps(answer(request_id)).encode()) == 200
+    assert put(trusted, url, json.dumps(answer(request_id)).encode()) == 200
     failed = answer(request_id, Status="FAILED", Reason="late timer")
-    assert put(url, json.dumps(failed).encode()) == 200
+    assert put(trusted, url, json.dumps(failed).encode()) == 200
     assert [a.status for a in trusted.answers(request_id)] == ["SUCCESS", "FAILED"]
     assert trusted.wait_for(request_id, timeout=1).status == "SUCCESS"
 
@@ -121,10 +126,37 @@ def test_puts_to_urls_not_issued_and_other_methods_are_refused(trusted: Response
     request_id = "7c1e2d3f-0000-4000-8000-000000000003"
     url = new_url(trusted, request_id)
     forged = url[:-64] + "0" * 64
-    assert put(forged, json.dumps(answer(request_id)).encode()) == 403
-    assert put(url, b"", method="GET") == 405
+    assert put(trusted, forged, json.dumps(answer(request_id)).encode()) == 403
+    assert put(trusted, url, b"", method="GET") == 405
     assert trusted.answers(request_id) == []
     assert [(r.method, r.status) for r in trusted.rejected()] == [("PUT", 403), ("GET", 405)]
+
+
+def test_a_put_to_another_host_or_an_expired_url_is_refused_as_s3_would(
+    trusted: ResponseReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id = "7c1e2d3f-0000-4000-8000-000000000006"
+    url = new_url(trusted, request_id)
+    body = json.dumps(answer(request_id)).encode()
+    assert put(trusted, url, body, host="localhost") == 403
+    monkeypatch.setattr("localaws.response_receiver.time.time", lambda: 4_000_000_000.0)
+    assert put(trusted, url, body) == 403
+    assert trusted.answers(request_id) == []
+    assert [r.reason for r in trusted.rejected()] == [
+        "PUT to another bucket's host",
+        "Request has expired",
+    ]
+
+
+def test_a_sigv2_url_carries_no_signing_time_and_is_taken_too(trusted: ResponseReceiver) -> None:
+    request_id = "7c1e2d3f-0000-4000-8000-000000000007"
+    url = trusted.response_url(
+        request_id, stack_id=STACK_ID, logical_resource_id=LOGICAL_ID, signature_version=2
+    )
+    assert "X-Amz-Date" not in url
+    assert "&Expires=" in url
+    assert put(trusted, url, json.dumps(answer(request_id)).encode()) == 200
+    assert trusted.wait_for(request_id, timeout=10).valid
 
 
 def test_wait_for_names_the_request_it_timed_out_on(trusted: ResponseReceiver) -> None:
@@ -135,7 +167,7 @@ def test_wait_for_names_the_request_it_timed_out_on(trusted: ResponseReceiver) -
 def test_an_invalid_answer_is_recorded_with_its_problems(trusted: ResponseReceiver) -> None:
     request_id = "7c1e2d3f-0000-4000-8000-000000000004"
     bad = answer(request_id, Status="FAILED", Reason="", PhysicalResourceId="")
-    assert put(new_url(trusted, request_id), json.dumps(bad).encode()) == 200
+    assert put(trusted, new_url(trusted, request_id), json.dumps(bad).encode()) == 200
     received = trusted.wait_for(request_id, timeout=10)
     assert not received.valid
     assert any("Reason is required" in p for p in received.problems)
@@ -206,9 +238,12 @@ def test_a_client_that_does_not_trust_the_ca_is_refused() -> None:
     with ResponseReceiver() as receiver:
         request_id = "7c1e2d3f-0000-4000-8000-000000000005"
         parts = urlsplit(new_url(receiver, request_id))
+        endpoint = urlsplit(receiver.endpoint_url)
         # Well-formed, but not the CA that signed this server.
         untrusting = ssl.create_default_context(cadata=trustme.CA().cert_pem.bytes().decode())
-        connection = http.client.HTTPSConnection(parts.netloc, context=untrusting, timeout=10)
+        connection = http.client.HTTPSConnection(
+            str(endpoint.hostname), endpoint.port, context=untrusting, timeout=10
+        )
         with pytest.raises(ssl.SSLCertVerificationError):
             connection.request("PUT", parts.path, body=b"{}")
         connection.close()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -143,45 +144,71 @@ def _record(
     url: ResponseUrl,
 ) -> RequestRecord | None:
     """The request's record once the request is shown to be CloudFormation's (or one of the
-    function's own continuations of it); None when it is not."""
+    function's own continuations of it); None when it is not. Raises :class:`RetryLater` when
+    that cannot be told now."""
     try:
         if request.continuation is not None:
-            found = requests.get(request.request_id)
-            attempt = request.continuation.attempt
-            if found is None or not found.honours(attempt, request.continuation.nonce):
-                _refuse(request, "a continuation the function did not start")
-                return None
-            if found.invoked < attempt == found.attempt:
-                # It arrived: a retry of its claimant need not start it again.
-                requests.invoked(request.request_id, attempt)
-            return found
-        verdict = caller.verify(request, settings, invocation.deadline)
-        if not verdict.matches:
-            earlier = requests.get(request.request_id)
-            if (
-                earlier is not None
-                and earlier.answer is not None
-                and (
-                    earlier.stack_id,
-                    earlier.logical_id,
-                )
-                == (request.stack_id, request.logical_id)
-            ):
-                # A delivery of a request CloudFormation already has its answer for.
-                logs.step(request, "verify", "answered-before", mismatch=verdict.mismatch)
-            else:
-                _refuse(request, str(verdict.mismatch))
-            return None
-        return requests.seen(
-            request.request_id,
-            started=_began(verdict.began_at, url),
-            stack_id=request.stack_id,
-            logical_id=request.logical_id,
-            rollback=verdict.rollback,
-        )
+            return _continued(request, request.continuation, requests)
+        return _cloudformations(request, settings, requests, invocation, url)
     except (ClientError, ResourceError, caller.Unverifiable) as error:
         logs.step(request, "record", "unreadable", level=logging.ERROR, reason=error)
         raise RetryLater(str(error)) from error
+
+
+def _continued(
+    request: Request, continuation: Continuation, requests: Requests
+) -> RequestRecord | None:
+    """A continuation is honoured only with the nonce its request's record holds for its
+    number, and only carrying the event its request was first seen with."""
+    found = requests.get(request.request_id)
+    attempt = continuation.attempt
+    if found is None or not found.honours(attempt, continuation.nonce):
+        _refuse(request, "a continuation the function did not start")
+        return None
+    if found.digest != request.digest:
+        _refuse(request, "a continuation carrying another event than its request's")
+        return None
+    if found.invoked < attempt == found.attempt:
+        # It arrived: a retry of its claimant need not start it again.
+        requests.invoked(request.request_id, attempt)
+    return found
+
+
+def _cloudformations(
+    request: Request,
+    settings: Settings,
+    requests: Requests,
+    invocation: Invocation,
+    url: ResponseUrl,
+) -> RequestRecord | None:
+    """CloudFormation's own delivery (or Lambda's retry or duplicate of it): checked with
+    CloudFormation, then noted."""
+    verdict = caller.verify(request, settings, invocation.deadline)
+    if not verdict.matches:
+        earlier = requests.get(request.request_id)
+        ours = earlier is not None and (earlier.stack_id, earlier.logical_id) == (
+            request.stack_id,
+            request.logical_id,
+        )
+        if ours and earlier is not None and earlier.answer is not None:
+            # A delivery of a request CloudFormation already has its answer for.
+            logs.step(request, "verify", "answered-before", mismatch=verdict.mismatch)
+        else:
+            _refuse(request, str(verdict.mismatch))
+        return None
+    record = requests.seen(
+        request.request_id,
+        started=_began(verdict.began_at, url),
+        stack_id=request.stack_id,
+        logical_id=request.logical_id,
+        digest=request.digest,
+        rollback=verdict.rollback,
+    )
+    if record.digest != request.digest:
+        # The request id of another event, reused: not that request.
+        _refuse(request, "another event under a request id already seen")
+        return None
+    return record
 
 
 def _refuse(request: Request, mismatch: str) -> None:
@@ -300,7 +327,9 @@ def _work(
         request,
         case.parsed,
         settings,
-        holder=f"{request.request_id}/{invocation.aws_request_id}",
+        # Lambda's retry of an invocation may carry the same aws_request_id: the holder is this
+        # invocation's alone, so that a dead predecessor's late call matches no lease of ours.
+        holder=f"{request.request_id}/{invocation.aws_request_id}/{uuid.uuid4().hex[:12]}",
         deadline=Deadline(timing.clock.monotonic() + min(until_handover, until_give_up)),
         rollback=record.rollback,
     )

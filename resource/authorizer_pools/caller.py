@@ -14,7 +14,8 @@ API reference) and the event must match it:
   ======  =================================================================================
   Create  ``CREATE_IN_PROGRESS``
   Update  ``UPDATE_IN_PROGRESS`` with the same physical id (during ``UPDATE_ROLLBACK_IN_PROGRESS``,
-          the rollback, also ``UPDATE_FAILED`` or ``UPDATE_COMPLETE``)
+          the rollback, also ``UPDATE_FAILED`` or ``UPDATE_COMPLETE``, when the resource
+          changed since the stack's update began: one the update touched)
   Delete  ``DELETE_IN_PROGRESS`` with the same physical id; ``CREATE_FAILED`` with it while the
           stack rolls back or is deleted (a Delete after a failed Create); or, while the stack
           cleans up after an update (``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS``,
@@ -119,7 +120,12 @@ def verify(request: Request, settings: Settings, deadline: Deadline) -> Verdict:
 
 
 def _judge(request: Request, resource: _Resource, deadline: Deadline) -> Verdict:
-    status, same_id = resource.status, resource.physical_id == request.physical_id
+    status = resource.status
+    # CloudFormation may hold no physical id for a resource whose Create never answered (it
+    # timed out): a Delete of it can only reach this stack's and logical id's own owners.
+    same_id = resource.physical_id == request.physical_id or (
+        request.type == "Delete" and not resource.physical_id
+    )
 
     def verdict(mismatch: str | None, stack_status: str | None = None) -> Verdict:
         return Verdict(mismatch, stack_status, resource.last_updated, resource.resource_type)
@@ -127,15 +133,22 @@ def _judge(request: Request, resource: _Resource, deadline: Deadline) -> Verdict
     shown = f"{status} with {'this' if same_id else 'another'} physical id"
     if request.type == "Create":
         return verdict(None if status == "CREATE_IN_PROGRESS" else f"the resource is {status}")
-    stack_status = _stack_status(request, deadline)
-    phase = f"the resource is {shown}, the stack {stack_status}"
+    stack = _stack(request, deadline)
+    phase = f"the resource is {shown}, the stack {stack.status}"
     if request.type == "Update":
-        in_rollback = stack_status == ROLLBACK and status in (
-            "UPDATE_FAILED",
-            "UPDATE_COMPLETE",
+        # In a rollback, CloudFormation may not have marked the resource in progress yet; one
+        # the failed update touched changed after that update began, one it did not, before.
+        touched = (
+            resource.last_updated is not None
+            and stack.update_began is not None
+            and resource.last_updated >= stack.update_began
+        )
+        in_rollback = (
+            stack.status == ROLLBACK and status in ("UPDATE_FAILED", "UPDATE_COMPLETE") and touched
         )
         matches = same_id and (status == "UPDATE_IN_PROGRESS" or in_rollback)
-        return verdict(None if matches else phase, stack_status)
+        return verdict(None if matches else phase, stack.status)
+    stack_status = stack.status
     deleting = same_id and status == "DELETE_IN_PROGRESS"
     after_failed_create = (
         same_id and status == "CREATE_FAILED" and stack_status in _FAILED_CREATE_PHASES
@@ -170,7 +183,14 @@ def _describe_resource(request: Request, deadline: Deadline) -> _Resource | None
     )
 
 
-def _stack_status(request: Request, deadline: Deadline) -> str:
+@dataclass(frozen=True)
+class _Stack:
+    status: str
+    # When its last update began (DescribeStacks' LastUpdatedTime), if it was ever updated.
+    update_began: float | None
+
+
+def _stack(request: Request, deadline: Deadline) -> _Stack:
     try:
         found = retries.call(
             "DescribeStacks",
@@ -182,4 +202,10 @@ def _stack_status(request: Request, deadline: Deadline) -> str:
     except AwsCallFailed as error:
         raise Unverifiable(str(error)) from error
     stacks = found.get("Stacks", [])
-    return str(stacks[0].get("StackStatus", "")) if stacks else ""
+    if not stacks:
+        return _Stack("", None)
+    updated = stacks[0].get("LastUpdatedTime")
+    return _Stack(
+        str(stacks[0].get("StackStatus", "")),
+        updated.timestamp() if isinstance(updated, datetime) else None,
+    )

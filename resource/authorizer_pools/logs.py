@@ -1,9 +1,10 @@
-"""Logging: one JSON line per step, and no pre-signed URL in any line.
+"""Logging: one JSON line per step, and no secret in any line.
 
 crhelper formats records as JSON (``json_logging=True``) and, at DEBUG, logs the whole event and
 the URL it answers to. That ResponseURL is a pre-signed S3 URL, a secret: anyone holding it can
-answer for the stack. A filter on crhelper's loggers and on every root handler cuts the query
-string (the signature) out of any such URL before a record is written, at any level.
+answer for the stack; and a continuation's event carries its nonce. A filter on crhelper's
+loggers and on every root handler cuts the query string (the signature) out of any such URL,
+and every nonce, before a record is written, at any level.
 """
 
 from __future__ import annotations
@@ -25,15 +26,22 @@ _SIGNED_URL = re.compile(
     re.IGNORECASE,
 )
 _REDACTED = r"\1?<redacted>"
+# A continuation's nonce (``request.CONTINUATION_MARKER``), as crhelper's DEBUG line of the event
+# shows it: with the request's id it would let its reader start the request's next continuation.
+_NONCE = re.compile(r"""(['"]nonce['"]\s*:\s*['"])[^'"]*""")
+NONCE_KEY = "nonce"
 _LOGGERS_THAT_SEE_THE_URL = ("crhelper", "crhelper.resource_helper", "crhelper.utils")
 
 
 def redact(value: object) -> Any:
-    """``value`` with the query of every signed URL in it removed (strings, dicts, lists)."""
+    """``value`` with the query of every signed URL and every continuation nonce in it removed
+    (strings, dicts, lists)."""
     if isinstance(value, str):
-        return _SIGNED_URL.sub(_REDACTED, value)
+        return _NONCE.sub(r"\1<redacted>", _SIGNED_URL.sub(_REDACTED, value))
     if isinstance(value, Mapping):
-        return {key: redact(item) for key, item in value.items()}
+        return {
+            key: "<redacted>" if key == NONCE_KEY else redact(item) for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return type(value)(redact(item) for item in value)
     return value

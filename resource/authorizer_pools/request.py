@@ -14,6 +14,8 @@ adds when it invokes itself: its number and the nonce the request's record holds
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,6 +82,13 @@ class Request:
     # The event as CloudFormation sent it (without the continuation's marker): what a
     # continuation carries on. Only ``continuation.start`` reads it.
     event: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def digest(self) -> str:
+        """What the event says, in short: CloudFormation's deliveries of one request (and the
+        function's continuations of it) all carry this same event."""
+        canonical = json.dumps(self.event, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     @property
     def attempt(self) -> int:

@@ -135,7 +135,7 @@ def _signature(query: str, now: float) -> tuple[float, float | None]:
         try:
             signed_at = float(calendar.timegm(time.strptime(given["X-Amz-Date"], "%Y%m%dT%H%M%SZ")))
             validity = int(given["X-Amz-Expires"])
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             raise UrlRefused("ResponseURL's X-Amz-Date or X-Amz-Expires is malformed") from error
         if not 0 < validity <= _LONGEST_VALIDITY:
             raise UrlRefused("ResponseURL's X-Amz-Expires is out of S3's range")
@@ -147,8 +147,10 @@ def _signature(query: str, now: float) -> tuple[float, float | None]:
     if all(given.get(name) for name in _SIGV2):
         try:
             expires_at = float(int(given["Expires"]))
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             raise UrlRefused("ResponseURL's Expires is malformed") from error
+        if expires_at > now + _LONGEST_VALIDITY + _CLOCK_SKEW:
+            raise UrlRefused("ResponseURL's Expires is further away than a pre-signed URL lives")
         _require_unexpired(expires_at, now)
         return expires_at, None
     raise UrlRefused("ResponseURL is not pre-signed")

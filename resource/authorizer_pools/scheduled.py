@@ -1,10 +1,15 @@
 """The scheduled run: repair without events.
 
-template.yaml's schedule invokes the function with EventBridge's scheduled event. The run is
-the same convergence a tenant's request runs, verifying what every stage's deployment serves
-(GetExport), for the authorizer the registrar was deployed for. When nothing drifted it makes no
-deployment and a few reads. When another worker holds the lease it does nothing: that worker
-converges too.
+template.yaml's schedule invokes the function with EventBridge's scheduled event, through the
+function's ``repair`` alias: only EventBridge's rule may invoke that alias (its resource-based
+policy), while tenant pipelines hold ``lambda:InvokeFunction`` on the unqualified function
+only. A scheduled event that did not come through the alias is anyone's, and is refused
+(``ForgedRequests``): each run costs the account's API Gateway calls.
+
+The run is the same convergence a tenant's request runs, verifying what every stage's deployment
+serves (GetExport), for the authorizer the registrar was deployed for. When nothing drifted it
+makes no deployment and a few reads. When another worker holds the lease it does nothing: that
+worker converges too.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import convergence
+from . import convergence, metrics
 from .registry import Registry
 from .settings import Settings
 from .timing import Deadline
@@ -20,7 +25,21 @@ from .timing import Deadline
 logger = logging.getLogger("authorizer_pools")
 
 
+# template.yaml's RepairAlias.
+REPAIR_ALIAS = "repair"
+
+
 def run(context: Any) -> dict[str, object]:
+    if not str(context.invoked_function_arn).endswith(f":{REPAIR_ALIAS}"):
+        logger.warning(
+            {
+                "step": "scheduled",
+                "outcome": "refused",
+                "mismatch": f"not invoked through the {REPAIR_ALIAS} alias, as the schedule is",
+            }
+        )
+        metrics.emit({metrics.FORGED_REQUESTS: 1})
+        return {"outcome": "refused"}
     settings = Settings.load(context.invoked_function_arn)
     deadline = Deadline.from_context(context)
     registry = Registry(

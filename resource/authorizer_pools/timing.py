@@ -48,9 +48,8 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-# Time kept back from the Lambda deadline for the answer itself: building it, and crhelper's
-# PUT to the ResponseURL, which it retries. crhelper's own timer answers "Execution timed out"
-# 0.5 s before the deadline; we stop well before that so the reason names the call that failed.
+# Time kept back from the Lambda deadline for the answer itself: recording it, and its PUT to
+# the ResponseURL (``delivery``: a few bounded tries).
 ANSWER_RESERVE_SECONDS = 5.0
 
 

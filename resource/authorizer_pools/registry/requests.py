@@ -8,7 +8,9 @@ believes:
 - *working*, continuation ``attempt`` (0: CloudFormation's own delivery). ``seen`` makes it on
   first sight, with ``started`` (when the request began: the earliest of the first sight,
   CloudFormation's record of the resource and the ResponseURL's signing time; the give-up
-  counts from it, whichever invocation works) and the stack and logical id it was seen for.
+  counts from it, whichever invocation works), the stack and logical id it was seen for, and
+  the digest of its event: a delivery or continuation carrying another event under the same
+  request id is not that request.
 - *handing over* to continuation ``attempt + 1``: ``claim`` moves ``attempt`` from n to n + 1
   (only the holder of n can, and only while no answer is recorded), writing a fresh nonce for it
   in ``nonces`` *before* the Invoke that starts it. A continuation is honoured only when it
@@ -57,6 +59,9 @@ class RequestRecord:
     logical_id: str = ""
     # CloudFormation was rolling the stack back when the request was first seen.
     rollback: bool = False
+    # ``Request.digest`` of the event first seen: every later delivery and continuation of the
+    # request carries the same event, and nothing else is honoured.
+    digest: str = ""
 
     @property
     def started(self) -> float:
@@ -85,6 +90,7 @@ class Requests:
         started: float,
         stack_id: str,
         logical_id: str,
+        digest: str,
         rollback: bool = False,
     ) -> RequestRecord:
         """Note the request (what the first note says stays) and return its state."""
@@ -94,6 +100,7 @@ class Requests:
             "attempt = if_not_exists(attempt, :zero), "
             "stack_id = if_not_exists(stack_id, :stack), "
             "logical_id = if_not_exists(logical_id, :logical), "
+            "event_digest = if_not_exists(event_digest, :digest), "
             "nonces = if_not_exists(nonces, :none), "
             "in_rollback = if_not_exists(in_rollback, :rollback), "
             "expires_at = if_not_exists(expires_at, :expires)",
@@ -104,6 +111,7 @@ class Requests:
                 ":rollback": rollback,
                 ":stack": stack_id,
                 ":logical": logical_id,
+                ":digest": digest,
                 ":expires": _expiry(),
             },
             returns=True,
@@ -194,6 +202,7 @@ def _record(item: Mapping[str, Any]) -> RequestRecord:
         stack_id=str(item.get("stack_id", "")),
         logical_id=str(item.get("logical_id", "")),
         rollback=item.get("in_rollback") is True,
+        digest=str(item.get("event_digest", "")),
     )
 
 
