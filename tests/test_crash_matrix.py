@@ -31,8 +31,8 @@ from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
 from localaws.response_receiver import ReceivedAnswer
 from localaws.routes import RequestInfo
 
-# Slower than the other tests' 0.1 would be too slow: a give-up here takes 480 model s.
-SCALE = 0.05
+# Faster than the other tests' 0.1: a give-up here takes 480 model s.
+SCALE = 0.03
 FUNCTION_TIMEOUT = 60.0
 Scenario = Literal["quiet", "busy", "give-up"]
 SERVICE_TIMEOUT = {"quiet": 600, "busy": 600, "give-up": 600}

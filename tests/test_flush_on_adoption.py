@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import World
+from support.verification import scheduled_run
 from test_faults import OUTAGE_MESSAGE
-from test_verify import scheduled_run
 
 
 def test_a_removal_adopted_by_the_scheduled_run_is_never_flushed(
@@ -36,7 +36,7 @@ def test_a_removal_adopted_by_the_scheduled_run_is_never_flushed(
     # The shared API's pipeline deploys every stage meanwhile (it flushes nothing).
     world.redeploy_every_stage()
     # The scheduled run finds the stages already serving the right list.
-    scheduled_run(world, monkeypatch)
+    scheduled_run(world)
     # The operator retries the stack deletion.
     stack = world.cloudformation.delete_stack("tenant-acme")
     assert stack.status == "DELETE_COMPLETE", stack.exchanges[-1].reason

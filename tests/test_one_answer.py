@@ -92,7 +92,7 @@ def test_a_late_duplicate_never_takes_back_a_registration_that_answered_success(
             assert fault
 
     on_continuation(world, late_copy)
-    busy = busy_for(world, 150.0)
+    busy = busy_for(world, 100.0)
     stack = world.create_tenant("tenant-acme", pool)
     busy.cancel()
     settled(world)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from conftest import REGISTRATION, World, log_lines
+from support.verification import scheduled_run
 from template_model import ROOT
 from test_logging import run_lifecycle
-from test_verify import scheduled_run
 
 OPERATIONS = ROOT / "docs" / "operations.md"
 
@@ -60,7 +60,7 @@ def real_lines(
     pool = world.tenant_pool("globex")
     globex = world.create_tenant("tenant-globex", pool)
     world.remove_behind_the_registrys_back(pool)
-    lines += log_lines(scheduled_run(world, monkeypatch).logs)
+    lines += log_lines(scheduled_run(world).logs)
     forged = world.cloudformation.build_event(
         "Delete",
         globex,

@@ -60,11 +60,41 @@ def test_a_refused_add_does_not_count_so_the_last_pool_is_kept() -> None:
     assert removals.kept == {only: plan.KEEP_LAST_POOL_REASON}
 
 
-def test_a_refused_removal_is_kept_with_api_gateways_message() -> None:
-    first, second = ARNS[:2]
-    removals = plan.removals([first, second], {first}, set(), refused={first: "no"})
+bounds = st.builds(
+    plan.Bounds,
+    allowed=st.sampled_from(
+        [("arn:*:cognito-idp:*:*:userpool/*",), (ARNS[0], ARNS[1], ARNS[2]), ("arn:aws:sts::*:*",)]
+    ),
+    protected=arn_sets,
+)
+
+
+@given(listed=listed_lists, managed=arn_sets, owned=arn_sets, bounds=bounds)
+def test_no_pass_adds_a_pool_out_of_bounds_nor_removes_a_protected_one(
+    listed: list[str],
+    managed: frozenset[str],
+    owned: frozenset[str],
+    bounds: plan.Bounds,
+) -> None:
+    """Whatever the registry holds (an operator's UpdateItem can mark any pool managed, or
+    give it an owner), the registrar's own parameters bound what a pass changes."""
+    managed |= owned
+    after_adds = plan.listed_after(listed, plan.adds(listed, owned, bounds), ())
+    removes = plan.removals(after_adds, managed, owned, bounds).removes
+    result = plan.listed_after(after_adds, (), removes)
+    for arn in set(result) - set(listed):
+        assert bounds.may_add(arn), f"a pass added {arn}, out of bounds"
+    assert {arn for arn in listed if arn in bounds.protected} <= set(result), "protected removed"
+    assert result == plan.wanted_list(listed, managed, owned, bounds)
+
+
+def test_a_protected_pool_marked_managed_by_hand_is_never_removed() -> None:
+    operators, tenant = ARNS[:2]
+    bounds = plan.Bounds(protected=frozenset({operators}))
+    removals = plan.removals([operators, tenant], {operators, tenant}, {tenant}, bounds)
     assert removals.removes == ()
-    assert removals.kept == {first: "API Gateway refused to remove it: no"}
+    statuses = plan.classify_pools([operators, tenant], {operators, tenant}, {tenant}, (), bounds)
+    assert [s.state for s in statuses] == [PoolState.PROTECTED, PoolState.OK]
 
 
 @given(

@@ -138,9 +138,9 @@ def test_bad_input_is_refused_with_the_property_and_the_value(
     assert expected in refusal(raw)
 
 
-def test_an_oversized_event_is_refused_whole() -> None:
-    reason = refusal(props(StageNames=["dev"] + [f"s{n:04d}" for n in range(900)]))
-    assert reason.startswith("ResourceProperties are ")
+def test_an_oversized_event_is_refused_naming_its_largest_property() -> None:
+    reason = refusal(props(StageNames=["dev"] + [f"s{n:04d}" for n in range(1200)]))
+    assert reason.startswith("'StageNames' makes the ResourceProperties 1")
     assert reason.endswith("a registration takes at most 4,096")
 
 

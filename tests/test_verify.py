@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import REGISTRATION, World, log_lines, template_function
+from support.verification import scheduled_run
 
 from authorizer_pools import cli
 from localaws import dynamodb_ext
@@ -206,35 +207,11 @@ def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
     assert cli.main([*world.cli_target(), "reconcile", "--dry-run"], out=out) == cli.DRIFT_FOUND
     assert re.search(r"^prod +behind", out.getvalue(), re.MULTILINE), out.getvalue()
 
-    scheduled_run(world, monkeypatch)
+    scheduled_run(world)
     assert serves_exactly(world, acme, globex)
 
 
 # -- the scheduled run ----------------------------------------------------------------------
-
-
-def scheduled_run(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """What template.yaml's schedule sends: EventBridge's scheduled event, to the registrar
-    configured for this world's API."""
-    function = world.cloudformation.function
-    assert isinstance(function, InProcessFunction)
-    with monkeypatch.context():
-        result = function.deliver(
-            {
-                "version": "0",
-                "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "account": "123456789012",
-                "time": "2026-12-01T00:00:00Z",
-                "region": "us-east-1",
-                "resources": ["arn:aws:events:us-east-1:123456789012:rule/registrar-repair"],
-                "detail": {},
-            },
-            qualifier="repair",  # the schedule invokes the repair alias
-        )
-    assert result.ok, result.error
-    return result
 
 
 def metrics(result: Any) -> dict[str, float]:
@@ -257,7 +234,7 @@ def test_the_scheduled_run_repairs_drift_without_any_tenant_event(
     world.redeploy_every_stage()  # and the shared API's stack redeploys
     assert not world.live_everywhere(acme)
 
-    result = scheduled_run(world, monkeypatch)
+    result = scheduled_run(world)
 
     assert serves_exactly(world, acme)
     # Both drifted: the authorizer lost the pool, and the stages serve a list without it.
@@ -277,7 +254,7 @@ def test_the_scheduled_run_republishes_a_stage_pointed_at_an_old_deployment(
         patchOperations=[{"op": "replace", "path": "/deploymentId", "value": before}],
     )
 
-    result = scheduled_run(world, monkeypatch)
+    result = scheduled_run(world)
 
     assert serves_exactly(world, acme)
     assert metrics(result)["StagesRepublished"] == 1
@@ -290,7 +267,7 @@ def test_the_scheduled_run_changes_nothing_when_nothing_drifted(
     deployments = len(world.deployments())
     world.aws.control_plane.reset()
 
-    result = scheduled_run(world, monkeypatch)
+    result = scheduled_run(world)
 
     calls = [call.operation for call in world.calls() if call.service == "apigateway"]
     assert len(world.deployments()) == deployments

@@ -5,8 +5,11 @@ Works wherever boto3 does: a real account (standard credentials and region) or t
 parameters and outputs name the API, the authorizer, the stages and the registry table) or those
 named one by one.
 
-Exit status: 0 when the registry and the authorizer agree, 1 when drift was found (repaired,
-unless ``--dry-run``), 2 when the command could not run.
+What ``reconcile`` prints, and its exit status, come from what it sees *after* its repair (a
+second survey), never from what it meant to do: 0 when nothing drifted; 1 when drift was found
+and every drift a repair can fix is gone (what no repair can fix, such as a canary or a pool API
+Gateway refused, is listed); 2 when the command could not run, or the repair left drift it
+should have fixed (API Gateway too busy, say): run it again.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import reconcile, timing
 from .errors import ResourceError
-from .plan import PoolState
+from .plan import Bounds, PoolState
 from .registry import Registry
 from .settings import pool_patterns, split_list
 
@@ -31,22 +34,20 @@ FAILED = 2
 # Time the CLI allows itself, like a function's deadline.
 BUDGET_SECONDS = 600.0
 
-_ACTIONS = {
+# What a repair does about each drift (dry run, done), and the notes for drift none can fix.
+_REPAIRS = {
     PoolState.MISSING: ("would add back", "added back"),
     PoolState.STALE: ("would remove", "removed"),
-    PoolState.KEPT: ("cannot remove", "cannot remove"),
-    PoolState.REFUSED: ("refused by API Gateway", "refused by API Gateway"),
 }
-_STAGE_ACTIONS = {
-    reconcile.StageState.BEHIND: ("would publish", "published"),
-    reconcile.StageState.CANARY: (
-        "its canary keeps another list: promote or delete it",
-        "its canary keeps another list: promote or delete it",
-    ),
-    reconcile.StageState.UNKNOWN: (
-        "its export does not show the authorizer",
-        "its export does not show the authorizer",
-    ),
+_NOTES = {
+    PoolState.KEPT: "cannot remove",
+    PoolState.REFUSED: "refused by API Gateway",
+    PoolState.OUT_OF_BOUNDS: "outside AllowedUserPoolArns or protected: never added",
+}
+_STAGE_REPAIRS = {reconcile.StageState.BEHIND: ("would publish", "published")}
+_STAGE_NOTES = {
+    reconcile.StageState.CANARY: "its canary keeps another list: promote or delete it",
+    reconcile.StageState.UNKNOWN: "its export does not show the authorizer",
 }
 
 
@@ -57,8 +58,8 @@ class Target:
     table: str
     stage_names: tuple[str, ...]
     account_id: str
-    # The pools the registrar may name (its AllowedUserPoolArns): the ones worth looking up.
-    pool_patterns: tuple[str, ...]
+    # What a pass may change: the registrar's AllowedUserPoolArns and ProtectedUserPoolArns.
+    bounds: Bounds
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -74,33 +75,43 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     target = _target(args)
     deadline = timing.Deadline(timing.clock.monotonic() + BUDGET_SECONDS)
     registry = Registry(target.table, target.rest_api_id, target.authorizer_id, deadline)
-    found = reconcile.survey(
-        registry,
-        target.stage_names,
-        account_id=target.account_id,
-        deadline=deadline,
-        pool_patterns=target.pool_patterns,
-    )
+
+    def survey() -> reconcile.Survey:
+        return reconcile.survey(
+            registry,
+            target.stage_names,
+            account_id=target.account_id,
+            deadline=deadline,
+            bounds=target.bounds,
+        )
+
+    found = survey()
     print(
         f"authorizer {target.authorizer_id} of REST API {target.rest_api_id} "
         f"(registry {target.table}; stages {', '.join(target.stage_names) or 'none'})",
         file=out,
     )
-    if args.command == "list":
-        _table(found, out, repaired=None)
-        return 0
-    repaired = not args.dry_run and found.drift
-    if repaired:
-        reconcile.repair(registry, target.stage_names, deadline)
-    _table(found, out, repaired=repaired)
-    if not found.drift:
+    if args.command == "list" or not found.drift:
+        _table(found, out)
+        if args.command == "list":
+            return 0
         print(
             "no drift: the authorizer lists exactly the unmanaged and registered pools, "
             "and every stage serves that list",
             file=out,
         )
         return 0
-    print("drift found" + ("; repaired" if repaired else " (dry run: nothing changed)"), file=out)
+    if args.dry_run:
+        _table(found, out, dry_run=True)
+        print("drift found (dry run: nothing changed)", file=out)
+        return DRIFT_FOUND
+    reconcile.repair(registry, target.stage_names, deadline, target.bounds)
+    after = survey()
+    left = _table(found, out, after=after)
+    if left:
+        print(f"drift found; the repair left {left} of it: run reconcile again", file=out)
+        return FAILED
+    print("drift found; repaired (as a second look shows)", file=out)
     return DRIFT_FOUND
 
 
@@ -118,6 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--authorizer-id")
     parser.add_argument("--table", help="the registry table (the stack's RegistryTableName)")
     parser.add_argument("--stage-names", help="comma-separated stages to publish repairs to")
+    parser.add_argument(
+        "--allowed-user-pool-arns",
+        help="the registrar's AllowedUserPoolArns (default: the stack's, or this account's pools)",
+    )
+    parser.add_argument(
+        "--protected-user-pool-arns",
+        help="the registrar's ProtectedUserPoolArns, never added nor removed (default: the "
+        "stack's; without --stack, name them, or a repair may take them off)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the authorizer's pools, each with its owners")
     repair = commands.add_parser(
@@ -154,36 +174,80 @@ def _target(args: argparse.Namespace) -> Target:
     if missing:
         raise ResourceError(f"name the target: {', '.join(missing)} (or --stack)")
     stages = split_list(args.stage_names or known.get("StageNames", ""))
-    patterns = pool_patterns(
-        split_list(known.get("AllowedUserPoolArns", "")), partition, account_id
+    allowed = args.allowed_user_pool_arns or known.get("AllowedUserPoolArns", "")
+    protected = args.protected_user_pool_arns or known.get("ProtectedUserPoolArns", "")
+    bounds = Bounds(
+        pool_patterns(split_list(allowed), partition, account_id),
+        frozenset(split_list(protected)),
     )
-    return Target(str(rest_api_id), str(authorizer_id), str(table), stages, account_id, patterns)
+    return Target(str(rest_api_id), str(authorizer_id), str(table), stages, account_id, bounds)
 
 
-def _table(found: reconcile.Survey, out: TextIO, *, repaired: bool | None) -> None:
-    rows = [("STATE", "OWNERS", "POOL", "OWNED BY / ACTION")]
+def _table(
+    found: reconcile.Survey,
+    out: TextIO,
+    *,
+    dry_run: bool = False,
+    after: reconcile.Survey | None = None,
+) -> int:
+    """Print each pool and stage as ``found``; with ``dry_run`` what a repair would do, with
+    ``after`` what it did, as the survey after it shows. How many drifts a repair should have
+    fixed and did not."""
+    pools, left_pools = _pool_rows(found, dry_run, after)
+    stages, left_stages = _stage_rows(found, dry_run, after)
+    _print_rows(pools, out)
+    _print_rows(stages, out)
+    return left_pools + left_stages
+
+
+def _pool_rows(
+    found: reconcile.Survey, dry_run: bool, after: reconcile.Survey | None
+) -> tuple[list[tuple[str, ...]], int]:
+    left = 0
+    now = {pool.arn: pool.state for pool in after.pools} if after else {}
+    rows: list[tuple[str, ...]] = [("STATE", "OWNERS", "POOL", "OWNED BY / ACTION")]
     for pool in found.pools:
-        owners = ", ".join(str(record.owner) for record in pool.owners)
         if pool.state is PoolState.UNMANAGED:
             note = "unmanaged: no registration named it, never removed"
+        elif pool.state is PoolState.PROTECTED:
+            note = "protected: never added nor removed"
         else:
-            note = owners or "(no owner left)"
+            note = ", ".join(str(record.owner) for record in pool.owners) or "(no owner left)"
         if pool.status.note:
             note += f" ({pool.status.note})"
-        if pool.state in _ACTIONS and repaired is not None:
-            note += f"  → {_ACTIONS[pool.state][1 if repaired else 0]}"
+        if pool.state in _NOTES and (dry_run or after):
+            note += f"  → {_NOTES[pool.state]}"
+        elif pool.state in _REPAIRS and (dry_run or after):
+            still = now.get(pool.arn)
+            fixed = still is None or not still.is_drift
+            left += after is not None and not fixed
+            would, done = _REPAIRS[pool.state]
+            note += f"  → {would if dry_run else done if fixed else f'NOT repaired: {still}'}"
         if pool.cognito_pool_gone:
             note += "  (the Cognito pool no longer exists)"
         count = str(len(pool.owners)) if pool.owners else "-"
         rows.append((pool.state.value, count, pool.arn, note))
-    _print_rows(rows, out)
-    stage_rows = [("STAGE", "STATE", "ACTION")]
+    return rows, left
+
+
+def _stage_rows(
+    found: reconcile.Survey, dry_run: bool, after: reconcile.Survey | None
+) -> tuple[list[tuple[str, ...]], int]:
+    left = 0
+    now = {stage.name: stage.state for stage in after.stages} if after else {}
+    rows: list[tuple[str, ...]] = [("STAGE", "STATE", "ACTION")]
     for stage in found.stages:
         action = ""
-        if stage.state in _STAGE_ACTIONS and repaired is not None:
-            action = "→ " + _STAGE_ACTIONS[stage.state][1 if repaired else 0]
-        stage_rows.append((stage.name, stage.state.value, action))
-    _print_rows(stage_rows, out)
+        if stage.state in _STAGE_NOTES and (dry_run or after):
+            action = f"→ {_STAGE_NOTES[stage.state]}"
+        elif stage.state in _STAGE_REPAIRS and (dry_run or after):
+            still = now.get(stage.name)
+            fixed = still is None or not still.is_drift
+            left += after is not None and not fixed
+            would, done = _STAGE_REPAIRS[stage.state]
+            action = f"→ {would if dry_run else done if fixed else f'NOT published: {still}'}"
+        rows.append((stage.name, stage.state.value, action))
+    return rows, left
 
 
 def _print_rows(rows: Sequence[tuple[str, ...]], out: TextIO) -> None:

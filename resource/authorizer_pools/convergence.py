@@ -99,6 +99,7 @@ def await_live(
     all_stages: Sequence[str],
     holder: str,
     deadline: Deadline,
+    bounds: plan.Bounds,
 ) -> Live | Pending:
     """Once a pass that read the registry after the caller's owner change saw every stage the
     registrar publishes (``all_stages``) serve the authorizer's list: :class:`Live`; work as the
@@ -113,7 +114,7 @@ def await_live(
             return Live(target, tuple(status.canary_blocked(stage_names)))
         if status.worker_until < timing.clock.time():
             try:
-                worked = work_if_free(registry, holder, deadline, stages=all_stages)
+                worked = work_if_free(registry, holder, deadline, stages=all_stages, bounds=bounds)
             except AwsCallFailed as failure:
                 if not failure.transient:
                     raise
@@ -145,6 +146,9 @@ class Report:
     adopted_stages: list[str] = field(default_factory=list)
     canary_stages: list[str] = field(default_factory=list)
     deployments: list[str] = field(default_factory=list)
+    # Removed although no registration of theirs was ever deleted: the registry said they were
+    # managed, and nothing says who made them so.
+    unrequested_removals: list[str] = field(default_factory=list)
 
 
 def work_if_free(
@@ -153,6 +157,7 @@ def work_if_free(
     deadline: Deadline,
     *,
     stages: Sequence[str],
+    bounds: plan.Bounds,
     verify: bool = False,
     emit_metrics: bool = True,
 ) -> Report | None:
@@ -164,7 +169,9 @@ def work_if_free(
     now = timing.clock.time()
     if not registry.lease.take(holder, now, now + LEASE_SECONDS):
         return None
-    worker = Worker(registry, holder, deadline, started, stages=stages, verify=verify)
+    worker = Worker(
+        registry, holder, deadline, started, stages=stages, bounds=bounds, verify=verify
+    )
     try:
         worker.run()
     finally:
@@ -192,6 +199,7 @@ class Worker:
         lease_from: float,
         *,
         stages: Sequence[str],
+        bounds: plan.Bounds,
         verify: bool = False,
         publication: Publication | None = None,
     ) -> None:
@@ -202,6 +210,7 @@ class Worker:
         # the time the call took (its retries included) counts against the lease.
         self._lease_from = lease_from
         self.stages = sorted(set(stages))
+        self.bounds = bounds
         self.verify = verify
         self.publication = publication or PUBLICATION
         self.report = Report()
@@ -267,7 +276,7 @@ class Worker:
                     self._registry().owners.keep_alive(record.arn, record.owner)
         owned = state.owned
         before = current.provider_arns
-        to_add = plan.adds(before, owned)
+        to_add = plan.adds(before, owned, self.bounds)
         current, refused = authorizer.apply_batches(
             current, [(Change.ADD, arn) for arn in to_add], self.held()
         )
@@ -278,7 +287,7 @@ class Worker:
                         arn, record.owner, record.request_id, reason
                     )
         owned -= set(refused)
-        removals = plan.removals(current.provider_arns, state.managed, owned)
+        removals = plan.removals(current.provider_arns, state.managed, owned, self.bounds)
         current, refused_removals = authorizer.apply_batches(
             current, [(Change.REMOVE, arn) for arn in removals.removes], self.held()
         )
@@ -305,6 +314,18 @@ class Worker:
         report.refused.update(refused)
         report.kept.update(kept)
         report.repaired_pools += [o.arn for o in outcomes if o.repaired]
+        unrequested = [arn for arn in removed if arn not in state.ever_owned]
+        report.unrequested_removals += unrequested
+        for arn in unrequested:
+            logger.warning(
+                {
+                    "step": "authorizer",
+                    "outcome": "unrequested-removal",
+                    "pool": arn,
+                    "remedy": "the registry marked it managed, yet no registration of it was "
+                    "ever deleted: find who wrote to the registry",
+                }
+            )
         for outcome in outcomes:
             logger.info(
                 {
@@ -502,5 +523,6 @@ class Worker:
                 metrics.STAGES_REPUBLISHED: len(report.republished_stages),
                 metrics.LAST_POOL_KEPT: len(report.kept),
                 metrics.DEPLOYMENTS: len(report.deployments),
+                metrics.UNREQUESTED_REMOVALS: len(report.unrequested_removals),
             }
         )

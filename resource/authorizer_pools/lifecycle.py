@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import authorizer, convergence, logs, publishing, retries, validation
+from . import authorizer, convergence, logs, plan, publishing, retries, validation
 from .convergence import Pending
 from .errors import AwsCallFailed, InvalidProperty, ResourceError
 from .properties import STAGE_NAMES, USER_POOL_ARN, Parsed, RegistrationProperties
@@ -172,8 +172,21 @@ def _delete(job: Job) -> Outcome:
     if isinstance(live, Pending):
         return live
     work.warn_of_canaries(live)
+    return _removed_or_failed(work)
+
+
+def _removed_or_failed(work: _Work) -> Outcome:
+    """A Delete's pool is gone, or kept for a documented reason (another live owner, the last
+    pool); a removal API Gateway or IAM refused fails the Delete: removal fails closed."""
+    if work.arn in work.job.settings.protected_user_pool_arns:
+        work.log("settle", "protected", level=logging.WARNING, remedy="a protected pool stays")
+        return Done()
     pool = work.registry.ledger.pool(work.arn)
-    if pool is not None and pool.present and pool.kept:
+    if pool is None or not pool.present or not pool.kept:
+        return Done()
+    if pool.kept == plan.KEEP_LAST_POOL_REASON:
+        # API Gateway refuses an empty list: documented, alarmed (LastPoolKept), and the next
+        # pass removes it once another pool is on the authorizer.
         work.log(
             "settle",
             pool.last_change or "kept",
@@ -181,7 +194,15 @@ def _delete(job: Job) -> Outcome:
             kept=pool.kept,
             remedy=KEEP_ONE_POOL,
         )
-    return Done()
+        return Done()
+    # Anything else that kept the pool (API Gateway or IAM refused the removal) fails the
+    # Delete: the stack must not read DELETE_COMPLETE while its tenant's users are let in.
+    return Failed(
+        ResourceError(
+            f"{USER_POOL_ARN} still trusted. {pool.kept}. The owner is forgotten; retry the "
+            "deletion once the removal is allowed"
+        )
+    )
 
 
 def _published_stages_only(
@@ -225,6 +246,7 @@ class _Work:
             all_stages=self.job.settings.stage_names,
             holder=self.job.holder,
             deadline=self.job.deadline,
+            bounds=self.job.settings.bounds,
         )
         if isinstance(live, Pending):
             self.log("settle", "not-yet-live", reason=live.reason)

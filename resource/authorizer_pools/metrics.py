@@ -23,6 +23,8 @@ POOLS_REPAIRED = "PoolsRepaired"  # added back, or removed, after drift
 STAGES_REPUBLISHED = "StagesRepublished"  # served another list than the one they were given
 LAST_POOL_KEPT = "LastPoolKept"  # a pool with no owner kept on the authorizer
 DEPLOYMENTS = "Deployments"
+# Pools a pass removed that no registration's deletion asked for (the registry edited by hand).
+UNREQUESTED_REMOVALS = "UnrequestedRemovals"
 # Events that were not CloudFormation's (or the function's own continuations): refused, no answer.
 FORGED_REQUESTS = "ForgedRequests"
 _UNITS = {SECONDS_TO_LIVE: "Seconds"}

@@ -6,6 +6,11 @@ the shared API's operators' pool, a pool added in the console) and every pool wi
 that API Gateway has not refused. A *managed* pool (one a registration named) with no such owner
 is removed, except that API Gateway refuses an empty list: the last pool is kept.
 
+Whatever the registry holds, the registrar's own bounds (:class:`Bounds`, from its parameters)
+hold too: no pass adds a pool ``AllowedUserPoolArns`` does not allow or ``ProtectedUserPoolArns``
+names, and no pass removes a protected pool. A registry edited by hand cannot widen trust, nor
+take the operators' pool away.
+
 API Gateway changes the list one ARN per patch operation. We never send the whole list (two
 writers doing read-modify-write at once would lose one), and send only the change that is
 needed, because what ``add`` of a listed ARN or ``remove`` of an unlisted one does is not
@@ -20,6 +25,8 @@ import enum
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from .arns import arn_like
 
 
 class Change(enum.Enum):
@@ -52,9 +59,30 @@ def fingerprint(arns: Iterable[str]) -> str:
 # -- the authorizer ---------------------------------------------------------------------------
 
 
-def adds(listed: Collection[str], owned: Collection[str]) -> tuple[str, ...]:
-    """Owned pools that are not listed."""
-    return tuple(sorted(set(owned) - set(listed)))
+@dataclass(frozen=True)
+class Bounds:
+    """What the registrar may change on the authorizer, whatever the registry holds."""
+
+    # IAM ArnLike patterns of the pools it may add (AllowedUserPoolArns, or its account's).
+    allowed: tuple[str, ...] = ("arn:*:cognito-idp:*:*:userpool/*",)
+    # Pools it never adds nor removes (ProtectedUserPoolArns).
+    protected: frozenset[str] = frozenset()
+
+    def may_add(self, arn: str) -> bool:
+        return arn not in self.protected and any(arn_like(p, arn) for p in self.allowed)
+
+    def may_remove(self, arn: str) -> bool:
+        return arn not in self.protected
+
+
+UNBOUNDED = Bounds()
+
+
+def adds(
+    listed: Collection[str], owned: Collection[str], bounds: Bounds = UNBOUNDED
+) -> tuple[str, ...]:
+    """Owned pools that are not listed and that the registrar may add."""
+    return tuple(sorted(arn for arn in set(owned) - set(listed) if bounds.may_add(arn)))
 
 
 @dataclass(frozen=True)
@@ -68,17 +96,15 @@ def removals(
     listed: Sequence[str],
     managed: Collection[str],
     owned: Collection[str],
-    refused: Mapping[str, str] | None = None,
+    bounds: Bounds = UNBOUNDED,
 ) -> Removals:
-    """Managed pools that are listed and not owned, planned from the list as the adds left it.
-    ``refused``: removals API Gateway refused, with its message (kept, never retried in the same
-    pass). Never empties the list: the first of the stale pools (in the list's order) stays."""
-    refused = refused or {}
-    stale = [arn for arn in listed if arn in managed and arn not in owned]
-    kept = {
-        arn: f"API Gateway refused to remove it: {refused[arn]}" for arn in stale if arn in refused
-    }
-    stale = [arn for arn in stale if arn not in refused]
+    """Managed pools that are listed, not owned and not protected, planned from the list as the
+    adds left it. Never empties the list: the first of the stale pools (in the list's order)
+    stays."""
+    stale = [
+        arn for arn in listed if arn in managed and arn not in owned and bounds.may_remove(arn)
+    ]
+    kept: dict[str, str] = {}
     staying = len(listed) - len(stale)
     if stale and staying < 1:
         kept[stale[0]] = KEEP_LAST_POOL_REASON
@@ -208,13 +234,15 @@ class PoolState(enum.Enum):
     OK = "ok"
     UNMANAGED = "unmanaged"  # listed, and no registration ever named it: never removed
     MISSING = "missing"  # owned, but not listed: added back
+    OUT_OF_BOUNDS = "out-of-bounds"  # owned, not listed, and the registrar may not add it
+    PROTECTED = "protected"  # listed, protected: never added nor removed by a pass
     STALE = "stale"  # listed, managed, and no owner left: removed
     KEPT = "kept"  # stale, but kept: the last pool, or API Gateway refused the removal
     REFUSED = "refused"  # owned, but API Gateway refused to add it
 
     @property
     def is_drift(self) -> bool:
-        return self not in (PoolState.OK, PoolState.UNMANAGED)
+        return self not in (PoolState.OK, PoolState.UNMANAGED, PoolState.PROTECTED)
 
 
 @dataclass(frozen=True)
@@ -229,18 +257,24 @@ def classify_pools(
     managed: Collection[str],
     owned: Collection[str],
     refused_owners: Collection[str],
+    bounds: Bounds = UNBOUNDED,
 ) -> list[PoolStatus]:
     """Each pool's state, given what the authorizer lists, the managed pools, the owned ones
     and those whose every live owner was refused."""
     # Planned as a pass plans them: from the list the adds leave.
-    plan = removals(listed_after(listed, adds(listed, owned), ()), managed, owned)
+    plan = removals(listed_after(listed, adds(listed, owned, bounds), ()), managed, owned, bounds)
     statuses = []
     for arn in dict.fromkeys([*listed, *sorted(set(managed) | set(owned))]):
         present = arn in listed
-        if present and arn not in managed:
+        if arn in bounds.protected and (present or arn in managed):
+            state = PoolState.PROTECTED
+        elif present and arn not in managed:
             state = PoolState.UNMANAGED
         elif arn in owned:
-            state = PoolState.OK if present else PoolState.MISSING
+            if present:
+                state = PoolState.OK
+            else:
+                state = PoolState.MISSING if bounds.may_add(arn) else PoolState.OUT_OF_BOUNDS
         elif present:
             state = PoolState.KEPT if arn in plan.kept else PoolState.STALE
         elif arn in refused_owners:
@@ -252,8 +286,11 @@ def classify_pools(
 
 
 def wanted_list(
-    listed: Sequence[str], managed: Collection[str], owned: Collection[str]
+    listed: Sequence[str],
+    managed: Collection[str],
+    owned: Collection[str],
+    bounds: Bounds = UNBOUNDED,
 ) -> list[str]:
     """The list the authorizer should hold, and every stage serve, once repaired."""
-    after_adds = listed_after(listed, adds(listed, owned), ())
-    return listed_after(after_adds, (), removals(after_adds, managed, owned).removes)
+    after_adds = listed_after(listed, adds(listed, owned, bounds), ())
+    return listed_after(after_adds, (), removals(after_adds, managed, owned, bounds).removes)

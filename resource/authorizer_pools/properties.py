@@ -95,9 +95,11 @@ def read_properties(raw: Mapping[str, object], settings: Settings) -> Parsed:
     they break, listed."""
     size = len(json.dumps(raw, default=str))
     if size > PROPERTIES_LIMIT:
+        largest = max(raw, key=lambda name: len(json.dumps(raw[name], default=str)))
         raise ResourceError(
-            f"ResourceProperties are {size:,} bytes; a registration takes at most "
-            f"{PROPERTIES_LIMIT:,}"
+            f"{shown(largest, 40)} makes the ResourceProperties {size:,} bytes "
+            f"({len(json.dumps(raw[largest], default=str)):,} of them); a registration takes at "
+            f"most {PROPERTIES_LIMIT:,}"
         )
     _refuse_unknown(raw)
     pool = _user_pool_arn(raw.get(USER_POOL_ARN), settings)

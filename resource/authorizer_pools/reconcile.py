@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from . import authorizer, aws, convergence, plan, publishing, retries, timing
-from .arns import ArnError, UserPoolArn, arn_like
+from .arns import ArnError, UserPoolArn
 from .plan import PoolState, PoolStatus
 from .registry import OwnerRecord, Registry
 from .timing import Deadline
@@ -86,7 +86,7 @@ def survey(
     *,
     account_id: str | None,
     deadline: Deadline,
-    pool_patterns: Sequence[str],
+    bounds: plan.Bounds,
 ) -> Survey:
     """Read the registry, the authorizer, every stage's export and (for this account's pools)
     Cognito; classify every pool and stage (``plan``)."""
@@ -96,17 +96,17 @@ def survey(
     refused = {
         arn for arn, owners in state.owners.items() if owners and all(o.refused for o in owners)
     }
-    statuses = plan.classify_pools(listed, state.managed, state.owned, refused)
+    statuses = plan.classify_pools(listed, state.managed, state.owned, refused, bounds)
     candidates = set(listed) | set(state.owners)
     # Only the pools the registrar may name are looked up (what the role and the operator
     # policy allow); another pool, the operators' say, is never reported gone.
-    checked = [arn for arn in sorted(candidates) if any(arn_like(p, arn) for p in pool_patterns)]
+    checked = [arn for arn in sorted(candidates) if bounds.may_add(arn)]
     gone = {arn for arn in checked if _cognito_pool_gone(arn, account_id, deadline)}
     pools = tuple(
         PoolReport(status, state.owners.get(status.arn, ()), status.arn in gone)
         for status in statuses
     )
-    wanted = plan.fingerprint(plan.wanted_list(listed, state.managed, state.owned))
+    wanted = plan.fingerprint(plan.wanted_list(listed, state.managed, state.owned, bounds))
     names = list(dict.fromkeys(stage_names))
     views = publishing.stage_views(registry.rest_api_id, deadline, names)
     stages = []
@@ -129,14 +129,20 @@ def survey(
 
 
 def repair(
-    registry: Registry, stage_names: Sequence[str], deadline: Deadline
+    registry: Registry, stage_names: Sequence[str], deadline: Deadline, bounds: plan.Bounds
 ) -> convergence.Report:
     """Converge as every worker pass does, verifying each stage's export: when the lease is
     someone else's, wait for it."""
     holder = f"reconcile-{uuid.uuid4()}/{uuid.uuid4()}"
     while True:
         report = convergence.work_if_free(
-            registry, holder, deadline, stages=stage_names, verify=True, emit_metrics=False
+            registry,
+            holder,
+            deadline,
+            stages=stage_names,
+            bounds=bounds,
+            verify=True,
+            emit_metrics=False,
         )
         if report is not None:
             return report

@@ -50,7 +50,7 @@ def run(context: Any) -> dict[str, object]:
     )
     holder = f"scheduled-{context.aws_request_id}/{context.aws_request_id}"
     report = convergence.work_if_free(
-        registry, holder, deadline, stages=settings.stage_names, verify=True
+        registry, holder, deadline, stages=settings.stage_names, bounds=settings.bounds, verify=True
     )
     if report is None:
         logger.info({"step": "scheduled", "outcome": "another-worker-holds-the-lease"})

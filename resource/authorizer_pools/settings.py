@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ResourceError
+from .plan import Bounds
 
 REST_API_ID = "REST_API_ID"
 AUTHORIZER_ID = "AUTHORIZER_ID"
@@ -59,6 +60,11 @@ class Settings:
                 "creates the ownership registry and passes its name"
             )
         return self.registry_table
+
+    @property
+    def bounds(self) -> Bounds:
+        """What a pass may change, whatever the registry holds."""
+        return Bounds(self.allowed_user_pool_arns, frozenset(self.protected_user_pool_arns))
 
     def serves(self, rest_api_id: str, authorizer_id: str) -> bool:
         return (rest_api_id, authorizer_id) == (self.rest_api_id, self.authorizer_id)

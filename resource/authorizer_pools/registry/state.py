@@ -45,6 +45,8 @@ class RegistryState:
     owners: Mapping[str, tuple[OwnerRecord, ...]] = field(default_factory=dict)
     pools: Mapping[str, PoolRecord] = field(default_factory=dict)
     stages: Mapping[str, StageRecord] = field(default_factory=dict)
+    # Pools with an owner item, live or a tombstone: some registration named them.
+    ever_owned: frozenset[str] = frozenset()
 
     @property
     def managed(self) -> frozenset[str]:
@@ -68,9 +70,11 @@ def read_state(partition: Partition) -> RegistryState:
     owners: dict[str, list[OwnerRecord]] = {}
     pools: dict[str, PoolRecord] = {}
     stages: dict[str, StageRecord] = {}
+    ever_owned: set[str] = set()
     for item in partition.query():
         sk = str(item.get("sk", ""))
         if sk.startswith("owner#"):
+            ever_owned.add(str(item.get("arn", "")))
             if item.get("live") is not True:
                 continue  # a tombstone: this owner is gone
             record = OwnerRecord(
@@ -94,4 +98,5 @@ def read_state(partition: Partition) -> RegistryState:
         owners={arn: tuple(sorted(found, key=lambda o: o.owner)) for arn, found in owners.items()},
         pools=pools,
         stages=stages,
+        ever_owned=frozenset(ever_owned),
     )

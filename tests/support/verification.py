@@ -1,0 +1,33 @@
+"""The scheduled repair run, as template.yaml's schedule sends it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from localaws.cloudformation import InProcessFunction
+from localaws.lambda_runtime import InvocationResult
+
+if TYPE_CHECKING:
+    from conftest import World
+
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-12-01T00:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/registrar-repair"],
+    "detail": {},
+}
+
+
+def scheduled_run(world: World) -> InvocationResult:
+    """EventBridge's scheduled event, through the repair alias, to the registrar configured for
+    this world's API."""
+    function = world.cloudformation.function
+    assert isinstance(function, InProcessFunction)
+    result = function.deliver(SCHEDULED_EVENT, qualifier="repair")
+    assert result.ok, result.error
+    return result

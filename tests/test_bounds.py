@@ -1,0 +1,135 @@
+"""The registrar's own bounds hold at every pass, whatever the registry holds, and a removal
+fails closed: a tenant is never locked out, or kept in after it leaves, by a hand-edited
+registry or a removal API Gateway refuses."""
+
+from __future__ import annotations
+
+import boto3
+from conftest import World, log_lines
+from support.verification import scheduled_run
+
+from localaws.routes import RequestInfo
+from localaws.shared_api import REGISTRY_TABLE
+
+
+def mark_managed(world: World, pool: str) -> None:
+    """What an operator holding UpdateItem on the registry can do by hand."""
+    boto3.client("dynamodb").update_item(
+        TableName=REGISTRY_TABLE,
+        Key={
+            "pk": {"S": f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"},
+            "sk": {"S": f"pool#{pool}"},
+        },
+        UpdateExpression="SET managed = :true, arn = :arn",
+        ExpressionAttributeValues={":true": {"BOOL": True}, ":arn": {"S": pool}},
+    )
+
+
+def test_a_protected_pool_marked_managed_by_hand_is_never_removed(world: World) -> None:
+    operators = world.api.operators_pool_arn
+    token = world.sign_in(operators, "operator")
+    assert world.create_tenant("tenant-acme", world.tenant_pool("acme")).status == (
+        "CREATE_COMPLETE"
+    )
+    mark_managed(world, operators)
+
+    result = scheduled_run(world)
+
+    assert operators in world.provider_arns()
+    assert world.answers(token) == world.everywhere(200)
+    (summary,) = [
+        line["message"]
+        for line in log_lines(result.logs)
+        if line["message"].get("step") == "scheduled"
+    ]
+    assert summary["removed"] == 0
+
+
+def test_a_removal_no_deletion_asked_for_is_counted_and_warned_of(world: World) -> None:
+    """A partner's pool, put on the authorizer by hand (unmanaged), then marked managed in the
+    registry by hand: the next pass removes it (the registry says no owner wants it), and says
+    that no registration's deletion asked for it."""
+    partner = world.tenant_pool("partner")
+    world.apigateway().update_authorizer(
+        restApiId=world.api.rest_api_id,
+        authorizerId=world.api.authorizer_id,
+        patchOperations=[{"op": "add", "path": "/providerARNs", "value": partner}],
+    )
+    mark_managed(world, partner)
+
+    result = scheduled_run(world)
+
+    assert partner not in world.provider_arns()
+    assert '"UnrequestedRemovals": 1' in result.logs
+    warnings = [
+        line["message"]
+        for line in log_lines(result.logs)
+        if line["message"].get("outcome") == "unrequested-removal"
+    ]
+    assert [w["pool"] for w in warnings] == [partner]
+
+
+def refuse_removing(pool: str, code: str = "AccessDeniedException") -> object:
+    def removes_it(info: RequestInfo) -> bool:
+        body = info.json_body() or {}
+        return any(
+            op.get("op") == "remove" and op.get("value") == pool
+            for op in body.get("patchOperations", [])
+        )
+
+    return removes_it
+
+
+def test_a_removal_api_gateway_refuses_fails_the_delete_until_it_is_allowed(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    token = world.sign_in(pool)
+    world.create_tenant("tenant-acme", pool)
+    world.aws.control_plane.inject(
+        "UpdateAuthorizer",
+        403,
+        "AccessDeniedException",
+        "User is not authorized to perform: apigateway:PATCH",
+        predicate=refuse_removing(pool),  # type: ignore[arg-type]
+        service="apigateway",
+    )
+
+    stack = world.cloudformation.delete_stack("tenant-acme")
+
+    delete = stack.exchanges[-1]
+    assert stack.status == "DELETE_FAILED"
+    assert delete.status == "FAILED"
+    assert delete.reason.startswith(
+        "UserPoolArn still trusted. API Gateway refused to remove it: AccessDeniedException. "
+        "The owner is forgotten; retry the deletion once the removal is allowed (request "
+    )
+    assert world.answers(token) == world.everywhere(200)  # the truth the FAILED tells
+
+    world.aws.control_plane.clear()  # the removal is allowed again
+    retried = world.cloudformation.delete_stack("tenant-acme")
+
+    assert retried.status == "DELETE_COMPLETE"
+    assert world.answers(token) == world.everywhere(401)
+
+
+def test_the_last_pool_kept_answers_success_with_a_warning_and_the_alarmed_metric(
+    world: World,
+) -> None:
+    """API Gateway refuses an empty list: with the operators' pool gone, a tenant's pool that
+    is the last one stays, the Delete answers SUCCESS (documented: "The last pool"), warns, and
+    counts in LastPoolKept, which LastPoolKeptAlarm watches."""
+    pool = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", pool)
+    world.remove_behind_the_registrys_back(world.api.operators_pool_arn)
+
+    stack = world.cloudformation.delete_stack("tenant-acme")
+
+    delete = stack.exchanges[-1]
+    assert stack.status == "DELETE_COMPLETE"
+    assert world.provider_arns() == [pool]
+    assert '"LastPoolKept": 1' in delete.logs
+    assert any(
+        line["level"] == "WARNING" and line["message"].get("outcome") == "kept-last-pool"
+        for line in log_lines(delete.logs)
+    )
