@@ -256,6 +256,7 @@ class LocalCloudFormation:
         on_exchange: Callable[[Exchange], None] | None = None,
         lambda_async: AsyncInvocations | None = None,
         resource_type: str = RESOURCE_TYPE,
+        own_pools: bool = True,
     ) -> None:
         self.function = function
         self.receiver = receiver
@@ -267,6 +268,10 @@ class LocalCloudFormation:
         self.lambda_async = lambda_async
         # The type tenant templates give the custom resource.
         self.resource_type = resource_type
+        # A registration's pool that no stack holds is declared beside it in its stack, as
+        # examples/tenant.yaml does (CloudFormation creates it first: the registration refers
+        # to it); False: pools are whatever stacks already hold.
+        self.own_pools = own_pools
         self.stacks: dict[str, Stack] = {}
         self._lock = threading.Lock()
 
@@ -293,6 +298,8 @@ class LocalCloudFormation:
         a replaced physical id leaves the resource as it is: it shows the new id)."""
         stack_id, logical_id = str(event["StackId"]), str(event["LogicalResourceId"])
         kind = str(event["RequestType"])
+        if kind != "Delete" and self.own_pools:
+            self._declare_pool(stack_id, logical_id, event.get("ResourceProperties") or {})
         current = RECORDS.get(stack_id, logical_id)
         if (
             kind == "Delete"
@@ -310,6 +317,20 @@ class LocalCloudFormation:
             # hold the physical id the request carries.
             physical_id=event.get("PhysicalResourceId") if current is None else None,
         )
+
+    @staticmethod
+    def _declare_pool(stack_id: str, logical_id: str, properties: Mapping[str, Any]) -> None:
+        arn = str(properties.get("UserPoolArn", ""))
+        pool_id = arn.rsplit("/", 1)[-1] if ":userpool/" in arn else ""
+        if pool_id and RECORDS.holder_of(pool_id) is None:
+            RECORDS.resource(
+                stack_id,
+                f"{logical_id}Pool{pool_id.rsplit('_', 1)[-1][:8]}",
+                "CREATE_COMPLETE",
+                time.time(),
+                resource_type="AWS::Cognito::UserPool",
+                physical_id=pool_id,
+            )
 
     def end(self, event: Mapping[str, Any], exchange: Exchange) -> None:
         """CloudFormation's record once it heard the answer to ``event``."""

@@ -2,9 +2,9 @@
 
 ``cloudformation.LocalCloudFormation`` plays CloudFormation for tenant stacks; moto knows
 nothing of them. This module keeps what CloudFormation itself would record of each stack and
-its custom resources, phase by phase, and answers the two reads a custom-resource provider can
-check a request against (CloudFormation API reference, ``DescribeStackResource`` and
-``DescribeStacks``; user guide, "Stack status codes" and "Resource status codes"):
+its custom resources, phase by phase, and answers the reads a custom-resource provider can check
+a request against (CloudFormation API reference, ``DescribeStackResource``, ``DescribeStacks``
+and ``ListStackResources``; user guide, "Stack status codes" and "Resource status codes"):
 
 - a stack's ``StackStatus`` and ``LastUpdatedTime`` (when its last update began);
 - a resource's ``ResourceType``, ``ResourceStatus`` (``CREATE_IN_PROGRESS`` while its Create is
@@ -98,6 +98,16 @@ class Records:
             if physical_id is not None:
                 record.physical_id = physical_id
 
+    def holder_of(self, physical_id: str) -> str | None:
+        """The stack (not deleted) whose resource has this physical id, if any."""
+        with self._lock:
+            for stack in self._stacks.values():
+                if stack.status == "DELETE_COMPLETE":
+                    continue
+                if any(r.physical_id == physical_id for r in stack.resources.values()):
+                    return stack.stack_id
+            return None
+
     def get(self, stack_id: str, logical_id: str) -> ResourceRecord | None:
         with self._lock:
             stack = self._stacks.get(stack_id)
@@ -134,6 +144,32 @@ class Records:
         detail = "".join(_element(name, value) for name, value in fields)
         return _answer(
             "DescribeStackResource", f"<StackResourceDetail>{detail}</StackResourceDetail>"
+        )
+
+    def list_stack_resources(self, body: bytes) -> HttpAnswer | None:
+        form = _form(body)
+        with self._lock:
+            stack = self._find(form.get("StackName", ""))
+            if stack is None:
+                return None
+            members = "".join(
+                "<member>"
+                + "".join(
+                    _element(name, value)
+                    for name, value in (
+                        ("LogicalResourceId", record.logical_id),
+                        ("PhysicalResourceId", record.physical_id),
+                        ("ResourceType", record.resource_type),
+                        ("LastUpdatedTimestamp", _timestamp(record.last_updated)),
+                        ("ResourceStatus", record.status),
+                    )
+                )
+                + "</member>"
+                for record in stack.resources.values()
+                if record.status != "DELETE_COMPLETE"
+            )
+        return _answer(
+            "ListStackResources", f"<StackResourceSummaries>{members}</StackResourceSummaries>"
         )
 
     def describe_stacks(self, body: bytes) -> HttpAnswer | None:
@@ -176,6 +212,8 @@ def answer(operation: str, body: bytes) -> HttpAnswer | None:
         return RECORDS.describe_stack_resource(body)
     if operation == "DescribeStacks":
         return RECORDS.describe_stacks(body)
+    if operation == "ListStackResources":
+        return RECORDS.list_stack_resources(body)
     return None
 
 

@@ -133,6 +133,14 @@ class World:
     def tenant_pool(self, name: str) -> str:
         return create_user_pool(name)
 
+    def shared_pool(self, name: str) -> str:
+        """A pool the registrar lets any registration name (SharedUserPoolArns): a pooled
+        tier's, or one no tenant stack holds."""
+        pool = create_user_pool(name)
+        listed = os.environ.get("SHARED_USER_POOL_ARNS", "")
+        os.environ["SHARED_USER_POOL_ARNS"] = ",".join(filter(None, (listed, pool)))
+        return pool
+
     def registration(self, pool_arn: str, **overrides: Any) -> dict[str, Any]:
         properties: dict[str, Any] = {
             "UserPoolArn": pool_arn,
@@ -309,7 +317,13 @@ def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -
     return World(local_aws, api, cloudformation, receiver)
 
 
-REGISTRAR_VARIABLES = ("REST_API_ID", "AUTHORIZER_ID", "STAGE_NAMES", "PROTECTED_USER_POOL_ARNS")
+REGISTRAR_VARIABLES = (
+    "REST_API_ID",
+    "AUTHORIZER_ID",
+    "STAGE_NAMES",
+    "PROTECTED_USER_POOL_ARNS",
+    "SHARED_USER_POOL_ARNS",
+)
 
 
 def registrar_environment(api: SharedApi) -> dict[str, str]:

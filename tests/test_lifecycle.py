@@ -384,13 +384,16 @@ def test_the_last_pool_is_kept_so_the_tenant_stack_can_still_go(world: World) ->
 OTHER_ACCOUNT_POOL = "arn:aws:cognito-idp:eu-west-1:210987654321:userpool/eu-west-1_Zz9Yy8"
 
 
-def test_another_accounts_pool_is_refused_unless_the_stack_allows_it(
+def test_another_accounts_pool_is_refused_unless_the_stack_allows_and_shares_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refused = world.create_tenant("tenant-partner", OTHER_ACCOUNT_POOL)
     assert "is not allowed by AllowedUserPoolArns" in refused.exchanges[0].reason
 
     monkeypatch.setenv("ALLOWED_USER_POOL_ARNS", "arn:aws:cognito-idp:*:210987654321:userpool/*")
+    unshared = world.create_tenant("tenant-partner-1", OTHER_ACCOUNT_POOL)
+    assert "is another account's or Region's pool" in unshared.exchanges[0].reason
+    monkeypatch.setenv("SHARED_USER_POOL_ARNS", OTHER_ACCOUNT_POOL)
     allowed = world.create_tenant("tenant-partner-2", OTHER_ACCOUNT_POOL)
 
     assert allowed.status == "CREATE_COMPLETE", allowed.exchanges[0].reason

@@ -39,7 +39,7 @@ def assert_replay_changes_nothing(world: World, earlier: Exchange) -> None:
 
 
 def test_pooled_tier_one_tenant_leaving_does_not_lock_out_the_others(world: World) -> None:
-    shared = world.tenant_pool("pooled-tier")
+    shared = world.shared_pool("pooled-tier")
     for tenant in ("small-a", "small-b", "small-c"):
         assert world.create_tenant(f"tenant-{tenant}", shared).status == "CREATE_COMPLETE"
     assert world.owners()[shared] == [
@@ -57,7 +57,7 @@ def test_pooled_tier_one_tenant_leaving_does_not_lock_out_the_others(world: Worl
 
 
 def test_a_second_owner_of_a_live_pool_needs_no_deployment(world: World) -> None:
-    shared = world.tenant_pool("pooled-tier")
+    shared = world.shared_pool("pooled-tier")
     world.create_tenant("tenant-a", shared)
     deployments = len(world.deployments())
 
@@ -85,7 +85,8 @@ def test_renaming_the_logical_id_keeps_the_pool(world: World) -> None:
 
 
 def test_moving_a_registration_to_another_stack_keeps_the_pool(world: World) -> None:
-    pool = world.tenant_pool("acme")
+    """The pool stays where it is (a pool kept outside both stacks, so shared)."""
+    pool = world.shared_pool("acme")
     world.create_tenant("tenant-acme-old", pool)
 
     world.create_tenant("tenant-acme-new", pool)
@@ -98,7 +99,7 @@ def test_moving_a_registration_to_another_stack_keeps_the_pool(world: World) -> 
 def test_a_delete_replayed_after_another_owner_registered_the_pool_removes_nothing(
     world: World,
 ) -> None:
-    pool = world.tenant_pool("acme")
+    pool = world.shared_pool("acme")
     first = world.create_tenant("tenant-first", pool)
     world.cloudformation.delete_stack("tenant-first")
     (delete,) = [e for e in first.exchanges if e.request_type == "Delete"]
@@ -141,7 +142,7 @@ def test_the_shared_stack_resetting_the_list_is_repaired_by_reconcile(world: Wor
 
 
 def test_list_shows_each_pools_owners_or_unmanaged(world: World) -> None:
-    shared = world.tenant_pool("pooled-tier")
+    shared = world.shared_pool("pooled-tier")
     world.create_tenant("tenant-a", shared)
     world.create_tenant("tenant-b", shared)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import authorizer, convergence, logs, plan, publishing, retries, validation
+from . import authority, authorizer, convergence, logs, plan, publishing, retries, validation
 from .convergence import Pending
 from .errors import AwsCallFailed, InvalidProperty, ResourceError
 from .properties import STAGE_NAMES, USER_POOL_ARN, Parsed, RegistrationProperties
@@ -104,8 +104,13 @@ def _register(job: Job) -> Outcome:
     parsed = job.parsed
     if isinstance(parsed, ResourceError):
         return Failed(parsed)
-    if not job.rollback or not parsed.out_of_bounds:
+    if not job.rollback:
         props = parsed.strict()
+        # Only a pool the stack may speak for (``authority``); a rollback goes back to one the
+        # owner had.
+        authority.check(props.user_pool_arn, job.request.stack_id, job.settings, job.deadline)
+    elif not parsed.out_of_bounds:
+        props = parsed.properties
     else:
         for problem in parsed.out_of_bounds:
             logs.step(

@@ -19,6 +19,7 @@ AUTHORIZER_ID = "AUTHORIZER_ID"
 STAGE_NAMES = "STAGE_NAMES"
 ALLOWED_USER_POOL_ARNS = "ALLOWED_USER_POOL_ARNS"
 PROTECTED_USER_POOL_ARNS = "PROTECTED_USER_POOL_ARNS"
+SHARED_USER_POOL_ARNS = "SHARED_USER_POOL_ARNS"
 REGISTRY_TABLE = "REGISTRY_TABLE"
 
 
@@ -52,6 +53,9 @@ class Settings:
     # The function's own Region: requests come from stacks of this Region, answers go to its
     # response bucket.
     region: str = ""
+    # Pools any registration may name although its stack does not hold them (a pooled tier's
+    # shared pool): ``authority``.
+    shared_user_pool_arns: tuple[str, ...] = ()
 
     def require_registry_table(self) -> str:
         if not self.registry_table:
@@ -97,4 +101,5 @@ class Settings:
             registry_table=env.get(REGISTRY_TABLE) or None,
             protected_user_pool_arns=split_list(env.get(PROTECTED_USER_POOL_ARNS, "")),
             region=region,
+            shared_user_pool_arns=split_list(env.get(SHARED_USER_POOL_ARNS, "")),
         )

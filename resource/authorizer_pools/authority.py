@@ -1,0 +1,69 @@
+"""Who may speak for a pool: a registration may name only a pool its own stack made.
+
+The authorizer trusts every registered pool on every method of the shared API, so naming a pool
+is granting its users entry. Any tenant could otherwise register another tenant's pool (its ARN
+is no secret) and keep it trusted after that tenant left. The rule, checked with CloudFormation
+before a new registration changes anything:
+
+- the pool is a resource (``AWS::Cognito::UserPool``, its physical id the pool's id) of the
+  registering stack, as CloudFormation lists it (``ListStackResources`` of that stack, every
+  page). ``examples/tenant.yaml`` declares the pool and its registration side by side; a pool
+  replaced within the stack is the stack's too. A nested stack's pool is its own nested
+  stack's, not its parent's: keep the registration beside the pool;
+- or it is one of ``SharedUserPoolArns``, the pools the platform lets any registration name (a
+  pooled tier's shared pool, a pool kept in another stack or account).
+
+A refusal names the property, the pool and the rule; it never names another tenant's stack. A
+rollback goes back to a pool the owner had and is not checked again (``lifecycle``).
+"""
+
+from __future__ import annotations
+
+from . import aws, retries
+from .arns import UserPoolArn
+from .errors import InvalidProperty
+from .properties import USER_POOL_ARN
+from .settings import Settings
+from .timing import Deadline
+
+USER_POOL_TYPE = "AWS::Cognito::UserPool"
+
+
+def check(pool: UserPoolArn, stack_id: str, settings: Settings, deadline: Deadline) -> None:
+    """Nothing when the stack ``stack_id`` may name ``pool``; else :class:`InvalidProperty`
+    saying why. Raises botocore's errors or ``AwsCallFailed`` when CloudFormation cannot be
+    asked."""
+    if str(pool) in settings.shared_user_pool_arns:
+        return
+    if (pool.account, pool.region) != (settings.account_id, settings.region):
+        raise InvalidProperty(
+            USER_POOL_ARN,
+            str(pool),
+            "is another account's or Region's pool, not in SharedUserPoolArns",
+        )
+    if not _holds(stack_id, pool, deadline):
+        raise InvalidProperty(
+            USER_POOL_ARN,
+            str(pool),
+            "is not a resource of this stack, nor in SharedUserPoolArns: name the stack's own pool",
+        )
+
+
+def _holds(stack_id: str, pool: UserPoolArn, deadline: Deadline) -> bool:
+    """Whether CloudFormation lists the pool among the stack's resources."""
+    arguments = {"StackName": stack_id}
+    while True:
+        page = retries.call(
+            "ListStackResources",
+            lambda: aws.cloudformation().list_stack_resources(**arguments),
+            deadline,
+        )
+        for resource in page.get("StackResourceSummaries", []):
+            if (
+                resource.get("ResourceType") == USER_POOL_TYPE
+                and resource.get("PhysicalResourceId") == pool.pool_id
+            ):
+                return True
+        if not page.get("NextToken"):
+            return False
+        arguments["NextToken"] = page["NextToken"]

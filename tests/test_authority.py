@@ -1,0 +1,63 @@
+"""A tenant reaches only the pool it may speak for: its own stack's (as CloudFormation lists
+the stack's resources), or one the platform shares (SharedUserPoolArns). Offboarding a tenant
+ends its trust, whoever else names its pool."""
+
+from __future__ import annotations
+
+from conftest import REGISTRATION, World
+
+from localaws.cloudformation import LocalCloudFormation
+
+
+def test_a_stack_cannot_register_another_tenants_pool(world: World) -> None:
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)  # acme's stack holds acme's pool
+    token = world.sign_in(acme)
+
+    evil = world.create_tenant("tenant-evil", acme)
+
+    (create, rollback) = evil.exchanges
+    assert evil.status == "ROLLBACK_COMPLETE"
+    assert create.reason.startswith(f"UserPoolArn '{acme[:40]}")
+    assert "is not a resource of this stack, nor in SharedUserPoolArns" in create.reason
+    assert "tenant-acme" not in create.reason  # another tenant's stack is never named
+    assert rollback.status == "SUCCESS"
+    world.cloudformation.delete_stack("tenant-acme")  # acme offboarded
+    assert world.owners() == {}
+    assert world.answers(token) == world.everywhere(401)
+
+
+def test_a_pool_no_stack_holds_is_refused_unless_shared(world: World) -> None:
+    cloudformation = LocalCloudFormation(
+        world.cloudformation.function,
+        world.receiver,
+        service_timeout=world.cloudformation.service_timeout,
+        own_pools=False,  # pools made outside CloudFormation (the console, a script)
+    )
+    loose = world.tenant_pool("made-by-hand")
+
+    refused = cloudformation.create_stack("tenant-a", {REGISTRATION: world.registration(loose)})
+    assert refused.status == "ROLLBACK_COMPLETE"
+    assert "is not a resource of this stack, nor in" in refused.exchanges[0].reason
+
+    shared = world.shared_pool("pooled-tier")
+    stacks = [
+        cloudformation.create_stack(f"tenant-{n}", {REGISTRATION: world.registration(shared)})
+        for n in range(3)
+    ]
+    assert [stack.status for stack in stacks] == ["CREATE_COMPLETE"] * 3
+    assert len(world.owners()[shared]) == 3
+
+
+def test_a_pool_replaced_within_its_stack_is_the_stacks_own(world: World) -> None:
+    first, second = world.tenant_pool("acme-1"), world.tenant_pool("acme-2")
+    world.create_tenant("tenant-acme", first)
+
+    stack = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(second)}
+    )
+
+    assert stack.status == "UPDATE_COMPLETE", stack.exchanges[-1].reason
+    assert world.owners() == {second: [f"tenant-acme/{REGISTRATION}"]}
+    assert world.live_everywhere(second)
+    assert world.gone_everywhere(first)
