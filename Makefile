@@ -2,11 +2,17 @@
 #   make demo     the whole tenant lifecycle on a local AWS (no account, no Docker), in seconds
 #                 (KEEP=1: leave it running afterwards, with a curl line to try, until Ctrl-C)
 #   make test     the whole suite, plus cfn-lint, ruff and mypy
+#   make lint     ruff, mypy and cfn-lint only
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
-#   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker)
+#   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker):
+#                 S3_BUCKET=… and, on a first deployment, REST_API_ID= AUTHORIZER_ID=
+#                 STAGE_NAMES= PROTECTED_USER_POOL_ARNS= (or =none); optional ALLOWED_USER_POOL_ARNS=
+#                 SHARED_USER_POOL_ARNS= ALARM_TOPIC_ARN= REPAIR_SCHEDULE= RESERVED_CONCURRENCY=
+#                 LOG_LEVEL= STACK_NAME= (an update keeps every one not given; =none empties one)
 #   make smoke    on a real account, opt-in: ACCOUNT_ID=<the account> S3_BUCKET=<code bucket>
 #                 (DRY_RUN=1: print every AWS call it would make, make none)
+#   make clean    remove build/ and the tools' caches (not .venv)
 #   make help     this list
 
 .DEFAULT_GOAL := test
@@ -17,16 +23,15 @@ READY := $(VENV)/.ready
 BUILD := build
 ZIP := $(BUILD)/function.zip
 
-# make deploy's parameters: make deploy S3_BUCKET=... REST_API_ID=... AUTHORIZER_ID=... STAGE_NAMES=dev,prod
+# make deploy's parameters (scripts/deploy.py): only those given are sent, so an update keeps the
+# stack's value of every other one.
 STACK_NAME ?= shared-authorizer-pools
-S3_BUCKET ?=
-REST_API_ID ?=
-AUTHORIZER_ID ?=
-STAGE_NAMES ?=
-ALLOWED_USER_POOL_ARNS ?=
-PROTECTED_USER_POOL_ARNS ?=
-LOG_LEVEL ?= INFO
+DEPLOY_VARIABLES := S3_BUCKET REST_API_ID AUTHORIZER_ID STAGE_NAMES ALLOWED_USER_POOL_ARNS \
+	PROTECTED_USER_POOL_ARNS SHARED_USER_POOL_ARNS ALARM_TOPIC_ARN REPAIR_SCHEDULE \
+	RESERVED_CONCURRENCY LOG_LEVEL LOG_RETENTION_IN_DAYS
+export STACK_NAME $(DEPLOY_VARIABLES)
 AWS ?= aws
+export AWS
 # make smoke's: the account the credentials must belong to, and (unless DRY_RUN=1) S3_BUCKET.
 ACCOUNT_ID ?=
 DRY_RUN ?=
@@ -87,37 +92,15 @@ $(BUILD)/template.yaml: template.yaml
 		{ echo "template.yaml: expected one 'CodeUri: resource/' line"; rm -f $@; exit 1; }
 
 # Everything make deploy needs is checked before anything is built, and every missing
-# parameter is named at once.
+# parameter is named at once (a first deployment needs more than an update).
 check-deploy:
-	@missing=""; \
-	for name in S3_BUCKET=$(S3_BUCKET) REST_API_ID=$(REST_API_ID) \
-		AUTHORIZER_ID=$(AUTHORIZER_ID) STAGE_NAMES=$(STAGE_NAMES); do \
-		case "$$name" in *=) missing="$$missing $${name%=}";; esac; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "make deploy needs:$$missing (e.g. make deploy S3_BUCKET=my-bucket REST_API_ID=a1b2c3 AUTHORIZER_ID=d4e5f6 STAGE_NAMES=dev,prod)"; \
-		exit 2; \
-	fi; \
-	command -v $(AWS) >/dev/null || { echo "make deploy needs the AWS CLI ($(AWS) not found; set AWS=...)"; exit 2; }
+	@$(PYTHON) scripts/deploy.py check
 
 deploy: check-deploy
 	@$(MAKE) --no-print-directory package-and-deploy
 
 package-and-deploy: build $(BUILD)/template.yaml
-	$(AWS) cloudformation package --template-file $(BUILD)/template.yaml \
-		--s3-bucket $(S3_BUCKET) --s3-prefix $(STACK_NAME) \
-		--output-template-file $(BUILD)/packaged.yaml
-	$(AWS) cloudformation deploy --template-file $(BUILD)/packaged.yaml \
-		--stack-name $(STACK_NAME) \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-		--no-fail-on-empty-changeset \
-		--parameter-overrides \
-			RestApiId=$(REST_API_ID) \
-			AuthorizerId=$(AUTHORIZER_ID) \
-			"StageNames=$(STAGE_NAMES)" \
-			"AllowedUserPoolArns=$(ALLOWED_USER_POOL_ARNS)" \
-			"ProtectedUserPoolArns=$(PROTECTED_USER_POOL_ARNS)" \
-			LogLevel=$(LOG_LEVEL)
+	TEMPLATE=$(BUILD)/template.yaml $(PYTHON) scripts/deploy.py run
 
 # Refused before anything is built unless it names the account (and the code bucket).
 check-smoke:
