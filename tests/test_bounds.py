@@ -4,10 +4,14 @@ registry or a removal API Gateway refuses."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import boto3
-from conftest import World, log_lines
+from conftest import REGISTRATION, World, log_lines
 from support.verification import scheduled_run
 
+from localaws import dynamodb_ext
 from localaws.routes import RequestInfo
 from localaws.shared_api import REGISTRY_TABLE
 
@@ -133,3 +137,43 @@ def test_the_last_pool_kept_answers_success_with_a_warning_and_the_alarmed_metri
         line["level"] == "WARNING" and line["message"].get("outcome") == "kept-last-pool"
         for line in log_lines(delete.logs)
     )
+
+
+def partition_items(world: World) -> list[dict[str, Any]]:
+    found = boto3.client("dynamodb").query(
+        TableName=REGISTRY_TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={
+            ":pk": {"S": f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"}
+        },
+    )
+    return [dict(item) for item in found["Items"]]
+
+
+def test_the_registry_a_pass_reads_grows_with_live_tenants_not_with_history(
+    world: World,
+) -> None:
+    """Tenants come and go, one registration is updated again and again: once DynamoDB's TTL
+    has run, the partition every pass reads holds the live tenants' items, and no item grows
+    with the requests that touched it."""
+    stayed = world.tenant_pool("stays")
+    world.create_tenant("tenant-stays", stayed)
+    for form in (["dev"], ["prod"], ["dev", "prod"], ["prod"]):
+        world.cloudformation.update_stack(
+            "tenant-stays", {REGISTRATION: world.registration(stayed, StageNames=form)}
+        )
+    for n in range(4):
+        world.create_tenant(f"tenant-gone-{n}", world.tenant_pool(f"gone-{n}"))
+        world.cloudformation.delete_stack(f"tenant-gone-{n}")
+    before = len(partition_items(world))
+
+    dynamodb_ext.expire_items(REGISTRY_TABLE, time.time() + 8 * 24 * 3600)
+
+    items = partition_items(world)
+    kinds = sorted(str(item["sk"]["S"]).split("#", 1)[0] for item in items)
+    assert kinds == ["authorizer", "owner", "pool", "stage", "stage"], (before, kinds)
+    (owner,) = [item for item in items if item["sk"]["S"].startswith("owner#")]
+    assert "handled" not in owner  # nothing lists every request that touched it
+    assert world.live_everywhere(stayed)
+    world.create_tenant("tenant-probe", world.tenant_pool("probe"))  # a pass after it all
+    assert world.live_everywhere(stayed)

@@ -181,7 +181,7 @@ class TenantStacks(RuleBasedStateMachine):
 
     def pool_arn(self, pool: str) -> str:
         if pool not in self.pools:
-            self.pools[pool] = self.world.tenant_pool(pool)
+            self.pools[pool] = self.world.shared_pool(pool)  # several stacks name each one
         return self.pools[pool]
 
     def properties(self, declared: Declared) -> dict[str, Any]:

@@ -305,7 +305,16 @@ class Worker:
             removed,
             kept,
         )
-        facts = [PoolFact(o.arn, o.present, o.change.value, o.kept) for o in outcomes]
+        facts = [
+            PoolFact(
+                o.arn,
+                o.present,
+                o.change.value,
+                o.kept,
+                forgettable=not o.present and o.arn not in owned,
+            )
+            for o in outcomes
+        ]
         if facts and not self._registry().ledger.record(self.holder, facts, []):
             raise LeaseLost
         report = self.report

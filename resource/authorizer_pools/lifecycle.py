@@ -159,8 +159,8 @@ def _delete(job: Job) -> Outcome:
         )
         return Done()
     work = _Work(job, registration)
-    removed = work.registry.owners.remove(work.arn, work.owner, request.request_id)
-    if work.registry.ledger.pool(work.arn) is None:
+    removed = work.registry.deregister(work.arn, work.owner, request.request_id)
+    if not removed and work.registry.ledger.pool(work.arn) is None:
         # No registration ever named this pool: whatever put it on the authorizer, it is not
         # ours to remove.
         work.log("deregister", "not-registered")

@@ -72,6 +72,14 @@ class Registry:
             arn, owner, request_id, checks=[self.requests.unanswered(request_id)]
         )
 
+    def deregister(self, arn: str, owner: Owner, request_id: str) -> bool:
+        """Make ``owner`` a tombstone for ``request_id``, unless that request was answered
+        already (a late Lambda retry of a Delete answered long ago changes nothing, whatever
+        happened since). False when nothing changed."""
+        return self.owners.remove(
+            arn, owner, request_id, checks=[self.requests.unanswered(request_id)]
+        )
+
     def decide(
         self,
         request_id: str,

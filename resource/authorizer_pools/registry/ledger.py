@@ -15,10 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .owners import pool_sk
 from .state import PoolRecord, is_managed
 from .table import AUTHORIZER_SK, TRANSACTION_LIMIT, Partition
+
+# How long the entry of a pool off the authorizer with no owner is kept: its last owner's Delete
+# and any late pass over it are long done by then (DynamoDB's TTL deletes it some time later).
+FORGET_SECONDS = 7 * 24 * 3600
 
 
 def stage_sk(stage_name: str) -> str:
@@ -31,6 +36,9 @@ class PoolFact:
     present: bool
     last_change: str
     kept: str | None = None
+    # Off the authorizer with no live owner: the entry may go (DynamoDB's TTL), so that the
+    # registry grows with live tenants, not with every pool ever registered.
+    forgettable: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,19 @@ def _pool_write(part: Partition, fact: PoolFact) -> dict[str, object]:
         ":present": fact.present,
         ":change": fact.last_change,
         ":arn": fact.arn,
+        ":true": True,
     }
-    expression = "SET arn = :arn, present = :present, last_change = :change"
+    sets = ["arn = :arn", "present = :present", "last_change = :change", "managed = :true"]
+    removes = []
     if fact.kept:
-        expression += ", kept = :kept"
+        sets.append("kept = :kept")
         values[":kept"] = fact.kept
     else:
-        expression += " REMOVE kept"
+        removes.append("kept")
+    if fact.forgettable:
+        sets.append("expires_at = :expires")
+        values[":expires"] = int(datetime.now(UTC).timestamp()) + FORGET_SECONDS
+    else:
+        removes.append("expires_at")
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     return part.update_action(pool_sk(fact.arn), expression, values)

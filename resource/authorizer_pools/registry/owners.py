@@ -1,9 +1,11 @@
 """Owners: who registered which pool. One item per registration, never a counter.
 
 ``owner#<pool arn>#<stack id>#<logical id>`` holds the registration (its stack and logical id,
-the request that made it, when), whether it is ``live``, and ``handled``: every CloudFormation
-request id that acted on it, so that a replay of any of them changes nothing, whenever it
-arrives (Lambda retries asynchronous invocations, even after later requests changed the owner).
+the request that made it live, when) and whether it is ``live``. Every change of an owner is
+conditioned on the request that makes it having no answer recorded (``registry.requests``): a
+late invocation of a request already answered (a Lambda retry, a duplicate, a late
+continuation) changes no owner, whenever it arrives. Within one request, every change is safe to
+repeat: an owner already live is not made live again, a tombstone is not buried again.
 
 Only a dead owner (a tombstone) carries ``expires_at``, DynamoDB's TTL attribute: time can take
 a tombstone, never a live owner. A live owner whose pool API Gateway refused to add carries
@@ -23,9 +25,10 @@ from typing import Any
 
 from .table import Partition
 
-# How long a gone owner's item outlives it: longer than Lambda retries an asynchronous
-# invocation (at most 6 hours), so every replay still finds it.
-TOMBSTONE_SECONDS = 7 * 24 * 3600
+# How long a gone owner's item outlives it: a day, so that the worker's reads grow with the live
+# owners and a day's departures, not with history (replays are told apart by the requests'
+# own records, not by tombstones).
+TOMBSTONE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True, order=True)
@@ -60,14 +63,14 @@ class Owners:
         self, arn: str, owner: Owner, request_id: str, *, checks: Sequence[dict[str, Any]] = ()
     ) -> bool:
         """Make ``owner`` a live, unrefused owner of the pool, and the pool managed, if
-        ``checks`` (ConditionCheck actions) hold. False when nothing changed: it is live already
-        (and not refused), ``request_id`` was handled before (a replay), or a check failed."""
+        ``checks`` (ConditionCheck actions) hold. False when nothing changed: it is live
+        already (refused by API Gateway only through another request: a new request asks
+        again, this one does not), or a check failed."""
         part = self.partition
         owner_write = part.update_action(
             owner_sk(arn, owner),
             "SET live = :true, arn = :arn, stack_id = :stack, logical_id = :logical, "
-            "request_id = :request, registered_at = :at "
-            "REMOVE expires_at, refused ADD handled :requests",
+            "request_id = :request, registered_at = :at REMOVE expires_at, refused, handled",
             {
                 ":true": True,
                 ":false": False,
@@ -75,41 +78,36 @@ class Owners:
                 ":stack": owner.stack_id,
                 ":logical": owner.logical_id,
                 ":request": request_id,
-                ":requests": {request_id},
                 ":at": datetime.now(UTC).isoformat(timespec="seconds"),
             },
-            # A refused owner is taken as new by a new request: API Gateway is asked again.
-            condition="(attribute_not_exists(live) OR live = :false "
-            "OR attribute_exists(refused)) AND NOT contains(handled, :request)",
+            condition="attribute_not_exists(live) OR live = :false "
+            "OR (attribute_exists(refused) AND request_id <> :request)",
         )
         managed = part.update_action(
-            pool_sk(arn), "SET arn = :arn, managed = :true", {":arn": arn, ":true": True}
+            pool_sk(arn),
+            "SET arn = :arn, managed = :true REMOVE expires_at",
+            {":arn": arn, ":true": True},
         )
-        if part.transact([owner_write, managed, *checks]) is None:
-            return True
-        self._remember(arn, owner, request_id)
-        return False
+        return part.transact([owner_write, managed, *checks]) is None
 
-    def remove(self, arn: str, owner: Owner, request_id: str) -> bool:
-        """Make ``owner`` a tombstone. False when nothing changed: it was not live, or
-        ``request_id`` was handled before."""
-        written = self.partition.update(
+    def remove(
+        self, arn: str, owner: Owner, request_id: str, *, checks: Sequence[dict[str, Any]] = ()
+    ) -> bool:
+        """Make ``owner`` a tombstone, if ``checks`` hold. False when nothing changed: it was
+        not live, or a check failed."""
+        tombstone = self.partition.update_action(
             owner_sk(arn, owner),
             "SET live = :false, deleted_by = :request, expires_at = :expires "
-            "REMOVE refused ADD handled :requests",
+            "REMOVE refused, handled",
             {
                 ":true": True,
                 ":false": False,
                 ":request": request_id,
-                ":requests": {request_id},
                 ":expires": _tombstone_expiry(),
             },
-            condition="live = :true AND NOT contains(handled, :request)",
+            condition="live = :true",
         )
-        if written is not None:
-            return True
-        self._remember(arn, owner, request_id)
-        return False
+        return self.partition.transact([tombstone, *checks]) is None
 
     def take_back_action(self, arn: str, owner: Owner, request_id: str) -> dict[str, Any]:
         """The write that makes ``owner`` a tombstone if ``request_id`` is the request that made
@@ -157,41 +155,6 @@ class Owners:
 
     def get(self, arn: str, owner: Owner) -> dict[str, object]:
         return self.partition.get(owner_sk(arn, owner))
-
-    def _remember(self, arn: str, owner: Owner, request_id: str) -> None:
-        """Note that this request was handled, whatever it found, so that a later replay of it
-        changes nothing. An existing item only gains the request id (a live owner never gains
-        an expiry); a missing one becomes a tombstone."""
-        sk = owner_sk(arn, owner)
-        for _ in range(3):
-            if (
-                self.partition.update(
-                    sk,
-                    "ADD handled :requests",
-                    {":requests": {request_id}},
-                    condition="attribute_exists(live)",
-                )
-                is not None
-            ):
-                return
-            if (
-                self.partition.update(
-                    sk,
-                    "SET live = :false, arn = :arn, stack_id = :stack, logical_id = :logical, "
-                    "expires_at = :expires ADD handled :requests",
-                    {
-                        ":false": False,
-                        ":arn": arn,
-                        ":stack": owner.stack_id,
-                        ":logical": owner.logical_id,
-                        ":expires": _tombstone_expiry(),
-                        ":requests": {request_id},
-                    },
-                    condition="attribute_not_exists(live)",
-                )
-                is not None
-            ):
-                return
 
 
 def _tombstone_expiry() -> int:

@@ -94,6 +94,10 @@ def read_state(partition: Partition) -> RegistryState:
         elif sk.startswith("stage#"):
             name = sk.removeprefix("stage#")
             stages[name] = StageRecord(name, item.get("deployment_id"), item.get("fingerprint"))
+    # An owned pool whose entry time took (its TTL raced a new registration) is managed still:
+    # the next pass writes its entry again.
+    for arn in owners:
+        pools.setdefault(arn, PoolRecord(arn))
     return RegistryState(
         owners={arn: tuple(sorted(found, key=lambda o: o.owner)) for arn, found in owners.items()},
         pools=pools,
