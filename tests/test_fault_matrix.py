@@ -124,6 +124,7 @@ class Cell:
 # the registry's partition for the worker.
 CREATE_CALLS = [
     Cell("Create", "DescribeStackResource", "cloudformation"),
+    Cell("Create", "ListStackResources", "cloudformation"),
     Cell("Create", "DescribeUserPool", "cognito-idp"),
     Cell("Create", "GetAuthorizer", "apigateway"),
     Cell("Create", "GetStages", "apigateway"),

@@ -11,10 +11,12 @@ import subprocess
 import sys
 
 import boto3
-from conftest import REGISTRATION, World, log_lines
+import pytest
+from conftest import REGISTRATION, TIME_SCALE, World, log_lines
 
-from authorizer_pools import cli
+from authorizer_pools import cli, timing
 from localaws.cloudformation import Exchange
+from localaws.lambda_bootstrap import ScaledClock
 from localaws.shared_api import REGISTRY_TABLE
 
 
@@ -139,6 +141,36 @@ def test_the_shared_stack_resetting_the_list_is_repaired_by_reconcile(world: Wor
     status, report = reconcile(world, "reconcile")
     assert status == 0
     assert "no drift" in report
+
+
+def test_reconcile_says_what_a_second_look_after_its_repair_shows(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another team holds the account's CreateDeployment quota: the repair puts the pools back
+    on the authorizer but cannot publish, and reconcile says so, from what it sees after."""
+    monkeypatch.setattr(timing, "clock", ScaledClock(TIME_SCALE))
+    monkeypatch.setattr(cli, "BUDGET_SECONDS", 60.0)
+    pools = [world.tenant_pool(name) for name in ("acme", "globex")]
+    for number, pool in enumerate(pools):
+        world.create_tenant(f"tenant-{number}", pool)
+    world.remove_behind_the_registrys_back(*pools)
+    world.redeploy_every_stage()
+    world.aws.control_plane.inject(
+        "CreateDeployment", 429, "TooManyRequestsException", "Too Many Requests",
+        service="apigateway",
+    )  # fmt: skip
+
+    status, report = reconcile(world, "reconcile")
+
+    assert status == cli.FAILED, report
+    assert report.count("added back") == 2
+    assert "NOT published" in report
+    assert "repaired" not in report.splitlines()[-1]
+    assert "the repair left 2 of it: run reconcile again" in report
+    world.aws.control_plane.clear()
+    status, report = reconcile(world, "reconcile")
+    assert status == cli.DRIFT_FOUND
+    assert report.splitlines()[-1] == "drift found; repaired (as a second look shows)"
 
 
 def test_list_shows_each_pools_owners_or_unmanaged(world: World) -> None:
