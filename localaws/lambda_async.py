@@ -156,6 +156,18 @@ class AsyncInvocations:
             ).start()
         return HttpAnswer(202, (("Content-Type", "application/json"),), b"")
 
+    def submit(self, function: Deliverable, event: Mapping[str, Any]) -> None:
+        """An asynchronous invocation made by another service (EventBridge's rule targets):
+        delivered on its own thread, retried as Lambda retries one that failed."""
+        with self._lock:
+            generation = self._generation
+            self._pending += 1
+        threading.Thread(
+            target=self._deliver,
+            args=(function, dict(event), (0.0, *RETRY_WAITS), 1, generation),
+            daemon=True,
+        ).start()
+
     def retry(self, function: Deliverable, event: Mapping[str, Any]) -> None:
         """Lambda's retries of an asynchronous invocation whose first attempt failed (the
         caller made that attempt itself, as the local CloudFormation does): the second after

@@ -102,6 +102,8 @@ class Deployment:
                 f"arn:{self.partition}:logs:{self.region}:{self.account}:"
                 f"log-group:{self.stack_name}-FunctionLogGroup:*"
             )
+        if logical_id == "FunctionRole" and attribute == "Arn":
+            return f"arn:{self.partition}:iam::{self.account}:role/{self.stack_name}-FunctionRole"
         if logical_id == "Function" and attribute == "Arn":
             return (
                 f"arn:{self.partition}:lambda:{self.region}:{self.account}:"

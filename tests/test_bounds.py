@@ -44,7 +44,7 @@ def test_a_protected_pool_marked_managed_by_hand_is_never_removed(world: World) 
     (summary,) = [
         line["message"]
         for line in log_lines(result.logs)
-        if line["message"].get("step") == "scheduled"
+        if line["message"].get("step") == "repair"
     ]
     assert summary["removed"] == 0
 

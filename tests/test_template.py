@@ -70,6 +70,7 @@ def test_its_environment_is_what_the_function_reads(template: dict[str, Any]) ->
         settings.STAGE_NAMES,
         settings.ALLOWED_USER_POOL_ARNS,
         settings.PROTECTED_USER_POOL_ARNS,
+        settings.SHARED_USER_POOL_ARNS,
         settings.REGISTRY_TABLE,
         "LOG_LEVEL",
     }

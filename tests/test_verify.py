@@ -211,7 +211,7 @@ def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
     assert serves_exactly(world, acme, globex)
 
 
-# -- the scheduled run ----------------------------------------------------------------------
+# -- the repair run --------------------------------------------------------------------------
 
 
 def metrics(result: Any) -> dict[str, float]:
@@ -329,18 +329,24 @@ def test_a_registry_written_by_the_previous_version_keeps_working(world: World) 
     assert serves_exactly(world, globex)
 
 
-def test_a_scheduled_event_that_did_not_come_through_the_repair_alias_is_refused(
-    world: World,
+@pytest.mark.parametrize(
+    ("source", "detail_type"),
+    [
+        ("aws.events", "Scheduled Event"),
+        ("aws.cloudformation", "CloudFormation Stack Status Change"),
+        ("aws.apigateway", "AWS API Call via CloudTrail"),
+    ],
+)
+def test_a_repair_event_that_did_not_come_through_the_repair_alias_is_refused(
+    world: World, source: str, detail_type: str
 ) -> None:
-    """Only the schedule's rule may invoke the repair alias; anyone with lambda:InvokeFunction
+    """Only the repair rules may invoke the repair alias; anyone with lambda:InvokeFunction
     on the ServiceToken could otherwise make the function spend the account's API Gateway
     calls as often as they like."""
     function = world.cloudformation.function
     assert isinstance(function, InProcessFunction)
 
-    result = function.deliver(
-        {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-    )
+    result = function.deliver({"source": source, "detail-type": detail_type, "detail": {}})
 
     assert result.ok
     assert result.payload == {"outcome": "refused"}

@@ -22,13 +22,14 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from botocore.exceptions import ClientError
 
 from . import authorizer, metrics, plan, publishing, retries, timing
 from .errors import AwsCallFailed, ResourceError
 from .plan import Change, StageVerdict
-from .registry import PoolFact, Registry, RegistryState, StageFact
+from .registry import PoolFact, Registry, RegistryState, StageFact, Status
 from .timing import Deadline
 
 logger = logging.getLogger(__name__)
@@ -105,22 +106,70 @@ def await_live(
     registrar publishes (``all_stages``) serve the authorizer's list: :class:`Live`; work as the
     worker when nobody is. ``stage_names``: the stages the caller reports on (a canary on them).
     :class:`Pending` when ``deadline`` comes first."""
+    outcome = _await_pass(
+        registry, holder, deadline, bounds, all_stages, verify=False, own_pass_enough=False
+    )
+    if isinstance(outcome, Pending):
+        return outcome
+    return Live(outcome.target, tuple(outcome.status.canary_blocked(stage_names)))
+
+
+def repair_pass(
+    registry: Registry,
+    *,
+    stages: Sequence[str],
+    holder: str,
+    deadline: Deadline,
+    bounds: plan.Bounds,
+) -> Report | Pending | None:
+    """A pass that began after this call, verifying what every stage's deployment serves when
+    this caller makes it: its :class:`Report`; None when another worker's pass (begun after
+    this call) finished first. :class:`Pending` when ``deadline`` comes first."""
+    outcome = _await_pass(
+        registry, holder, deadline, bounds, stages, verify=True, own_pass_enough=True
+    )
+    return outcome if isinstance(outcome, Pending) else outcome.report
+
+
+class _Waited(NamedTuple):
+    status: Status
+    target: int  # the first epoch of a pass begun after the wait did
+    report: Report | None  # this caller's own passes, when it stopped after working
+
+
+def _await_pass(
+    registry: Registry,
+    holder: str,
+    deadline: Deadline,
+    bounds: plan.Bounds,
+    stages: Sequence[str],
+    *,
+    verify: bool,
+    own_pass_enough: bool,
+) -> _Waited | Pending:
+    """Wait for a pass that began after this call to see every stage served, working as the
+    worker when nobody is (``own_pass_enough``: return as soon as this caller worked, whatever
+    its passes achieved)."""
     status = registry.lease.status(consistent=True)
     # Any pass whose epoch is past this one bumped it after this read, so after the caller's
-    # owner change, and read the owners after that.
+    # owner change (or the change a repair event tells of), and read the owners after that.
     target = status.epoch + 1
     while True:
-        if status.serves(all_stages, target):
-            return Live(target, tuple(status.canary_blocked(stage_names)))
+        if status.serves(stages, target):
+            return _Waited(status, target, None)
         if status.worker_until < timing.clock.time():
             try:
-                worked = work_if_free(registry, holder, deadline, stages=all_stages, bounds=bounds)
+                worked = work_if_free(
+                    registry, holder, deadline, stages=stages, bounds=bounds, verify=verify
+                )
             except AwsCallFailed as failure:
                 if not failure.transient:
                     raise
                 # AWS stayed busy for the whole lease: try again while there is time (the
                 # wait below says when there is not).
                 worked = None
+            if worked and own_pass_enough:
+                return _Waited(status, target, worked)
             if worked:
                 if not deadline.allows(_READ_SECONDS):
                     return Pending("worked until the deadline")

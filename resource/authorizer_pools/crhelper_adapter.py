@@ -227,6 +227,6 @@ def serve(event: Mapping[str, Any], context: Any, work: Work) -> None:
 
 def setup_logging(aws_request_id: str) -> None:
     """crhelper's JSON log format for an invocation that is not a CloudFormation request (it
-    sets the format per request; a scheduled run's lines must not carry the previous request's
+    sets the format per request; a repair run's lines must not carry the previous request's
     fields)."""
     log_helper.setup(LOG_LEVEL, boto_level="WARNING", aws_request_id=aws_request_id)

@@ -15,11 +15,11 @@ from typing import Any
 
 from .answer import Reply, unrecorded_failure
 from .crhelper_adapter import Work, serve, setup_logging
-from .request import Request, is_scheduled
+from .request import Request, repair_trigger
 
 _work: Work
 try:
-    from . import answering, logs, scheduled
+    from . import answering, logs, repair_run
     from .timing import Deadline
 
     logs.install_redaction()
@@ -31,7 +31,7 @@ try:
         return answering.run(request, invocation)
 
     _work = _answering
-    _scheduled: Callable[[Any], dict[str, object]] | None = scheduled.run
+    _repair: Callable[[str, Any], dict[str, object]] | None = repair_run.run
 except Exception:  # the whole story to the log; the tenant sees a short reason
     logging.getLogger("authorizer_pools").exception("the registrar failed to start")
 
@@ -43,14 +43,15 @@ except Exception:  # the whole story to the log; the tenant sees a short reason
         return unrecorded_failure(request, str(context.invoked_function_arn), reason)
 
     _work = _failed_to_start
-    _scheduled = None
+    _repair = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, object] | None:
-    if is_scheduled(event):
+    trigger = repair_trigger(event)
+    if trigger is not None:
         setup_logging(context.aws_request_id)
-        if _scheduled is None:
+        if _repair is None:
             raise RuntimeError("the registrar failed to start: see the log above")
-        return _scheduled(context)
+        return _repair(trigger, context)
     serve(event, context, _work)
     return None

@@ -4,7 +4,7 @@ The event is a custom-resource request object (CloudFormation user guide, "Custo
 request objects"): ``RequestType``, ``ResponseURL``, ``StackId``, ``RequestId``,
 ``LogicalResourceId`` and ``ResourceType`` always; ``PhysicalResourceId`` on Update and Delete;
 ``ResourceProperties``, and ``OldResourceProperties`` on Update. Anything else (the Lambda
-console's test event, a scheduled event sent to the wrong place, a typo) is
+console's test event, a repair rule's event sent to the wrong place, a typo) is
 :class:`NotARequest`: it is refused before crhelper sees it, so that no answer ever goes to the
 URL of a request this container served before.
 
@@ -109,9 +109,19 @@ class Request:
         }
 
 
-def is_scheduled(event: Mapping[str, Any]) -> bool:
-    """EventBridge's scheduled event (template.yaml's repair schedule), not a request."""
-    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+# What EventBridge delivers from template.yaml's repair rules: (source, detail-type) → trigger.
+REPAIR_TRIGGERS = {
+    ("aws.events", "Scheduled Event"): "schedule",
+    ("aws.cloudformation", "CloudFormation Stack Status Change"): "shared-api-stack",
+    ("aws.apigateway", "AWS API Call via CloudTrail"): "api-change",
+}
+
+
+def repair_trigger(event: Mapping[str, Any]) -> str | None:
+    """Which repair rule's event ``event`` is (not a request), or None."""
+    if not isinstance(event, Mapping):
+        return None
+    return REPAIR_TRIGGERS.get((str(event.get("source")), str(event.get("detail-type"))))
 
 
 def parse(event: Mapping[str, Any]) -> Request:
