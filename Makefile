@@ -8,8 +8,8 @@
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker):
 #                 S3_BUCKET=… and, on a first deployment, REST_API_ID= AUTHORIZER_ID=
 #                 STAGE_NAMES= PROTECTED_USER_POOL_ARNS= (or =none); optional ALLOWED_USER_POOL_ARNS=
-#                 SHARED_USER_POOL_ARNS= ALARM_TOPIC_ARN= REPAIR_SCHEDULE= RESERVED_CONCURRENCY=
-#                 LOG_LEVEL= STACK_NAME= (an update keeps every one not given; =none empties one)
+#                 SHARED_USER_POOL_ARNS= SHARED_API_STACK_NAME= ALARM_TOPIC_ARN= REPAIR_SCHEDULE=
+#                 RESERVED_CONCURRENCY= LOG_LEVEL= STACK_NAME= (an update keeps every one not given; =none empties one)
 #   make smoke    on a real account, opt-in: ACCOUNT_ID=<the account> S3_BUCKET=<code bucket>
 #                 (DRY_RUN=1: print every AWS call it would make, make none)
 #   make clean    remove build/ and the tools' caches (not .venv)
@@ -27,8 +27,8 @@ ZIP := $(BUILD)/function.zip
 # stack's value of every other one.
 STACK_NAME ?= shared-authorizer-pools
 DEPLOY_VARIABLES := S3_BUCKET REST_API_ID AUTHORIZER_ID STAGE_NAMES ALLOWED_USER_POOL_ARNS \
-	PROTECTED_USER_POOL_ARNS SHARED_USER_POOL_ARNS ALARM_TOPIC_ARN REPAIR_SCHEDULE \
-	RESERVED_CONCURRENCY LOG_LEVEL LOG_RETENTION_IN_DAYS
+	PROTECTED_USER_POOL_ARNS SHARED_USER_POOL_ARNS SHARED_API_STACK_NAME ALARM_TOPIC_ARN \
+	REPAIR_SCHEDULE RESERVED_CONCURRENCY LOG_LEVEL LOG_RETENTION_IN_DAYS
 export STACK_NAME $(DEPLOY_VARIABLES)
 AWS ?= aws
 export AWS

@@ -34,6 +34,7 @@ PARAMETERS = {
     "AllowedUserPoolArns": "ALLOWED_USER_POOL_ARNS",
     "ProtectedUserPoolArns": "PROTECTED_USER_POOL_ARNS",
     "SharedUserPoolArns": "SHARED_USER_POOL_ARNS",
+    "SharedApiStackName": "SHARED_API_STACK_NAME",
     "AlarmTopicArn": "ALARM_TOPIC_ARN",
     "RepairSchedule": "REPAIR_SCHEDULE",
     "ReservedConcurrency": "RESERVED_CONCURRENCY",

@@ -172,3 +172,20 @@ def test_help_lists_every_target_a_user_runs_and_every_deploy_variable(tmp_path:
         assert f"make {target} " in listed
     for variable in ("ALARM_TOPIC_ARN", "REPAIR_SCHEDULE", "RESERVED_CONCURRENCY", "none"):
         assert variable in listed
+
+
+def test_every_template_parameter_can_be_set_through_make_deploy() -> None:
+    """A parameter make deploy cannot send keeps its default on a first deployment: the
+    operator would have to leave make for the AWS CLI to set it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import deploy as script  # noqa: PLC0415 (the script, from its folder)
+    finally:
+        sys.path.pop(0)
+    template = (ROOT / "template.yaml").read_text()
+    parameters = template.split("\nParameters:\n", 1)[1].split("\nConditions:\n", 1)[0]
+    declared = {line.strip().rstrip(":") for line in parameters.splitlines() if line[2:3].isalpha()}
+    assert declared == set(script.PARAMETERS)
+    makefile = (ROOT / "Makefile").read_text()
+    for variable in script.PARAMETERS.values():
+        assert variable in makefile.split("DEPLOY_VARIABLES :=", 1)[1].split("export", 1)[0]
