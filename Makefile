@@ -16,7 +16,15 @@
 #   make help     this list
 
 .DEFAULT_GOAL := test
-PYTHON ?= python3
+# The tests run on the Python of the Lambda runtime template.yaml deploys (its Runtime), found on
+# PATH or among pyenv's versions; PYTHON=… names another interpreter of that version.
+RUNTIME_PYTHON := 3.13
+comma := ,
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach candidate,python$(RUNTIME_PYTHON) \
+	$(wildcard $(HOME)/.pyenv/versions/$(RUNTIME_PYTHON).*/bin/python$(RUNTIME_PYTHON)),\
+	$(if $(shell $(candidate) -c 'print(1)' 2>/dev/null),$(candidate))) python$(RUNTIME_PYTHON))
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
@@ -52,8 +60,8 @@ help:
 	@sed -n 's/^#   make /make /p; s/^#                 /                /p' $(firstword $(MAKEFILE_LIST))
 
 $(READY): requirements-dev.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
-		{ echo "make: needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1 || echo missing). Run: make PYTHON=python3.11 ..."; exit 2; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(RUNTIME_PYTHON))))' 2>/dev/null || \
+		{ echo "make: needs Python $(RUNTIME_PYTHON), the Lambda runtime template.yaml deploys; $(PYTHON) is $$($(PYTHON) -V 2>&1 || echo missing). Run: make PYTHON=/path/to/python$(RUNTIME_PYTHON) ..."; exit 2; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

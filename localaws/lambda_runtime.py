@@ -59,7 +59,7 @@ BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 _ROOT = Path(__file__).resolve().parent.parent
 HARNESS_PATHS = (_ROOT, _ROOT / "tests")
 DEFAULT_INIT_TIMEOUT = 10.0  # Lambda's init phase limit
-RUNTIME_VERSION = "python3.11"
+RUNTIME_VERSION = "python3.13"
 
 # Set by Lambda itself; a function's configuration cannot set them (Lambda developer guide,
 # "Defined runtime environment variables"). AWS_REGION/AWS_DEFAULT_REGION are reserved too but

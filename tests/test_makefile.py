@@ -4,6 +4,7 @@ once, exit 2, and build nothing (no .venv, no build/), whatever the machine has;
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -177,11 +178,11 @@ def test_help_lists_every_target_a_user_runs_and_every_deploy_variable(tmp_path:
 def test_every_template_parameter_can_be_set_through_make_deploy() -> None:
     """A parameter make deploy cannot send keeps its default on a first deployment: the
     operator would have to leave make for the AWS CLI to set it."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import deploy as script  # noqa: PLC0415 (the script, from its folder)
-    finally:
-        sys.path.pop(0)
+    spec = importlib.util.spec_from_file_location("deploy", ROOT / "scripts" / "deploy.py")
+    assert spec is not None
+    assert spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
     template = (ROOT / "template.yaml").read_text()
     parameters = template.split("\nParameters:\n", 1)[1].split("\nConditions:\n", 1)[0]
     declared = {line.strip().rstrip(":") for line in parameters.splitlines() if line[2:3].isalpha()}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from typing import Any
 
 import pytest
 from template_model import ROOT, Deployment, load_template
 
 from authorizer_pools import settings
+from localaws import lambda_runtime
 
 API, AUTHORIZER = "a1b2c3d4e5", "x9y8z7"
 APIGW = f"arn:aws:apigateway:us-east-1::/restapis/{API}"
@@ -60,6 +62,14 @@ def test_the_handler_names_a_module_under_the_code_folder(template: dict[str, An
     assert f"def {attribute}(" in path.read_text()
     # The standard library already has a module named `resource`.
     assert module.split(".")[0] != "resource"
+
+
+def test_the_suite_runs_on_the_python_of_the_runtime_it_deploys(template: dict[str, Any]) -> None:
+    """The local Lambda runs the function on this interpreter: a feature or a behaviour of
+    another Python version would pass here and fail on Lambda."""
+    runtime = function(template)["Runtime"]
+    assert runtime == f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert runtime == lambda_runtime.RUNTIME_VERSION
 
 
 def test_its_environment_is_what_the_function_reads(template: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -28,7 +28,6 @@ from .errors import AwsCallFailed
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 _REFUSED_CODES = frozenset(
     {
@@ -140,7 +139,7 @@ class Throttled(Exception):
         self.error = error
 
 
-def call(
+def call[T](
     operation: str,
     request: Callable[[], T],
     deadline: timing.Deadline,
