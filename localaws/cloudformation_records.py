@@ -108,6 +108,16 @@ class Records:
                     return stack.stack_id
             return None
 
+    def retain(self, physical_id: str) -> None:
+        """The resource leaves the stack that holds it and goes on existing, as a resource
+        removed from its template with ``DeletionPolicy: Retain`` does: another stack may then
+        import it (the documented way to move a resource between stacks)."""
+        with self._lock:
+            for stack in self._stacks.values():
+                for logical_id, record in list(stack.resources.items()):
+                    if record.physical_id == physical_id:
+                        del stack.resources[logical_id]
+
     def get(self, stack_id: str, logical_id: str) -> ResourceRecord | None:
         with self._lock:
             stack = self._stacks.get(stack_id)

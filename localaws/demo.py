@@ -77,6 +77,9 @@ class World:
     aws: LocalAws
     api: SharedApi
     table: str
+    # The pooled tier's pool, created with the shared API: no tenant stack holds it, so the
+    # registrar's SharedUserPoolArns names it (template.yaml's parameter).
+    pooled_tier_pool: str
     labels: dict[str, str] = field(default_factory=dict)  # pool ARN -> a name people read
     flushes_seen: dict[str, int] = field(default_factory=dict)
 
@@ -356,7 +359,7 @@ class Story:
 
     def pooled_tier(self, tenant_pools: list[str]) -> str:
         self.begin(5, "two small tenants share one pool (pooled tier); one of them leaves")
-        shared = self.tenant_pool("pooled")
+        shared = self.world.pooled_tier_pool
         stacks = self.all_at_once(
             "waiting for 2 answers",
             [
@@ -533,8 +536,11 @@ def run(
         )
         shown = code_dir.relative_to(ROOT) if code_dir.is_relative_to(ROOT) else code_dir
         output.line(f"   function  {handler} from {shown}/, one process per execution")
-        world = World(aws, create_shared_api(), create_registry_table())
+        world = World(
+            aws, create_shared_api(), create_registry_table(), create_tenant_pool("pooled")
+        )
         world.labels[world.api.operators_pool_arn] = "operators"
+        world.labels[world.pooled_tier_pool] = "pooled"
         config = FunctionConfig(
             code_dir=code_dir,
             handler=handler,
@@ -551,6 +557,7 @@ def run(
                 "STAGE_NAMES": ",".join(world.api.stage_names),
                 "ALLOWED_USER_POOL_ARNS": "",
                 "PROTECTED_USER_POOL_ARNS": world.api.operators_pool_arn,
+                "SHARED_USER_POOL_ARNS": world.pooled_tier_pool,
                 "REGISTRY_TABLE": world.table,
                 "LOG_LEVEL": "INFO",
             },

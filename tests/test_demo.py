@@ -65,7 +65,8 @@ def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) 
     # left behind is not enough: the pass sees it and publishes again.)
     code = copy_of_the_function(tmp_path)
     with (code / "authorizer_pools" / "plan.py").open("a") as module:
-        module.write("\n\ndef adds(listed, owned):  # broken: never adds\n    return ()\n")
+        module.write("\n\ndef adds(listed, owned, bounds=None):  # broken: never adds\n")
+        module.write("    return ()\n")
 
     finished = run_demo("--code-dir", str(code))
 

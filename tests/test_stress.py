@@ -16,6 +16,7 @@ from conftest import REGISTRATION, World, template_function
 from test_ownership import assert_invariant
 
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
+from localaws.cloudformation_records import RECORDS
 from localaws.lambda_runtime import InvocationResult
 
 TIME_SCALE = 0.1  # see test_concurrency: CPU time on two cores must stay small in model time
@@ -25,7 +26,15 @@ POOLED_TENANTS = 10  # sharing one pool
 
 
 @pytest.fixture
-def cloudformation(world: World, aws_environment: dict[str, str]) -> Iterator[LocalCloudFormation]:
+def pooled_tier_pool(world: World) -> str:
+    # Listed in SharedUserPoolArns before the function starts, as template.yaml passes it.
+    return world.shared_pool("pooled-tier")
+
+
+@pytest.fixture
+def cloudformation(
+    world: World, aws_environment: dict[str, str], pooled_tier_pool: str
+) -> Iterator[LocalCloudFormation]:
     config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=FUNCTION_TIMEOUT)
     with LambdaService(config) as service:
         yield LocalCloudFormation(
@@ -39,11 +48,11 @@ def at_once(actions: Sequence[Callable[[], object]]) -> list[object]:
 
 
 def test_fifty_mixed_events_at_once_keep_the_invariant_with_no_failure(
-    world: World, cloudformation: LocalCloudFormation
+    world: World, cloudformation: LocalCloudFormation, pooled_tier_pool: str
 ) -> None:
     cfn = cloudformation
     own = {f"tenant-{n:02d}": world.tenant_pool(f"own-{n:02d}") for n in range(OWN_TENANTS)}
-    shared = world.tenant_pool("pooled-tier")
+    shared = pooled_tier_pool
     pooled = [f"pooled-{n:02d}" for n in range(POOLED_TENANTS)]
     world.aws.control_plane.enable_model(time_scale=TIME_SCALE)
     started = time.monotonic()
@@ -68,7 +77,10 @@ def test_fifty_mixed_events_at_once_keep_the_invariant_with_no_failure(
         return lambda: cfn.update_stack(name, {"PoolRegistration": world.registration(own[name])})
 
     def move(name: str) -> Callable[[], object]:
+        # The pool moves as CloudFormation moves a resource: retained by its old stack,
+        # imported by the new one, which registers it before the old stack goes.
         def run() -> object:
+            RECORDS.retain(own[name].rsplit("/", 1)[-1])
             cfn.create_stack(f"{name}-moved", {REGISTRATION: world.registration(own[name])})
             return cfn.delete_stack(name)
 
