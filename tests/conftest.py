@@ -252,19 +252,30 @@ class World:
                 patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
             )
 
+    def add_behind_the_registrys_back(self, *pools: str) -> None:
+        """What the console or a script does."""
+        for pool in pools:
+            self.apigateway().update_authorizer(
+                restApiId=self.api.rest_api_id,
+                authorizerId=self.api.authorizer_id,
+                patchOperations=[{"op": "add", "path": "/providerARNs", "value": pool}],
+            )
+
     def redeploy_every_stage(self) -> None:
         """The shared API's own stack or pipeline deploys every stage (it flushes nothing)."""
         for stage in self.api.stage_names:
             self.apigateway().create_deployment(restApiId=self.api.rest_api_id, stageName=stage)
 
     def deployed(self, **parameters: str | list[str]) -> Deployment:
-        """template.yaml as deployed for this world's shared API (other parameters given)."""
+        """template.yaml as deployed for this world's shared API, its operators' pool protected
+        as the README deploys it (other parameters given)."""
         return Deployment(
             load_template(),
             {
                 "RestApiId": self.api.rest_api_id,
                 "AuthorizerId": self.api.authorizer_id,
                 "StageNames": list(self.api.stage_names),
+                "ProtectedUserPoolArns": [self.api.operators_pool_arn],
                 **parameters,
             },
             account=ACCOUNT,

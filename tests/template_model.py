@@ -21,6 +21,10 @@ TEMPLATE = ROOT / "template.yaml"
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
+# What ``Ref: AWS::NoValue`` resolves to, until the list or map holding it drops it.
+NO_VALUE = object()
+
+
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     template, problems = decode(str(path))
     assert not problems, problems
@@ -45,11 +49,14 @@ class Deployment:
     def resolve(self, value: Any, local: Mapping[str, str] | None = None) -> Any:
         local = local or {}
         if isinstance(value, list):
-            return [self.resolve(item, local) for item in value]
+            # AWS::NoValue takes its item out of a list, its key out of a map.
+            items = [self.resolve(item, local) for item in value]
+            return [item for item in items if item is not NO_VALUE]
         if not isinstance(value, Mapping):
             return value
         if len(value) != 1:
-            return {key: self.resolve(item, local) for key, item in value.items()}
+            pairs = {key: self.resolve(item, local) for key, item in value.items()}
+            return {key: item for key, item in pairs.items() if item is not NO_VALUE}
         ((function, argument),) = value.items()
         if function == "Ref":
             return self._ref(argument, local)
@@ -82,6 +89,7 @@ class Deployment:
         if "." in name:
             return self._attribute(*name.split(".", 1))
         pseudo = {
+            "AWS::NoValue": NO_VALUE,
             "AWS::Partition": self.partition,
             "AWS::Region": self.region,
             "AWS::AccountId": self.account,
@@ -166,18 +174,17 @@ def policy_allows(
     resource: str,
     context: Mapping[str, str | list[str]] | None = None,
 ) -> bool:
-    """IAM's answer for an identity policy with Allow statements only."""
+    """IAM's answer for an identity policy: an explicit Deny that matches wins over any Allow;
+    without an Allow that matches, the request is denied."""
     context = context or {}
-    for statement in statements:
-        if statement["Effect"] != "Allow":
-            continue
-        if not any(_like(a, action, ignore_case=True) for a in listed(statement["Action"])):
-            continue
-        if not any(_like(r, resource) for r in listed(statement["Resource"])):
-            continue
-        if _conditions_hold(statement.get("Condition", {}), context):
-            return True
-    return False
+    matching = [
+        statement["Effect"]
+        for statement in statements
+        if any(_like(a, action, ignore_case=True) for a in listed(statement["Action"]))
+        and any(_like(r, resource) for r in listed(statement["Resource"]))
+        and _conditions_hold(statement.get("Condition", {}), context)
+    ]
+    return "Allow" in matching and "Deny" not in matching
 
 
 def listed(value: str | list[str]) -> list[str]:
@@ -209,9 +216,17 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, str | 
                 values = context.get(key, [])
                 if not all(any(_arn_like(p, v) for p in listed(patterns)) for v in listed(values)):
                     return False
+            elif operator == "ForAnyValue:ArnEquals":
+                # Some value the request carries equals a listed ARN (false for no values).
+                if not set(listed(context.get(key, []))) & set(listed(patterns)):
+                    return False
             elif operator == "StringEquals":
                 value = context.get(key)
                 if not isinstance(value, str) or value not in listed(patterns):
+                    return False
+            elif operator == "StringEqualsIfExists":
+                value = context.get(key)
+                if value is not None and value not in listed(patterns):
                     return False
             elif operator == "Null":
                 # "false": the key must be present; "true": absent.

@@ -33,14 +33,22 @@ TRANSACTION_ACTIONS = {
 }
 
 
-def iam_requests(call: CallRecord) -> list[Request]:
+def iam_requests(call: CallRecord, *, removes_carry_the_key: bool = True) -> list[Request]:
     """The (action, resource, condition keys) IAM evaluates for this call."""
     if call.service == "apigateway":
         resource = f"arn:aws:apigateway:{call.region}::{unquote(call.path)}"
         context: dict[str, str | list[str]] = {}
         if call.operation == "UpdateAuthorizer":
             operations = json.loads(call.body)["patchOperations"]
-            context[POOL_KEY] = [op["value"] for op in operations if op["path"] == "/providerARNs"]
+            # AWS documents the key for the pools a request sets; whether a `remove` carries
+            # its ARN too is not documented, so the role must do with either.
+            keyed = [
+                op["value"]
+                for op in operations
+                if op["path"] == "/providerARNs" and (removes_carry_the_key or op["op"] != "remove")
+            ]
+            if keyed:
+                context[POOL_KEY] = keyed
             found = boto3.client("apigateway").get_authorizer(
                 restApiId=call.path.split("/")[2], authorizerId=call.path.split("/")[4]
             )
@@ -97,11 +105,13 @@ def iam_requests(call: CallRecord) -> list[Request]:
 
 
 def denied(calls: list[CallRecord], statements: list[dict[str, Any]]) -> list[Request]:
-    """What IAM would refuse of these calls under these Allow statements."""
+    """What IAM would refuse of these calls under these statements, whether or not a `remove`
+    carries the pool key."""
     return [
         (action, resource, context)
         for call in calls
-        for action, resource, context in iam_requests(call)
+        for carried in (True, False)
+        for action, resource, context in iam_requests(call, removes_carry_the_key=carried)
         if not policy_allows(statements, action, resource, context)
     ]
 
