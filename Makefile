@@ -91,8 +91,9 @@ lint: $(READY) $(SCAN_READY)
 	LOG_LEVEL=WARNING $(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
 		-f $(BUILD)/template.expanded.json
 
+# Two workers, whole files each (a file's tests share its fixtures' set-up).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses 2 --dist loadfile
 
 demo: $(READY)
 	$(BIN)/python -m localaws.demo $(if $(KEEP),--keep)
