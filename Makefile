@@ -9,7 +9,8 @@
 #                 S3_BUCKET=… and, on a first deployment, REST_API_ID= AUTHORIZER_ID=
 #                 STAGE_NAMES= PROTECTED_USER_POOL_ARNS= (or =none); optional ALLOWED_USER_POOL_ARNS=
 #                 SHARED_USER_POOL_ARNS= SHARED_API_STACK_NAME= ALARM_TOPIC_ARN= REPAIR_SCHEDULE=
-#                 RESERVED_CONCURRENCY= LOG_LEVEL= STACK_NAME= (an update keeps every one not given; =none empties one)
+#                 RESERVED_CONCURRENCY= LOG_LEVEL= LOG_RETENTION_IN_DAYS= STACK_NAME=
+#                 (an update keeps every one not given; =none empties one)
 #   make smoke    on a real account, opt-in: ACCOUNT_ID=<the account> S3_BUCKET=<code bucket>
 #                 (DRY_RUN=1: print every AWS call it would make, make none)
 #   make clean    remove build/ and the tools' caches (not .venv)

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+import authorizer_pools
 from authorizer_pools import logs
 from authorizer_pools.request import parse
 
@@ -70,7 +71,7 @@ def test_a_traceback_quoting_the_url_loses_the_signature_at_every_level(
     assert all(SIGNATURE not in JsonFormatter().format(r) for r in caplog.records)
 
 
-def test_a_step_is_one_structured_line_naming_stack_logical_id_and_outcome(
+def test_a_step_is_one_structured_line_naming_stack_logical_id_outcome_and_release(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     request = parse(
@@ -88,6 +89,7 @@ def test_a_step_is_one_structured_line_naming_stack_logical_id_and_outcome(
     assert record.msg == {
         "step": "add-pool",
         "outcome": "add",
+        "version": authorizer_pools.__version__,
         "requestType": "Create",
         "stack": "tenant-acme",
         "logicalId": "TenantPoolRegistration",

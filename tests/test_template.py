@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from template_model import ROOT, Deployment, load_template, policy_allows
 
+import authorizer_pools
 from authorizer_pools import settings
 from localaws import lambda_runtime
 
@@ -95,6 +96,12 @@ def test_parameters_and_the_exported_service_token(template: dict[str, Any]) -> 
     )
     export = template["Outputs"]["ServiceToken"]["Export"]["Name"]
     assert export == {"Fn::Sub": "${AWS::StackName}-ServiceToken"}
+
+
+def test_the_stack_gives_the_version_the_package_declares(template: dict[str, Any]) -> None:
+    """One version in one place: the Version output repeats authorizer_pools.__version__, which
+    pyproject.toml reads and every log line carries; a release that bumps one bumps both."""
+    assert template["Outputs"]["Version"]["Value"] == authorizer_pools.__version__
 
 
 def test_logs_go_to_its_own_log_group_with_retention(deployed: Deployment) -> None:

@@ -5,3 +5,7 @@ registration per user pool; the function adds the pool's ARN to the authorizer's
 on Create, removes it on Delete, and redeploys the named stages so the change is live before
 CloudFormation hears SUCCESS.
 """
+
+# The one place the version is written: pyproject.toml reads it, the function logs it when it
+# starts, and template.yaml's Version output repeats it (a test keeps the two equal).
+__version__ = "0.2.0"

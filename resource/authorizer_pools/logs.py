@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
+
 if TYPE_CHECKING:
     from .registration import Registration
     from .request import Request
@@ -88,8 +90,14 @@ def step(
     level: int = logging.INFO,
     **details: object,
 ) -> None:
-    """One line per step: which stack and registration, what was done, how it ended."""
-    line: dict[str, object] = {"step": name, "outcome": outcome, **request.log_fields()}
+    """One line per step: which stack and registration, what was done, how it ended, and which
+    release did it (an incident's lines say which code they came from)."""
+    line: dict[str, object] = {
+        "step": name,
+        "outcome": outcome,
+        "version": __version__,
+        **request.log_fields(),
+    }
     if registration is not None:
         line["pool"] = str(registration.user_pool_arn)
         line["api"] = registration.rest_api_id
