@@ -128,6 +128,9 @@ class LocalAws:
         )
         server, thread = _serve(control_plane, "localaws")
         self._server, self._thread, self._control_plane = server, thread, control_plane
+        # moto's backends are process-wide: a LocalAws starts as a new, empty account, whatever
+        # one started earlier in this process left behind.
+        self.reset()
         self._data_plane, self._data_thread = _serve(DataPlane(), "localaws-data")
         return self
 
