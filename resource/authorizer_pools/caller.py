@@ -94,12 +94,9 @@ class _Resource:
 
 def verify(request: Request, settings: Settings, deadline: Deadline) -> Verdict:
     """CloudFormation's verdict on ``request``; :class:`Unverifiable` when it cannot be asked."""
-    stack = request.stack
-    if stack is None:
-        return Verdict("StackId is not a CloudFormation stack ARN")
-    here = (settings.partition, settings.region, settings.account_id)
-    if (stack.partition, stack.region, stack.account) != here:
-        return Verdict("the stack is not in the function's partition, Region and account")
+    refused = _never_ours(request, settings)
+    if refused is not None:
+        return Verdict(refused)
     verdict = Verdict("not read")
     for read in range(_READS):
         if read:
@@ -208,4 +205,27 @@ def _stack(request: Request, deadline: Deadline) -> _Stack:
     return _Stack(
         str(stacks[0].get("StackStatus", "")),
         updated.timestamp() if isinstance(updated, datetime) else None,
+    )
+
+
+def _never_ours(request: Request, settings: Settings) -> str | None:
+    """Why the event cannot be a request for this registrar, before CloudFormation is asked."""
+    stack = request.stack
+    if stack is None:
+        return "StackId is not a CloudFormation stack ARN"
+    here = (settings.partition, settings.region, settings.account_id)
+    if (stack.partition, stack.region, stack.account) != here:
+        return "the stack is not in the function's partition, Region and account"
+    if not _is_custom_resource(request.resource_type):
+        # CloudFormation sends a ServiceToken requests only for custom resources; a resource of
+        # any other type (a WaitCondition stays in progress for hours) is never this registrar's.
+        return f"the resource type {request.resource_type!r} is not a custom resource"
+    return None
+
+
+def _is_custom_resource(resource_type: str) -> bool:
+    """CloudFormation's custom resource types: ``AWS::CloudFormation::CustomResource`` and
+    ``Custom::<name>`` (AWS CloudFormation User Guide, "Custom resources")."""
+    return resource_type == "AWS::CloudFormation::CustomResource" or (
+        resource_type.startswith("Custom::") and len(resource_type) > len("Custom::")
     )
