@@ -1,12 +1,8 @@
-"""Adversary (forged invoke, any tenant pipeline): caller.verify checks only that the named
-resource is CREATE_IN_PROGRESS with the event's ResourceType; it never checks that the resource
-is a registration served by this function (its type is Custom::*, its ServiceToken this
-function). A stack resource that stays CREATE_IN_PROGRESS for hours without any Lambda (an
-AWS::CloudFormation::WaitCondition, up to 12 h) can carry a forged Create: the owner it makes,
-(pool, stack, 'Wait'), is never deregistered, since CloudFormation never sends this function a
-Delete for 'Wait'. The stack's pool (kept with DeletionPolicy: Retain) stays trusted after the
-tenant's stack is deleted: offboarding no longer ends its trust.
-"""
+"""Only a custom resource can be a registration: CloudFormation sends a ServiceToken requests
+only for ``Custom::*`` and ``AWS::CloudFormation::CustomResource`` resources. A forged Create
+naming another resource of the tenant's stack that stays in progress for hours (a WaitCondition,
+up to 12 h) is refused: the owner it would make, (pool, stack, 'Wait'), would never get a
+Delete, and the tenant's retained pool would stay trusted after its stack is deleted."""
 
 from __future__ import annotations
 
@@ -14,23 +10,20 @@ import time
 
 from conftest import REGISTRATION, World
 
+from localaws.cloudformation import ResourceState
 from localaws.cloudformation_records import RECORDS
 
 WAIT = "Wait"
 WAIT_TYPE = "AWS::CloudFormation::WaitCondition"
 
 
-def test_only_a_custom_resource_can_register_a_pool(
-    world: World,
-) -> None:
+def test_only_a_custom_resource_can_register_a_pool(world: World) -> None:
     cfn = world.cloudformation
     evil_pool = world.tenant_pool("evil")
     stack = cfn.new_stack("tenant-evil")
     # The stack is being created: its pool and registration are done, a WaitCondition is not.
     create = cfn.send("Create", stack, REGISTRATION, world.registration(evil_pool))
     assert create.succeeded
-    from localaws.cloudformation import ResourceState  # noqa: PLC0415
-
     stack.resources[REGISTRATION] = ResourceState(
         dict(world.registration(evil_pool)), create.physical_id
     )
@@ -40,16 +33,13 @@ def test_only_a_custom_resource_can_register_a_pool(
 
     forged = cfn.build_event("Create", stack, WAIT, world.registration(evil_pool))
     forged["ResourceType"] = WAIT_TYPE
-    result = cfn.function.deliver(forged)
-    assert result.ok
-    print("owners after forged Create:", world.owners())
+    assert cfn.function.deliver(forged).ok
 
     RECORDS.resource(stack.stack_id, WAIT, "CREATE_COMPLETE", time.time())
     cfn.phase(stack, "CREATE_COMPLETE")
     token = world.sign_in(evil_pool)
-    deleted = cfn.delete_stack("tenant-evil")
-    print("stack:", deleted.status, "owners:", world.owners(), "answers:", world.answers(token))
+    cfn.delete_stack("tenant-evil")
     assert world.answers(token) == world.everywhere(401), (
-        "the tenant's stack is deleted, yet its (retained) pool is still trusted through an "
-        f"owner keyed on a WaitCondition: owners={world.owners()}"
+        "the tenant's stack is deleted, yet its retained pool is still trusted through an owner "
+        f"keyed on a WaitCondition: owners={world.owners()}"
     )

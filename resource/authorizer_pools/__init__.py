@@ -6,6 +6,6 @@ on Create, removes it on Delete, and redeploys the named stages so the change is
 CloudFormation hears SUCCESS.
 """
 
-# The one place the version is written: pyproject.toml reads it, the function logs it when it
-# starts, and template.yaml's Version output repeats it (a test keeps the two equal).
+# The one place the version is written: pyproject.toml reads it, every step the function
+# logs carries it, and template.yaml's Version output repeats it (a test keeps the two equal).
 __version__ = "0.2.0"
