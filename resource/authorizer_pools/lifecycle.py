@@ -106,9 +106,6 @@ def _register(job: Job) -> Outcome:
         return Failed(parsed)
     if not job.rollback:
         props = parsed.strict()
-        # Only a pool the stack may speak for (``authority``); a rollback goes back to one the
-        # owner had.
-        authority.check(props.user_pool_arn, job.request.stack_id, job.settings, job.deadline)
     elif not parsed.out_of_bounds:
         props = parsed.properties
     else:
@@ -125,10 +122,11 @@ def _register(job: Job) -> Outcome:
     # A registration in place before this request (a replay, a rollback to it, a StageNames
     # change) was live before any canary started: a canary never refuses it.
     earlier = work.registered_earlier()
-    if job.rollback and not earlier:
-        # A rollback is lenient about bounds narrowed since, never about authority: going back
-        # to a pool this owner never had live is checked like a new registration (an invoker
-        # could otherwise name any pool while the stack rolls back).
+    if not (job.rollback and earlier):
+        # Only a pool the stack may speak for (``authority``). A rollback is lenient about bounds
+        # narrowed since, never about authority: it skips the check only going back to a pool
+        # this owner had live (an invoker could otherwise name any pool while the stack rolls
+        # back).
         authority.check(props.user_pool_arn, job.request.stack_id, job.settings, job.deadline)
     validation.validate(props, job.settings, work.registry, job.deadline, refuse_canary=not earlier)
     added = work.registry.register(work.arn, work.owner, job.request.request_id)
