@@ -157,7 +157,7 @@ def _await_pass(
     while True:
         if status.serves(stages, target):
             return _Waited(status, target, None)
-        if status.worker_until < timing.clock.time():
+        if status.lease_free(timing.clock.time(), LEASE_SECONDS):
             try:
                 worked = work_if_free(
                     registry, holder, deadline, stages=stages, bounds=bounds, verify=verify
@@ -195,8 +195,8 @@ class Report:
     adopted_stages: list[str] = field(default_factory=list)
     canary_stages: list[str] = field(default_factory=list)
     deployments: list[str] = field(default_factory=list)
-    # Removed although no registration of theirs was ever deleted: the registry said they were
-    # managed, and nothing says who made them so.
+    # Removed although no deletion the registrar recorded asked for it: the registry said they
+    # were managed, and nothing says who made them so.
     unrequested_removals: list[str] = field(default_factory=list)
 
 
@@ -372,7 +372,11 @@ class Worker:
         report.refused.update(refused)
         report.kept.update(kept)
         report.repaired_pools += [o.arn for o in outcomes if o.repaired]
-        unrequested = [arn for arn in removed if arn not in state.ever_owned]
+        unrequested = [
+            arn
+            for arn in removed
+            if not self._registry().removal_requested(state.tombstones.get(arn, ()))
+        ]
         report.unrequested_removals += unrequested
         for arn in unrequested:
             logger.warning(
@@ -380,8 +384,8 @@ class Worker:
                     "step": "authorizer",
                     "outcome": "unrequested-removal",
                     "pool": arn,
-                    "remedy": "the registry marked it managed, yet no registration of it was "
-                    "ever deleted: find who wrote to the registry",
+                    "remedy": "the registry marked it managed, yet no deletion the registrar "
+                    "recorded asked for it: find who wrote to the registry",
                 }
             )
         for outcome in outcomes:

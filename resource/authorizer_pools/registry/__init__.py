@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from .lease import Lease, Status
 from .ledger import Ledger, PoolFact, StageFact
 from .owners import Owner, Owners
 from .requests import RequestRecord, Requests
-from .state import OwnerRecord, PoolRecord, RegistryState, StageRecord, read_state
+from .state import OwnerRecord, PoolRecord, RegistryState, StageRecord, Tombstone, read_state
 from .table import REQUESTS_PARTITION, Partition
 
 # Attempts at recording a FAILED answer while another invocation of the same request changes
@@ -63,6 +63,20 @@ class Registry:
 
     def state(self) -> RegistryState:
         return read_state(self.partition)
+
+    def removal_requested(self, tombstones: Iterable[Tombstone]) -> bool:
+        """Whether one of these gone owners was ended by a request the function recorded for
+        that very owner: only the function writes the requests' partition (OperatorPolicy
+        reaches the authorizer's partition only), so a tombstone written by hand does not
+        pass for a deletion."""
+        for tombstone in tombstones:
+            record = self.requests.get(tombstone.request_id) if tombstone.request_id else None
+            if record is not None and (record.stack_id, record.logical_id) == (
+                tombstone.owner.stack_id,
+                tombstone.owner.logical_id,
+            ):
+                return True
+        return False
 
     def register(self, arn: str, owner: Owner, request_id: str) -> bool:
         """Make ``owner`` a live owner of the pool for ``request_id``, unless that request was
@@ -141,4 +155,5 @@ __all__ = [
     "StageFact",
     "StageRecord",
     "Status",
+    "Tombstone",
 ]

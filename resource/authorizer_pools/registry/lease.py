@@ -14,6 +14,11 @@
 
 A waiter reads this one item (eventually consistent, half a read unit) until ``served``
 reaches past the epoch it read: ``served`` only grows, so a stale read can only delay it.
+
+Only the worker writes here, yet anyone holding UpdateItem on the table could: a value no worker
+could have written counts as none. ``served``, ``canary`` and ``last_pass`` past ``epoch`` (a
+pass records what it saw at its own epoch, never ahead of it) stand for no pass, and a lease
+ending further ahead than any worker takes one for (a minute, renewed) is no lease.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from typing import Any
 
 from . import codec
 from .table import AUTHORIZER_SK, Partition
+
+# How far apart two containers' clocks may be: a lease ending later than its taker's clock plus
+# the lease's length plus this was written by no worker.
+CLOCK_SKEW_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,13 +47,25 @@ class Status:
 
     @classmethod
     def of(cls, item: Mapping[str, Any]) -> Status:
+        epoch = int(item.get("epoch", 0))
+
+        def reached(value: object) -> int:
+            number = int(str(value))
+            return number if number <= epoch else 0
+
         return cls(
-            epoch=int(item.get("epoch", 0)),
+            epoch=epoch,
             worker_until=int(item.get("worker_until", 0)) / 1000.0,
-            served=dict(item.get("served", {})),
-            canary=dict(item.get("canary", {})),
-            last_pass=int(item.get("last_pass", 0)),
+            served={name: reached(e) for name, e in dict(item.get("served", {})).items()},
+            canary={name: reached(e) for name, e in dict(item.get("canary", {})).items()},
+            last_pass=reached(item.get("last_pass", 0)),
         )
+
+    def lease_free(self, now: float, lease_seconds: float) -> bool:
+        """Whether no worker holds the lease at ``now``: none took it, its lease ended, or it
+        ends later than any worker's could (``lease_seconds`` from now, give or take the
+        clocks' skew)."""
+        return not now <= self.worker_until <= now + lease_seconds + CLOCK_SKEW_SECONDS
 
     def serves(self, stage_names: Iterable[str], epoch: int) -> bool:
         """Whether a pass at ``epoch`` or later finished and saw every one of these stages
@@ -70,10 +91,11 @@ class Lease:
         return Status.of(self.partition.get(AUTHORIZER_SK, consistent=consistent))
 
     def take(self, holder: str, now: float, until: float) -> bool:
-        """Become the worker until ``until``: when nobody is, or the last one's lease expired.
-        Never while another holder's lease runs, not even another invocation of the same
-        CloudFormation request: Lambda may deliver a request twice at once, and the first copy
-        may still be calling AWS (a late call of its would undo what this one publishes)."""
+        """Become the worker until ``until``: when nobody is, or the last one's lease expired
+        (or ends later than any worker's could). Never while another holder's lease runs, not
+        even another invocation of the same CloudFormation request: Lambda may deliver a request
+        twice at once, and the first copy may still be calling AWS (a late call of its would
+        undo what this one publishes)."""
         return (
             self.partition.update(
                 AUTHORIZER_SK,
@@ -83,10 +105,12 @@ class Lease:
                     ":holder": holder,
                     ":until": codec.millis(until),
                     ":now": codec.millis(now),
+                    ":longest": codec.millis(until + CLOCK_SKEW_SECONDS),
                     ":zero": 0,
                     ":empty": {},
                 },
-                condition="attribute_not_exists(worker) OR worker_until < :now",
+                condition="attribute_not_exists(worker) OR worker_until < :now "
+                "OR worker_until > :longest",
             )
             is not None
         )

@@ -24,6 +24,20 @@ class OwnerRecord:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """A gone owner, and the request that ended it (``deleted_by``: a Delete's request id, or
+    ``undo:<request id>`` for a Create or Update whose FAILED answer took it back)."""
+
+    arn: str
+    owner: Owner
+    deleted_by: str
+
+    @property
+    def request_id(self) -> str:
+        return self.deleted_by.removeprefix("undo:")
+
+
+@dataclass(frozen=True)
 class PoolRecord:
     """A managed pool: a registration named it at least once."""
 
@@ -45,8 +59,8 @@ class RegistryState:
     owners: Mapping[str, tuple[OwnerRecord, ...]] = field(default_factory=dict)
     pools: Mapping[str, PoolRecord] = field(default_factory=dict)
     stages: Mapping[str, StageRecord] = field(default_factory=dict)
-    # Pools with an owner item, live or a tombstone: some registration named them.
-    ever_owned: frozenset[str] = frozenset()
+    # Gone owners still remembered (a day: owners.TOMBSTONE_SECONDS), by pool.
+    tombstones: Mapping[str, tuple[Tombstone, ...]] = field(default_factory=dict)
 
     @property
     def managed(self) -> frozenset[str]:
@@ -70,16 +84,19 @@ def read_state(partition: Partition) -> RegistryState:
     owners: dict[str, list[OwnerRecord]] = {}
     pools: dict[str, PoolRecord] = {}
     stages: dict[str, StageRecord] = {}
-    ever_owned: set[str] = set()
+    tombstones: dict[str, list[Tombstone]] = {}
     for item in partition.query():
         sk = str(item.get("sk", ""))
         if sk.startswith("owner#"):
-            ever_owned.add(str(item.get("arn", "")))
+            owner = Owner(str(item.get("stack_id", "")), str(item.get("logical_id", "")))
             if item.get("live") is not True:
-                continue  # a tombstone: this owner is gone
+                arn = str(item.get("arn", ""))
+                gone = Tombstone(arn, owner, str(item.get("deleted_by", "")))
+                tombstones.setdefault(arn, []).append(gone)
+                continue
             record = OwnerRecord(
                 arn=str(item.get("arn", "")),
-                owner=Owner(str(item.get("stack_id", "")), str(item.get("logical_id", ""))),
+                owner=owner,
                 request_id=str(item.get("request_id", "")),
                 registered_at=str(item.get("registered_at", "")),
                 refused=item.get("refused"),
@@ -102,5 +119,5 @@ def read_state(partition: Partition) -> RegistryState:
         owners={arn: tuple(sorted(found, key=lambda o: o.owner)) for arn, found in owners.items()},
         pools=pools,
         stages=stages,
-        ever_owned=frozenset(ever_owned),
+        tombstones={arn: tuple(found) for arn, found in tombstones.items()},
     )
