@@ -7,6 +7,7 @@ from __future__ import annotations
 from conftest import REGISTRATION, World
 
 from localaws.cloudformation import LocalCloudFormation
+from localaws.cloudformation_records import RECORDS
 
 
 def test_a_stack_cannot_register_another_tenants_pool(world: World) -> None:
@@ -61,3 +62,40 @@ def test_a_pool_replaced_within_its_stack_is_the_stacks_own(world: World) -> Non
     assert world.owners() == {second: [f"tenant-acme/{REGISTRATION}"]}
     assert world.live_everywhere(second)
     assert world.gone_everywhere(first)
+
+
+def test_a_pool_whose_stack_left_is_not_taken_up_by_another_stack(world: World) -> None:
+    """A pool outlives its stack when retained (``DeletionPolicy: Retain``); another stack may
+    then import it and hold it as its own. Its users stay out: a pool once registered goes to
+    another stack only from a stack that still registers it (a move: retained by the old stack,
+    imported and registered by the new one before the old one goes)."""
+    acme = world.tenant_pool("acme")
+    token = world.sign_in(acme)
+    world.create_tenant("tenant-acme", acme)
+    world.cloudformation.delete_stack("tenant-acme")  # offboarded; the pool was retained
+
+    evil = world.create_tenant("tenant-evil", acme)  # imported it: CloudFormation lists it
+
+    assert evil.status == "ROLLBACK_COMPLETE"
+    reason = evil.exchanges[0].reason
+    assert reason.startswith(f"UserPoolArn '{acme[:40]}")
+    assert "was registered by another stack, which no longer does" in reason
+    assert "tenant-acme" not in reason
+    assert world.owners() == {}
+    assert world.answers(token) == world.everywhere(401)
+
+
+def test_a_pool_moves_to_another_stack_while_its_stack_still_registers_it(
+    world: World,
+) -> None:
+    acme = world.tenant_pool("acme")
+    token = world.sign_in(acme)
+    world.create_tenant("tenant-acme", acme)
+    RECORDS.retain(acme.rsplit("/", 1)[-1])  # retained by the old stack...
+
+    moved = world.create_tenant("tenant-acme-v2", acme)  # ...imported by the new one
+
+    assert moved.status == "CREATE_COMPLETE", moved.exchanges[0].reason
+    world.cloudformation.delete_stack("tenant-acme")
+    assert world.owners() == {acme: [f"tenant-acme-v2/{REGISTRATION}"]}
+    assert world.answers(token) == world.everywhere(200)

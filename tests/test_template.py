@@ -225,6 +225,9 @@ def test_no_statement_uses_a_wildcard_action(deployed: Deployment) -> None:
         # Its continuation: a new invocation of itself, nothing else.
         ("dynamodb:UpdateItem", TABLE, {KEYS: [f"requests#{API}#{AUTHORIZER}"]}, True),
         ("dynamodb:UpdateItem", TABLE, {KEYS: [f"requests#{API}#other1"]}, False),
+        # Which stack each registered pool belongs to.
+        ("dynamodb:UpdateItem", TABLE, {KEYS: [f"claims#{API}#{AUTHORIZER}"]}, True),
+        ("dynamodb:UpdateItem", TABLE, {KEYS: [f"claims#{API}#other1"]}, False),
         ("lambda:InvokeFunction", FUNCTION, {}, True),
         ("lambda:InvokeFunction", FUNCTION.replace("Function", "Other"), {}, False),
         ("lambda:AddPermission", FUNCTION, {}, False),

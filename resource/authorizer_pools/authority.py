@@ -10,8 +10,16 @@ before a new registration changes anything:
   page). ``examples/tenant.yaml`` declares the pool and its registration side by side; a pool
   replaced within the stack is the stack's too. A nested stack's pool is its own nested
   stack's, not its parent's: keep the registration beside the pool;
+- and the pool is not another stack's: the first stack that registers a pool claims it
+  (``registry.claims``), and the claim passes to another stack only while the claiming stack
+  still has a live registration of it. CloudFormation lists a pool another stack retained
+  (``DeletionPolicy: Retain``) and this one imported as this stack's own: without the claim, a
+  tenant that left could be let back in through any stack that imports its pool. A move of a
+  pool between a tenant's stacks (retain, import, register in the new stack, then delete the
+  old registration) passes;
 - or it is one of ``SharedUserPoolArns``, the pools the platform lets any registration name (a
-  pooled tier's shared pool, a pool kept in another stack or account).
+  pooled tier's shared pool, a pool kept in another stack or account, a retained pool the
+  platform lets another stack take up).
 
 A refusal names the property, the pool and the rule; it never names another tenant's stack. A
 rollback goes back to a pool the owner had and is not checked again (``lifecycle``).
@@ -21,18 +29,23 @@ from __future__ import annotations
 
 from . import aws, retries
 from .arns import UserPoolArn
-from .errors import InvalidProperty
+from .errors import InvalidProperty, ResourceError
 from .properties import USER_POOL_ARN
+from .registry import Registry
 from .settings import Settings
 from .timing import Deadline
 
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
+# Attempts at taking a claim that another registration moves meanwhile.
+_CLAIMS = 3
 
 
-def check(pool: UserPoolArn, stack_id: str, settings: Settings, deadline: Deadline) -> None:
-    """Nothing when the stack ``stack_id`` may name ``pool``; else :class:`InvalidProperty`
-    saying why. Raises botocore's errors or ``AwsCallFailed`` when CloudFormation cannot be
-    asked."""
+def check(
+    pool: UserPoolArn, stack_id: str, settings: Settings, registry: Registry, deadline: Deadline
+) -> None:
+    """Nothing when the stack ``stack_id`` may name ``pool`` (and it now holds its claim); else
+    :class:`InvalidProperty` saying why. Raises botocore's errors or ``AwsCallFailed`` when
+    CloudFormation or the registry cannot be asked."""
     if str(pool) in settings.shared_user_pool_arns:
         return
     if (pool.account, pool.region) != (settings.account_id, settings.region):
@@ -47,6 +60,24 @@ def check(pool: UserPoolArn, stack_id: str, settings: Settings, deadline: Deadli
             str(pool),
             "is not a resource of this stack, nor in SharedUserPoolArns: name the stack's own pool",
         )
+    _claim(str(pool), stack_id, registry)
+
+
+def _claim(arn: str, stack_id: str, registry: Registry) -> None:
+    for _ in range(_CLAIMS):
+        holder = registry.claims.holder(arn)
+        if holder == stack_id:
+            return
+        if holder is not None and holder not in registry.owners.live_stacks(arn):
+            raise InvalidProperty(
+                USER_POOL_ARN,
+                arn,
+                "was registered by another stack, which no longer does: a pool goes to another "
+                "stack only while its own stack still registers it, unless in SharedUserPoolArns",
+            )
+        if registry.claims.take(arn, stack_id, from_stack=holder):
+            return
+    raise ResourceError("the pool's claim kept moving between stacks while it was taken")
 
 
 def _holds(stack_id: str, pool: UserPoolArn, deadline: Deadline) -> bool:

@@ -219,7 +219,14 @@ def work_if_free(
     if not registry.lease.take(holder, now, now + LEASE_SECONDS):
         return None
     worker = Worker(
-        registry, holder, deadline, started, stages=stages, bounds=bounds, verify=verify
+        registry,
+        holder,
+        deadline,
+        started,
+        stages=stages,
+        bounds=bounds,
+        verify=verify,
+        judge_removals=emit_metrics,
     )
     try:
         worker.run()
@@ -251,6 +258,7 @@ class Worker:
         bounds: plan.Bounds,
         verify: bool = False,
         publication: Publication | None = None,
+        judge_removals: bool = True,
     ) -> None:
         self.registry = registry
         self.holder = holder
@@ -262,6 +270,9 @@ class Worker:
         self.bounds = bounds
         self.verify = verify
         self.publication = publication or PUBLICATION
+        # Tell removals no request asked for (``UnrequestedRemovals``) from the requests'
+        # records: the function's own partition, which an operator's ``reconcile`` cannot read.
+        self.judge_removals = judge_removals
         self.report = Report()
 
     def held(self) -> Deadline:
@@ -375,7 +386,8 @@ class Worker:
         unrequested = [
             arn
             for arn in removed
-            if not self._registry().removal_requested(state.tombstones.get(arn, ()))
+            if self.judge_removals
+            and not self._registry().removal_requested(state.tombstones.get(arn, ()))
         ]
         report.unrequested_removals += unrequested
         for arn in unrequested:

@@ -127,7 +127,9 @@ def _register(job: Job) -> Outcome:
         # narrowed since, never about authority: it skips the check only going back to a pool
         # this owner had live (an invoker could otherwise name any pool while the stack rolls
         # back).
-        authority.check(props.user_pool_arn, job.request.stack_id, job.settings, job.deadline)
+        authority.check(
+            props.user_pool_arn, job.request.stack_id, job.settings, work.registry, job.deadline
+        )
     validation.validate(props, job.settings, work.registry, job.deadline, refuse_canary=not earlier)
     added = work.registry.register(work.arn, work.owner, job.request.request_id)
     work.log("register", "added" if added else "already-registered")

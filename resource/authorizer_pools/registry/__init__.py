@@ -6,6 +6,7 @@
 - ``ledger``: what the worker last did to each pool and saw on each stage;
 - ``checks``: validation's shared cache;
 - ``requests``: each CloudFormation request across its invocations (in a partition of its own);
+- ``claims``: the stack each registered pool belongs to (in a partition of its own);
 - ``state``: the whole partition, read at once; ``table`` and ``codec``: the plumbing.
 
 ``docs/ownership.md`` gives the protocol and why it holds.
@@ -20,12 +21,13 @@ from typing import Any
 from ..errors import ResourceError
 from ..timing import Deadline
 from .checks import Check, Checks
+from .claims import Claims
 from .lease import Lease, Status
 from .ledger import Ledger, PoolFact, StageFact
 from .owners import Owner, Owners
 from .requests import RequestRecord, Requests
 from .state import OwnerRecord, PoolRecord, RegistryState, StageRecord, Tombstone, read_state
-from .table import REQUESTS_PARTITION, Partition
+from .table import CLAIMS_PARTITION, REQUESTS_PARTITION, Partition
 
 # Attempts at recording a FAILED answer while another invocation of the same request changes
 # its owner: each needs that invocation to have written in between.
@@ -43,6 +45,9 @@ class Registry:
         self.checks = Checks(self.partition)
         self.requests = Requests(
             Partition(table, rest_api_id, authorizer_id, deadline, kind=REQUESTS_PARTITION)
+        )
+        self.claims = Claims(
+            Partition(table, rest_api_id, authorizer_id, deadline, kind=CLAIMS_PARTITION)
         )
 
     @property

@@ -153,6 +153,14 @@ class Owners:
             condition="live = :true",
         )
 
+    def live_stacks(self, arn: str) -> set[str]:
+        """The stacks with a live owner of the pool."""
+        return {
+            str(item.get("stack_id"))
+            for item in self.partition.query(f"owner#{arn}#")
+            if item.get("live") is True
+        }
+
     def get(self, arn: str, owner: Owner) -> dict[str, object]:
         return self.partition.get(owner_sk(arn, owner))
 

@@ -21,9 +21,10 @@ TRANSACTION_LIMIT = 100
 
 
 # The worker reads the whole ``authorizer`` partition on every pass; what only requests need
-# (``requests``) lives beside it, so it costs the worker nothing.
+# (``requests``, ``claims``) lives beside it, so it costs the worker nothing.
 AUTHORIZER_PARTITION = "authorizer"
 REQUESTS_PARTITION = "requests"
+CLAIMS_PARTITION = "claims"
 
 
 def partition_key(rest_api_id: str, authorizer_id: str, kind: str = AUTHORIZER_PARTITION) -> str:

@@ -1,0 +1,53 @@
+"""Claims: which stack a pool belongs to, once a registration named it.
+
+``claim#<pool arn>`` (in a partition of its own: the worker never reads it, and OperatorPolicy
+cannot write it) holds the stack that registered the pool. CloudFormation lets a stack import a
+pool another stack retained (``DeletionPolicy: Retain``), and then lists it as that stack's own:
+the stack's resources alone cannot tell a tenant's move of its own pool from another stack
+taking up the pool of a tenant that left. The claim can: it passes to another stack only while
+the claiming stack still registers the pool (``authority``). It never expires: a pool's users
+must not get back in a year after their tenant left. One small item per pool ever registered,
+read by one GetItem per new registration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from .table import Partition
+
+
+def claim_sk(arn: str) -> str:
+    return f"claim#{arn}"
+
+
+class Claims:
+    def __init__(self, partition: Partition) -> None:
+        self.partition = partition
+
+    def holder(self, arn: str) -> str | None:
+        """The stack id that holds the pool's claim; None when no registration named it."""
+        found = self.partition.get(claim_sk(arn)).get("stack_id")
+        return None if found is None else str(found)
+
+    def take(self, arn: str, stack_id: str, *, from_stack: str | None) -> bool:
+        """Make ``stack_id`` the pool's holder, on condition that ``from_stack`` holds it now
+        (None: nobody does). False when the claim moved meanwhile."""
+        values: dict[str, object] = {
+            ":stack": stack_id,
+            ":at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if from_stack is None:
+            condition = "attribute_not_exists(stack_id)"
+        else:
+            condition = "stack_id = :from"
+            values[":from"] = from_stack
+        return (
+            self.partition.update(
+                claim_sk(arn),
+                "SET stack_id = :stack, claimed_at = :at",
+                values,
+                condition=condition,
+            )
+            is not None
+        )
