@@ -161,6 +161,38 @@ def pool_outcomes(
     return outcomes
 
 
+# -- owners CloudFormation no longer holds ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldRecord:
+    """CloudFormation's record of an owner's resource (DescribeStackResource), and of its
+    stack's phase (DescribeStacks) when that was read."""
+
+    exists: bool
+    resource_status: str = ""
+    physical_id: str | None = None
+    stack_status: str | None = None
+
+
+def departure(record: HeldRecord, physical_id: str) -> str | None:
+    """Why CloudFormation, settled, no longer holds the registration whose physical id is
+    ``physical_id``: its owner should go. None while it holds it, or may still (anything in
+    progress: a rollback or an update's cleanup may need it)."""
+    if not record.exists:
+        return "CloudFormation knows no such stack or resource"
+    if record.resource_status == "DELETE_COMPLETE":
+        return "CloudFormation shows its resource DELETE_COMPLETE"
+    if record.resource_status.endswith("_IN_PROGRESS") or record.physical_id == physical_id:
+        return None
+    if record.stack_status is None or record.stack_status.endswith("_IN_PROGRESS"):
+        return None
+    return (
+        f"CloudFormation shows its resource {record.resource_status} on another physical id, "
+        f"the stack {record.stack_status}"
+    )
+
+
 # -- the stages -------------------------------------------------------------------------------
 
 

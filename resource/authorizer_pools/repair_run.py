@@ -13,6 +13,10 @@ Only those rules may invoke the alias (its resource-based policy), while tenant 
 through the alias is anyone's, and is refused (``ForgedRequests``): each run costs the account's
 API Gateway calls.
 
+The scheduled run first retires the owners CloudFormation no longer holds (``departures``: a
+registration whose Delete never reached the registrar), a sample each run, so that the pass
+takes their pools off.
+
 The run waits for a pass that began after it arrived, so after the change that sent it: it
 makes that pass itself, verifying what every stage's deployment serves (GetExport), when the
 lease is free; otherwise the worker's next pass is it. A burst of events (one stack update makes
@@ -26,7 +30,10 @@ import logging
 import uuid
 from typing import Any
 
-from . import convergence, metrics, timing
+from botocore.exceptions import ClientError
+
+from . import convergence, departures, metrics, timing
+from .errors import ResourceError
 from .registry import Registry
 from .settings import Settings
 from .timing import Deadline
@@ -62,6 +69,11 @@ def run(trigger: str, context: Any) -> dict[str, object]:
         settings.authorizer_id,
         deadline,
     )
+    if trigger == "schedule":
+        try:
+            departures.retire_departed(registry, deadline)
+        except (ClientError, ResourceError) as error:
+            logger.warning({"step": "departures", "outcome": "failed", "reason": str(error)})
     # A token of this invocation's own: Lambda may deliver one event twice, at once.
     holder = f"repair-{context.aws_request_id}/{uuid.uuid4().hex}"
     report = convergence.repair_pass(

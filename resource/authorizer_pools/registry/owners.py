@@ -126,6 +126,26 @@ class Owners:
             condition="live = :true AND request_id = :request",
         )
 
+    def retire(self, arn: str, owner: Owner, request_id: str) -> bool:
+        """Make ``owner`` a tombstone because CloudFormation no longer holds its registration
+        (``departures``), if it is still live through ``request_id``. False when it is not."""
+        return (
+            self.partition.update(
+                owner_sk(arn, owner),
+                "SET live = :false, deleted_by = :retired, expires_at = :expires "
+                "REMOVE refused, handled",
+                {
+                    ":true": True,
+                    ":false": False,
+                    ":request": request_id,
+                    ":retired": f"retired:{request_id}",
+                    ":expires": _tombstone_expiry(),
+                },
+                condition="live = :true AND request_id = :request",
+            )
+            is not None
+        )
+
     def not_made_live_by(self, arn: str, owner: Owner, request_id: str) -> dict[str, Any]:
         """A ConditionCheck: ``owner`` is not live through ``request_id``."""
         return self.partition.check_action(
