@@ -43,9 +43,10 @@ def test_the_zip_holds_the_function_and_crhelper_but_not_boto3(built: Path) -> N
     assert "authorizer_pools/reconcile.py" not in names
 
 
-def test_the_zip_stays_within_96_kib(built: Path) -> None:
-    # The function and crhelper only (about 70 KB): a cold start reads and unpacks nothing more.
-    assert built.stat().st_size <= 96 * 1024
+def test_the_zip_holds_the_function_and_crhelper_only(built: Path) -> None:
+    # About 100 KB compressed (crhelper's share is 9 KB): a cold start reads and unpacks nothing
+    # more. A vendored SDK or test code would take it past the bound.
+    assert built.stat().st_size <= 128 * 1024
 
 
 @pytest.fixture
