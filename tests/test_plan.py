@@ -187,3 +187,47 @@ def test_reconcile_classifies_every_pool_as_the_pass_would_treat_it(
         state.is_drift == (state not in (PoolState.OK, PoolState.UNMANAGED))
         for state in statuses.values()
     )
+
+
+RESOURCE_STATUSES = [
+    f"{action}_{outcome}"
+    for action in ("CREATE", "UPDATE", "DELETE", "IMPORT")
+    for outcome in ("IN_PROGRESS", "COMPLETE", "FAILED")
+]
+STACK_STATUSES = [
+    "CREATE_COMPLETE",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+    "DELETE_COMPLETE",
+]
+
+
+@given(
+    resource_status=st.sampled_from(RESOURCE_STATUSES),
+    physical_id=st.sampled_from(["ours", "another", None]),
+    stack_status=st.sampled_from([*STACK_STATUSES, None]),
+)
+def test_an_owner_departs_only_when_cloudformation_settled_without_its_registration(
+    resource_status: str, physical_id: str | None, stack_status: str | None
+) -> None:
+    record = plan.HeldRecord(True, resource_status, physical_id, stack_status)
+    reason = plan.departure(record, "ours")
+    if resource_status == "DELETE_COMPLETE":
+        assert reason is not None
+    elif resource_status.endswith("_IN_PROGRESS") or physical_id == "ours":
+        assert reason is None  # held, or may still be: a rollback or cleanup may need it
+    elif stack_status is None or stack_status.endswith("_IN_PROGRESS"):
+        assert reason is None
+    else:
+        assert reason is not None
+        assert stack_status in reason
+
+
+def test_an_owner_cloudformation_knows_nothing_of_departs() -> None:
+    assert plan.departure(plan.HeldRecord(exists=False), "ours") is not None
