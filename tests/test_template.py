@@ -98,6 +98,20 @@ def test_parameters_and_the_exported_service_token(template: dict[str, Any]) -> 
     assert export == {"Fn::Sub": "${AWS::StackName}-ServiceToken"}
 
 
+def test_the_service_token_is_also_a_parameter_tenants_can_resolve(
+    deployed: Deployment,
+) -> None:
+    """A tenant stack that resolves the parameter instead of importing the export gets the same
+    function, and does not pin the registrar stack's output."""
+    parameter = deployed.resources()["ServiceTokenParameter"]["Properties"]
+    assert parameter["Value"] == deployed.resolve({"Fn::GetAtt": ["Function", "Arn"]})
+    assert parameter["Type"] == "String"
+    assert str(parameter["Name"]).startswith("/authorizer-pools/")
+    assert deployed.resolve(deployed.template["Outputs"]["ServiceTokenParameterName"]["Value"]) == (
+        "<ServiceTokenParameter>"
+    )
+
+
 def test_the_stack_gives_the_version_the_package_declares(template: dict[str, Any]) -> None:
     """One version in one place: the Version output repeats authorizer_pools.__version__, which
     pyproject.toml reads and every log line carries; a release that bumps one bumps both."""
