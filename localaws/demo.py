@@ -593,7 +593,8 @@ def keep_running(output: Output, aws: LocalAws, world: World) -> None:
         " valid for an hour):\n"
         f"  curl -i -H 'Authorization: {token}' {world.orders_url(api.stage_names[-1])}\n"
         f"  curl -i {world.orders_url(api.stage_names[-1])}        # no token: 401\n"
-        f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={aws.region} \\\n"
+        f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={aws.region}"
+        f" AWS_DEFAULT_REGION={aws.region} \\\n"
         f"    aws --endpoint-url {aws.endpoint_url} apigateway get-authorizer"
         f" --rest-api-id {api.rest_api_id} --authorizer-id {api.authorizer_id}"
     )

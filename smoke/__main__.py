@@ -63,7 +63,7 @@ def _refusal(args: argparse.Namespace) -> str | None:
     if not re.fullmatch(r"\d{12}", args.account_id):
         return f"--account-id must be a 12-digit account id, not {args.account_id!r}"
     if not _region(args):
-        return "no region: set AWS_REGION or give --region"
+        return "no region: set AWS_REGION (or AWS_DEFAULT_REGION) or give --region"
     if args.dry_run:
         return None
     if not args.bucket:
@@ -79,8 +79,14 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def _region(args: argparse.Namespace) -> str:
+    # Lambda and CLI v2 set AWS_REGION; boto3 and CLI v1 read AWS_DEFAULT_REGION (and the
+    # profile's region): either one names the Region.
     return str(
-        args.region or os.environ.get("AWS_REGION") or boto3.session.Session().region_name or ""
+        args.region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or boto3.session.Session().region_name
+        or ""
     )
 
 

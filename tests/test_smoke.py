@@ -27,6 +27,7 @@ from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
 from localaws.shared_api import create_registry_table, create_shared_api, create_tenant_pool
 from smoke import dry_run
+from smoke.__main__ import main as smoke_main
 from smoke.account import AlreadyExists, BotoAccount, StackFailed, StackKind
 from smoke.scenario import Report, Smoke
 
@@ -331,3 +332,18 @@ def test_each_tenant_is_checked_right_after_its_own_success(
     assert names.index("tenant a's user is let in on every stage (200)") < names.index(
         f"deploy {PREFIX}-tenant-b (examples/tenant.yaml)"
     )
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_the_dry_run_takes_the_region_from_either_variable(
+    variable: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lambda and CLI v2 set AWS_REGION; boto3 and CLI v1 read AWS_DEFAULT_REGION."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)  # no profile's region either
+    monkeypatch.setenv(variable, "eu-west-1")
+
+    assert smoke_main(["--account-id", ACCOUNT, "--dry-run"]) == 0
+
+    assert "eu-west-1" in capsys.readouterr().out
