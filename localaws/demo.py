@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import signal
 import ssl
 import subprocess
@@ -446,22 +447,8 @@ class Story:
         self.passed("all deleted; only the operators' pool is trusted and served")
 
     def operator_cli(self, arguments: list[str]) -> tuple[int, str]:
-        api = self.world.api
         finished = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "authorizer_pools",
-                "--rest-api-id",
-                api.rest_api_id,
-                "--authorizer-id",
-                api.authorizer_id,
-                "--table",
-                self.world.table,
-                "--stage-names",
-                ",".join(api.stage_names),
-                *arguments,
-            ],
+            [sys.executable, *operator_command(self.world), *arguments],
             capture_output=True,
             text=True,
             check=False,
@@ -583,6 +570,26 @@ def run(
                 keep_running(output, aws, world)
 
 
+def operator_command(world: World) -> list[str]:
+    """``python -m authorizer_pools`` naming this demo's authorizer, registry, stages and
+    protected pool (the registrar's parameters: the demo has no registrar stack for --stack)."""
+    api = world.api
+    return [
+        "-m",
+        "authorizer_pools",
+        "--rest-api-id",
+        api.rest_api_id,
+        "--authorizer-id",
+        api.authorizer_id,
+        "--table",
+        world.table,
+        "--stage-names",
+        ",".join(api.stage_names),
+        "--protected-user-pool-arns",
+        api.operators_pool_arn,
+    ]
+
+
 def keep_running(output: Output, aws: LocalAws, world: World) -> None:
     """``make demo KEEP=1``: leave the local AWS and its stages up, say how to call them, and
     wait for Ctrl-C (the caller's ``with`` blocks then stop everything)."""
@@ -593,10 +600,12 @@ def keep_running(output: Output, aws: LocalAws, world: World) -> None:
         " valid for an hour):\n"
         f"  curl -i -H 'Authorization: {token}' {world.orders_url(api.stage_names[-1])}\n"
         f"  curl -i {world.orders_url(api.stage_names[-1])}        # no token: 401\n"
-        f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION={aws.region}"
-        f" AWS_DEFAULT_REGION={aws.region} \\\n"
-        f"    aws --endpoint-url {aws.endpoint_url} apigateway get-authorizer"
-        f" --rest-api-id {api.rest_api_id} --authorizer-id {api.authorizer_id}"
+        f"  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+        f" AWS_REGION={aws.region} AWS_DEFAULT_REGION={aws.region}"
+        f" AWS_ENDPOINT_URL={aws.endpoint_url}\n"
+        f"  aws apigateway get-authorizer"
+        f" --rest-api-id {api.rest_api_id} --authorizer-id {api.authorizer_id}\n"
+        f"  {shlex.join([str(Path(sys.executable)), *operator_command(world), 'list'])}"
     )
     # `kill` stops it as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -4,9 +4,12 @@ running; a deliberately broken handler makes it fail, naming the step."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from template_model import ROOT
@@ -93,3 +96,51 @@ def test_a_handler_that_skips_the_flush_fails_the_demo_on_a_tenants_token(tmp_pa
     last = finished.stdout.strip().splitlines()[-1]
     assert last.startswith("demo FAILED at step 2 (three tenant stacks created at once")
     assert "user got 401 from GET /dev/orders, expected 200" in last
+
+
+def test_the_kept_demo_prints_operator_lines_that_work() -> None:
+    """``make demo KEEP=1`` leaves the local AWS up and prints how to reach it: the operator
+    CLI line, run with the exports printed beside it, lists the authorizer's pools."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment.pop("PYTHONPATH", None)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "localaws.demo", "--keep"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # Whatever it prints (or fails to), the demo ends within this: its output then closes.
+    deadline = threading.Timer(180.0, demo.kill)
+    deadline.start()
+    try:
+        exports: dict[str, str] = {}
+        command: list[str] = []
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            if not line.strip().startswith("export") and "authorizer_pools" not in line:
+                continue  # prose, with its apostrophes
+            words = shlex.split(line)
+            if words[:1] == ["export"]:
+                exports = dict(word.split("=", 1) for word in words[1:])
+            if "authorizer_pools" in words and words[-1:] == ["list"]:
+                command = words
+                break
+        assert exports, "no export line printed"
+        assert command, "no operator line printed"
+        listed = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**environment, **exports},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        deadline.cancel()
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=60)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "userpool/" in listed.stdout  # the operators' pool, still trusted
