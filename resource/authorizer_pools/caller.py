@@ -85,7 +85,7 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class _Resource:
+class StackResource:
     resource_type: str
     status: str
     physical_id: str | None
@@ -103,7 +103,7 @@ def verify(request: Request, settings: Settings, deadline: Deadline) -> Verdict:
             if not deadline.allows(_PAUSE_SECONDS + 2.0):
                 break
             timing.clock.sleep(_PAUSE_SECONDS)
-        resource = _describe_resource(request, deadline)
+        resource = describe_resource(request.stack_id, request.logical_id, deadline)
         if resource is None:
             return Verdict("CloudFormation knows no such stack or resource")
         if resource.resource_type != request.resource_type:
@@ -116,7 +116,7 @@ def verify(request: Request, settings: Settings, deadline: Deadline) -> Verdict:
     return verdict
 
 
-def _judge(request: Request, resource: _Resource, deadline: Deadline) -> Verdict:
+def _judge(request: Request, resource: StackResource, deadline: Deadline) -> Verdict:
     status = resource.status
     # CloudFormation may hold no physical id for a resource whose Create never answered (it
     # timed out): a Delete of it can only reach this stack's and logical id's own owners.
@@ -130,7 +130,7 @@ def _judge(request: Request, resource: _Resource, deadline: Deadline) -> Verdict
     shown = f"{status} with {'this' if same_id else 'another'} physical id"
     if request.type == "Create":
         return verdict(None if status == "CREATE_IN_PROGRESS" else f"the resource is {status}")
-    stack = _stack(request, deadline)
+    stack = describe_stack(request.stack_id, deadline)
     phase = f"the resource is {shown}, the stack {stack.status}"
     if request.type == "Update":
         # In a rollback, CloudFormation may not have marked the resource in progress yet; one
@@ -155,12 +155,14 @@ def _judge(request: Request, resource: _Resource, deadline: Deadline) -> Verdict
     return verdict(None if matches else phase, stack_status)
 
 
-def _describe_resource(request: Request, deadline: Deadline) -> _Resource | None:
+def describe_resource(stack_id: str, logical_id: str, deadline: Deadline) -> StackResource | None:
+    """CloudFormation's record of a stack's resource; None when it knows no such stack or
+    resource. :class:`Unverifiable` when it cannot be asked."""
     try:
         found = retries.call(
             "DescribeStackResource",
             lambda: aws.cloudformation().describe_stack_resource(
-                StackName=request.stack_id, LogicalResourceId=request.logical_id
+                StackName=stack_id, LogicalResourceId=logical_id
             ),
             deadline,
         )
@@ -172,7 +174,7 @@ def _describe_resource(request: Request, deadline: Deadline) -> _Resource | None
         raise Unverifiable(str(error)) from error
     detail = found["StackResourceDetail"]
     updated = detail.get("LastUpdatedTimestamp")
-    return _Resource(
+    return StackResource(
         resource_type=detail.get("ResourceType", ""),
         status=detail.get("ResourceStatus", ""),
         physical_id=detail.get("PhysicalResourceId"),
@@ -181,17 +183,19 @@ def _describe_resource(request: Request, deadline: Deadline) -> _Resource | None
 
 
 @dataclass(frozen=True)
-class _Stack:
+class StackPhase:
     status: str
     # When its last update began (DescribeStacks' LastUpdatedTime), if it was ever updated.
     update_began: float | None
 
 
-def _stack(request: Request, deadline: Deadline) -> _Stack:
+def describe_stack(stack_id: str, deadline: Deadline) -> StackPhase:
+    """A stack's phase as CloudFormation records it. :class:`Unverifiable` when it cannot be
+    asked."""
     try:
         found = retries.call(
             "DescribeStacks",
-            lambda: aws.cloudformation().describe_stacks(StackName=request.stack_id),
+            lambda: aws.cloudformation().describe_stacks(StackName=stack_id),
             deadline,
         )
     except ClientError as error:
@@ -200,9 +204,9 @@ def _stack(request: Request, deadline: Deadline) -> _Stack:
         raise Unverifiable(str(error)) from error
     stacks = found.get("Stacks", [])
     if not stacks:
-        return _Stack("", None)
+        return StackPhase("", None)
     updated = stacks[0].get("LastUpdatedTime")
-    return _Stack(
+    return StackPhase(
         str(stacks[0].get("StackStatus", "")),
         updated.timestamp() if isinstance(updated, datetime) else None,
     )

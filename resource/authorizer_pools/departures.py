@@ -19,11 +19,8 @@ from __future__ import annotations
 import logging
 import random
 
-from botocore.exceptions import ClientError
-
-from . import aws, plan, retries
+from . import caller, plan
 from .arns import UserPoolArn
-from .errors import AwsCallFailed
 from .registration import Registration
 from .registry import OwnerRecord, Registry
 from .timing import Deadline
@@ -46,7 +43,7 @@ def retire_departed(registry: Registry, deadline: Deadline) -> list[OwnerRecord]
         ).physical_id
         try:
             reason = plan.departure(_held(record, physical_id, deadline), physical_id)
-        except (ClientError, AwsCallFailed) as error:
+        except caller.Unverifiable as error:
             logger.warning(
                 {
                     "step": "departures",
@@ -77,27 +74,12 @@ def retire_departed(registry: Registry, deadline: Deadline) -> list[OwnerRecord]
 def _held(record: OwnerRecord, physical_id: str, deadline: Deadline) -> plan.HeldRecord:
     """CloudFormation's record of the owner's resource; its stack's phase too when the
     resource settled on another physical id (only then does the phase decide)."""
-    try:
-        found = retries.call(
-            "DescribeStackResource",
-            lambda: aws.cloudformation().describe_stack_resource(
-                StackName=record.owner.stack_id, LogicalResourceId=record.owner.logical_id
-            ),
-            deadline,
-        )
-    except ClientError as error:
-        if retries.describe(error)[0] == "ValidationError":
-            return plan.HeldRecord(exists=False)  # "Stack ... does not exist", "Resource ..."
-        raise
-    detail = found["StackResourceDetail"]
-    status = str(detail.get("ResourceStatus", ""))
-    shown = detail.get("PhysicalResourceId")
+    owner = record.owner
+    resource = caller.describe_resource(owner.stack_id, owner.logical_id, deadline)
+    if resource is None:
+        return plan.HeldRecord(exists=False)
+    status, shown = resource.status, resource.physical_id
     if shown == physical_id or status.endswith("_IN_PROGRESS") or status == "DELETE_COMPLETE":
         return plan.HeldRecord(True, status, shown)
-    stacks = retries.call(
-        "DescribeStacks",
-        lambda: aws.cloudformation().describe_stacks(StackName=record.owner.stack_id),
-        deadline,
-    ).get("Stacks", [])
-    stack_status = str(stacks[0].get("StackStatus", "")) if stacks else None
-    return plan.HeldRecord(True, status, shown, stack_status)
+    stack = caller.describe_stack(owner.stack_id, deadline)
+    return plan.HeldRecord(True, status, shown, stack.status or None)
