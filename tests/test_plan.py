@@ -193,7 +193,9 @@ RESOURCE_STATUSES = [
     f"{action}_{outcome}"
     for action in ("CREATE", "UPDATE", "DELETE", "IMPORT")
     for outcome in ("IN_PROGRESS", "COMPLETE", "FAILED")
-]
+] + ["DELETE_SKIPPED", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"]
+# CloudFormation sends a resource that left its stack (deleted, or retained) no more requests.
+LEFT_THE_STACK = ("DELETE_COMPLETE", "DELETE_SKIPPED")
 STACK_STATUSES = [
     "CREATE_COMPLETE",
     "UPDATE_IN_PROGRESS",
@@ -202,31 +204,42 @@ STACK_STATUSES = [
     "UPDATE_ROLLBACK_IN_PROGRESS",
     "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
     "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_FAILED",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_FAILED",
+    "ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
     "DELETE_IN_PROGRESS",
     "DELETE_FAILED",
     "DELETE_COMPLETE",
+    "",  # DescribeStacks listed no stack
 ]
 
 
 @given(
     resource_status=st.sampled_from(RESOURCE_STATUSES),
     physical_id=st.sampled_from(["ours", "another", None]),
-    stack_status=st.sampled_from([*STACK_STATUSES, None]),
+    stack_status=st.sampled_from(STACK_STATUSES),
+    steady=st.booleans(),
 )
 def test_an_owner_departs_only_when_cloudformation_settled_without_its_registration(
-    resource_status: str, physical_id: str | None, stack_status: str | None
+    resource_status: str, physical_id: str | None, stack_status: str, steady: bool
 ) -> None:
-    record = plan.HeldRecord(True, resource_status, physical_id, stack_status)
+    record = plan.HeldRecord(True, resource_status, physical_id, stack_status, steady)
     reason = plan.departure(record, "ours")
-    if resource_status == "DELETE_COMPLETE":
-        assert reason is not None
-    elif resource_status.endswith("_IN_PROGRESS") or physical_id == "ours":
-        assert reason is None  # held, or may still be: a rollback or cleanup may need it
-    elif stack_status is None or stack_status.endswith("_IN_PROGRESS"):
-        assert reason is None
+    left = stack_status == "DELETE_COMPLETE" or resource_status in LEFT_THE_STACK
+    moving = resource_status.endswith("_IN_PROGRESS") or not stack_status.endswith("_COMPLETE")
+    if not steady:
+        assert reason is None  # the reads disagree: ask again next run
+    elif left:
+        assert reason is not None  # no request for this resource will ever come again
+    elif moving or physical_id == "ours":
+        assert reason is None  # held, or may be again: a rollback may still restore it
     else:
         assert reason is not None
         assert stack_status in reason
+        assert resource_status in reason
 
 
 def test_an_owner_cloudformation_knows_nothing_of_departs() -> None:

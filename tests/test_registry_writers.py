@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 from conftest import World, log_lines
-from support.verification import scheduled_run
+from support.verification import repair_summary, scheduled_run
 
 from localaws.shared_api import REGISTRY_TABLE
 
@@ -35,14 +35,6 @@ def claim_every_stage_served_far_ahead(world: World) -> None:
         "SET served = :served, last_pass = :far",
         {":served": {"M": served}, ":far": {"N": str(FAR_AHEAD)}},
     )
-
-
-def repair_summary(logs: str) -> dict[str, Any]:
-    summary: dict[str, Any]
-    (summary,) = [
-        line["message"] for line in log_lines(logs) if line["message"].get("step") == "repair"
-    ]
-    return summary
 
 
 def test_a_status_claimed_past_the_last_pass_never_stands_for_one(world: World) -> None:

@@ -3,13 +3,15 @@
 An owner stays live until its registration's Delete reaches the registrar. A Delete may never
 reach it: a stack's resource pointed at a proxy that forwarded the Create here and answered the
 Delete itself, or a Delete was lost. So each scheduled run reads CloudFormation's record of a
-sample of live owners (``DescribeStackResource``; ``DescribeStacks`` when the resource shows
-another physical id) and retires an owner when CloudFormation, settled, shows its registration
-gone (``plan.departure``). The pass that follows removes the pool if no live owner is left, and
-counts it in ``UnrequestedRemovals``: a retirement is the registrar's own finding, never a
-request.
+sample of live owners (``DescribeStackResource`` on both sides of ``DescribeStacks``) and
+retires an owner when CloudFormation, settled, shows its registration gone (``plan.departure``):
+the stack or resource deleted, the resource retained out of its stack (``DeletionPolicy:
+Retain``), or settled on another physical id. The pass that follows removes the pool if no
+live owner is left, and counts it in ``UnrequestedRemovals``: a retirement is the registrar's
+own finding, never a request.
 
-An owner CloudFormation cannot be asked about stays (the next run asks again). Retiring is
+An owner CloudFormation cannot be asked about stays (the next run asks again), and so does one
+whose stack stopped in a failed phase a rollback may still leave. Retiring is
 conditioned on the owner still being live through the request that made it so: a new
 registration of the same resource meanwhile is never retired.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import random
 
-from . import caller, plan
+from . import caller, plan, timing
 from .arns import UserPoolArn
 from .registration import Registration
 from .registry import OwnerRecord, Registry
@@ -28,31 +30,36 @@ from .timing import Deadline
 logger = logging.getLogger("authorizer_pools")
 
 # Owners read per scheduled run: at the default schedule (every 5 minutes), 240 an hour, so
-# 1,000 tenants are each looked at about every four hours, at 20 CloudFormation reads a run.
+# 1,000 tenants are each looked at about every four hours, at 60 CloudFormation reads a run.
 SAMPLE = 20
+# The share of a scheduled run departures may take: the pass that repairs AWS comes after it,
+# and a throttled CloudFormation must not eat that pass's time.
+BUDGET_SECONDS = 20.0
 _rng = random.Random()
 
 
 def retire_departed(registry: Registry, deadline: Deadline) -> list[OwnerRecord]:
-    """Retire the sampled live owners CloudFormation no longer holds; the ones retired."""
+    """Retire the sampled live owners CloudFormation no longer holds; the ones retired. Stops at
+    the first owner CloudFormation cannot be asked about (throttled, unreachable): the rest wait
+    for the next run, and the run's pass keeps its time."""
+    budget = Deadline(min(deadline.at, timing.clock.monotonic() + BUDGET_SECONDS))
     records = [r for found in registry.state().owners.values() for r in found]
     retired = []
     for record in _rng.sample(records, min(SAMPLE, len(records))):
-        physical_id = Registration(
-            registry.rest_api_id, registry.authorizer_id, UserPoolArn.parse(record.arn)
-        ).physical_id
         try:
-            reason = plan.departure(_held(record, physical_id, deadline), physical_id)
-        except caller.Unverifiable as error:
-            logger.warning(
-                {
-                    "step": "departures",
-                    "outcome": "not-asked",
-                    "owner": str(record.owner),
-                    "reason": str(error),
-                }
-            )
+            physical_id = Registration(
+                registry.rest_api_id, registry.authorizer_id, UserPoolArn.parse(record.arn)
+            ).physical_id
+        except ValueError as error:
+            # Not a registration the registrar made (an owner item written by hand): nothing
+            # CloudFormation holds can be compared with it, and the other owners still are.
+            _log_not_asked(record, f"the owner's pool is not a user pool ARN: {error}")
             continue
+        try:
+            reason = plan.departure(_held(record, deadline=budget), physical_id)
+        except caller.Unverifiable as error:
+            _log_not_asked(record, str(error))
+            break
         if reason is None:
             continue
         if registry.owners.retire(record.arn, record.owner, record.request_id):
@@ -71,15 +78,26 @@ def retire_departed(registry: Registry, deadline: Deadline) -> list[OwnerRecord]
     return retired
 
 
-def _held(record: OwnerRecord, physical_id: str, deadline: Deadline) -> plan.HeldRecord:
-    """CloudFormation's record of the owner's resource; its stack's phase too when the
-    resource settled on another physical id (only then does the phase decide)."""
+def _log_not_asked(record: OwnerRecord, reason: str) -> None:
+    logger.warning(
+        {"step": "departures", "outcome": "not-asked", "owner": str(record.owner), "reason": reason}
+    )
+
+
+def _held(record: OwnerRecord, *, deadline: Deadline) -> plan.HeldRecord:
+    """CloudFormation's record of the owner's resource and its stack's phase as one snapshot:
+    the resource read on both sides of the stack, so a rollback or update that moved between the
+    reads is seen (``steady`` false) rather than mixed into a verdict."""
     owner = record.owner
-    resource = caller.describe_resource(owner.stack_id, owner.logical_id, deadline)
-    if resource is None:
+    before = caller.describe_resource(owner.stack_id, owner.logical_id, deadline)
+    if before is None:
         return plan.HeldRecord(exists=False)
-    status, shown = resource.status, resource.physical_id
-    if shown == physical_id or status.endswith("_IN_PROGRESS") or status == "DELETE_COMPLETE":
-        return plan.HeldRecord(True, status, shown)
     stack = caller.describe_stack(owner.stack_id, deadline)
-    return plan.HeldRecord(True, status, shown, stack.status or None)
+    after = caller.describe_resource(owner.stack_id, owner.logical_id, deadline)
+    return plan.HeldRecord(
+        exists=True,
+        resource_status=before.status,
+        physical_id=before.physical_id,
+        stack_status=stack.status,
+        steady=after == before,
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from localaws.cloudformation import InProcessFunction
 from localaws.lambda_runtime import InvocationResult
@@ -31,3 +32,17 @@ def scheduled_run(world: World) -> InvocationResult:
     result = function.deliver(SCHEDULED_EVENT, qualifier="repair")
     assert result.ok, result.error
     return result
+
+
+def repair_summary(logs: str) -> dict[str, Any]:
+    """The one line a scheduled run logs to say what it did."""
+    found = []
+    for text in logs.splitlines():
+        try:
+            message = json.loads(text).get("message")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(message, dict) and message.get("step") == "repair":
+            found.append(message)
+    (summary,) = found
+    return summary
