@@ -4,10 +4,14 @@ ends its trust, whoever else names its pool."""
 
 from __future__ import annotations
 
+import boto3
 from conftest import REGISTRATION, World
 
+from authorizer_pools.registry.claims import claim_sk
+from authorizer_pools.registry.table import CLAIMS_PARTITION, partition_key
 from localaws.cloudformation import LocalCloudFormation
 from localaws.cloudformation_records import RECORDS
+from localaws.shared_api import REGISTRY_TABLE
 
 
 def test_a_stack_cannot_register_another_tenants_pool(world: World) -> None:
@@ -98,4 +102,64 @@ def test_a_pool_moves_to_another_stack_while_its_stack_still_registers_it(
     assert moved.status == "CREATE_COMPLETE", moved.exchanges[0].reason
     world.cloudformation.delete_stack("tenant-acme")
     assert world.owners() == {acme: [f"tenant-acme-v2/{REGISTRATION}"]}
+    assert world.answers(token) == world.everywhere(200)
+
+
+def forget_the_claim(world: World, pool: str) -> None:
+    """What a registry written before claims existed holds: the pool's owners, no claim."""
+    boto3.client("dynamodb").delete_item(
+        TableName=REGISTRY_TABLE,
+        Key={
+            "pk": {
+                "S": partition_key(world.api.rest_api_id, world.api.authorizer_id, CLAIMS_PARTITION)
+            },
+            "sk": {"S": claim_sk(pool)},
+        },
+    )
+
+
+def test_a_pool_registered_before_claims_existed_is_not_taken_up_by_another_stack(
+    world: World,
+) -> None:
+    """A registry from before claims has owners and no claim: the pool's stack is known from
+    its owners, so a stack that imports the pool after its tenant left is refused too."""
+    acme = world.tenant_pool("acme")
+    token = world.sign_in(acme)
+    world.create_tenant("tenant-acme", acme)
+    forget_the_claim(world, acme)
+    world.cloudformation.delete_stack("tenant-acme")
+
+    evil = world.create_tenant("tenant-evil", acme)
+
+    assert evil.status == "ROLLBACK_COMPLETE"
+    assert "was registered by another stack, which no longer does" in evil.exchanges[0].reason
+    assert world.owners() == {}
+    assert world.answers(token) == world.everywhere(401)
+
+
+def test_a_refused_move_leaves_the_pool_free_to_move_again(world: World) -> None:
+    """A registration refused after its pool's authority was checked (here Cognito, for a
+    moment, does not find the pool) changes nothing: the pool still belongs to the stack that
+    registers it, and moves from there when the tenant tries again."""
+    acme = world.tenant_pool("acme")
+    token = world.sign_in(acme)
+    world.create_tenant("tenant-acme", acme)
+    RECORDS.retain(acme.rsplit("/", 1)[-1])
+
+    world.aws.control_plane.inject(
+        "DescribeUserPool",
+        400,
+        "ResourceNotFoundException",
+        "User pool does not exist.",
+        times=1,
+        service="cognito-idp",
+    )
+    refused = world.create_tenant("tenant-acme-v2", acme)
+    assert refused.status == "ROLLBACK_COMPLETE"
+    RECORDS.retain(acme.rsplit("/", 1)[-1])  # the import rolled back: retained, as imports are
+    moved = world.create_tenant("tenant-acme-v3", acme)
+    assert moved.status == "CREATE_COMPLETE", moved.exchanges[0].reason
+    world.cloudformation.delete_stack("tenant-acme")
+
+    assert world.owners() == {acme: [f"tenant-acme-v3/{REGISTRATION}"]}
     assert world.answers(token) == world.everywhere(200)

@@ -244,3 +244,22 @@ def test_an_owner_departs_only_when_cloudformation_settled_without_its_registrat
 
 def test_an_owner_cloudformation_knows_nothing_of_departs() -> None:
     assert plan.departure(plan.HeldRecord(exists=False), "ours") is not None
+
+
+@given(
+    holder=st.sampled_from(["mine", "theirs", None]),
+    live=st.frozensets(st.sampled_from(["mine", "theirs", "third"])),
+    gone=st.frozensets(st.sampled_from(["mine", "theirs", "third"])),
+    managed=st.booleans(),
+)
+def test_a_pool_goes_to_a_stack_only_from_one_that_registers_it_or_nobody_ever_did(
+    holder: str | None, live: frozenset[str], gone: frozenset[str], managed: bool
+) -> None:
+    pool = plan.PoolStacks(holder, live, live | gone, managed or bool(live))
+    refusal = plan.claim_refusal("mine", pool)
+    if holder == "mine" or live:
+        assert refusal is None  # its own, or a move from a stack that still registers it
+    elif holder is None and not (managed and "mine" not in gone):
+        assert refusal is None  # new to the registry, or this stack's own from before claims
+    else:
+        assert refusal == plan.CLAIMED_ELSEWHERE

@@ -11,8 +11,9 @@ before a new registration changes anything:
   replaced within the stack is the stack's too. A nested stack's pool is its own nested
   stack's, not its parent's: keep the registration beside the pool;
 - and the pool is not another stack's: the first stack that registers a pool claims it
-  (``registry.claims``), and the claim passes to another stack only while the claiming stack
-  still has a live registration of it. CloudFormation lists a pool another stack retained
+  (``registry.claims``, written with its owner), and the claim passes to another stack only
+  while a stack still registers the pool; a pool registered before claims existed belongs to
+  its owners' stacks. CloudFormation lists a pool another stack retained
   (``DeletionPolicy: Retain``) and this one imported as this stack's own: without the claim, a
   tenant that left could be let back in through any stack that imports its pool. A move of a
   pool between a tenant's stacks (retain, import, register in the new stack, then delete the
@@ -27,27 +28,27 @@ rollback goes back to a pool the owner had and is not checked again (``lifecycle
 
 from __future__ import annotations
 
-from . import aws, retries
+from . import aws, plan, retries
 from .arns import UserPoolArn
-from .errors import InvalidProperty, ResourceError
+from .errors import InvalidProperty
+from .plan import PoolStacks
 from .properties import USER_POOL_ARN
 from .registry import Registry
 from .settings import Settings
 from .timing import Deadline
 
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
-# Attempts at taking a claim that another registration moves meanwhile.
-_CLAIMS = 3
 
 
 def check(
     pool: UserPoolArn, stack_id: str, settings: Settings, registry: Registry, deadline: Deadline
-) -> None:
-    """Nothing when the stack ``stack_id`` may name ``pool`` (and it now holds its claim); else
-    :class:`InvalidProperty` saying why. Raises botocore's errors or ``AwsCallFailed`` when
-    CloudFormation or the registry cannot be asked."""
+) -> PoolStacks | None:
+    """Nothing to fear when the stack ``stack_id`` may name ``pool``: what the registry holds of
+    the pool's stacks, for ``Registry.register`` to take its claim with the owner (None for a
+    shared pool: nobody claims it). Else :class:`InvalidProperty` saying why. Raises botocore's
+    errors or ``AwsCallFailed`` when CloudFormation or the registry cannot be asked."""
     if str(pool) in settings.shared_user_pool_arns:
-        return
+        return None
     if (pool.account, pool.region) != (settings.account_id, settings.region):
         raise InvalidProperty(
             USER_POOL_ARN,
@@ -60,24 +61,11 @@ def check(
             str(pool),
             "is not a resource of this stack, nor in SharedUserPoolArns: name the stack's own pool",
         )
-    _claim(str(pool), stack_id, registry)
-
-
-def _claim(arn: str, stack_id: str, registry: Registry) -> None:
-    for _ in range(_CLAIMS):
-        holder = registry.claims.holder(arn)
-        if holder == stack_id:
-            return
-        if holder is not None and holder not in registry.owners.live_stacks(arn):
-            raise InvalidProperty(
-                USER_POOL_ARN,
-                arn,
-                "was registered by another stack, which no longer does: a pool goes to another "
-                "stack only while its own stack still registers it, unless in SharedUserPoolArns",
-            )
-        if registry.claims.take(arn, stack_id, from_stack=holder):
-            return
-    raise ResourceError("the pool's claim kept moving between stacks while it was taken")
+    stacks = registry.pool_stacks(str(pool))
+    refusal = plan.claim_refusal(stack_id, stacks)
+    if refusal is not None:
+        raise InvalidProperty(USER_POOL_ARN, str(pool), refusal)
+    return stacks
 
 
 def _holds(stack_id: str, pool: UserPoolArn, deadline: Deadline) -> bool:

@@ -122,16 +122,19 @@ def _register(job: Job) -> Outcome:
     # A registration in place before this request (a replay, a rollback to it, a StageNames
     # change) was live before any canary started: a canary never refuses it.
     earlier = work.registered_earlier()
+    claim_from = None
     if not (job.rollback and earlier):
         # Only a pool the stack may speak for (``authority``). A rollback is lenient about bounds
         # narrowed since, never about authority: it skips the check only going back to a pool
         # this owner had live (an invoker could otherwise name any pool while the stack rolls
         # back).
-        authority.check(
+        claim_from = authority.check(
             props.user_pool_arn, job.request.stack_id, job.settings, work.registry, job.deadline
         )
     validation.validate(props, job.settings, work.registry, job.deadline, refuse_canary=not earlier)
-    added = work.registry.register(work.arn, work.owner, job.request.request_id)
+    added = work.registry.register(
+        work.arn, work.owner, job.request.request_id, claim_from=claim_from
+    )
     work.log("register", "added" if added else "already-registered")
     live = work.await_live(props.stage_names)
     if isinstance(live, Pending):

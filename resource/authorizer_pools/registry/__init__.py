@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ResourceError
+from ..plan import PoolStacks
 from ..timing import Deadline
 from .checks import Check, Checks
 from .claims import Claims
@@ -83,13 +84,41 @@ class Registry:
                 return True
         return False
 
-    def register(self, arn: str, owner: Owner, request_id: str) -> bool:
+    def pool_stacks(self, arn: str) -> PoolStacks:
+        """Who registered the pool, as the registry holds it (``plan.claim_refusal``)."""
+        live, ever = self.owners.stacks(arn)
+        return PoolStacks(
+            holder=self.claims.holder(arn),
+            live=live,
+            ever=ever,
+            managed=self.ledger.pool(arn) is not None,
+        )
+
+    def register(
+        self, arn: str, owner: Owner, request_id: str, *, claim_from: PoolStacks | None = None
+    ) -> bool:
         """Make ``owner`` a live owner of the pool for ``request_id``, unless that request was
         answered already: an owner is never made live by a request whose (FAILED) answer is
-        recorded, whichever invocation of it comes late. False when nothing changed."""
-        return self.owners.add(
-            arn, owner, request_id, checks=[self.requests.unanswered(request_id)]
-        )
+        recorded, whichever invocation of it comes late. False when nothing changed.
+
+        With ``claim_from`` (what ``pool_stacks`` read), the owner's stack takes the pool's claim
+        in the same write, on condition that the claim has not moved since: a registration that
+        fails before its owner is live leaves the claim where it was."""
+        checks = [self.requests.unanswered(request_id)]
+        if claim_from is not None and claim_from.holder != owner.stack_id:
+            checks.append(
+                self.claims.take_action(arn, owner.stack_id, from_stack=claim_from.holder)
+            )
+        cancelled = self.owners.add(arn, owner, request_id, checks=checks)
+        if cancelled is None:
+            return True
+        # The owner's write would have gone through; only the claim's condition failed.
+        if len(checks) > 1 and cancelled[0] == "None" and cancelled[-1] != "None":
+            raise ResourceError(
+                "the pool's claim moved to another stack while this registration was made; "
+                "nothing changed: retry"
+            )
+        return False
 
     def deregister(self, arn: str, owner: Owner, request_id: str) -> bool:
         """Make ``owner`` a tombstone for ``request_id``, unless that request was answered

@@ -5,14 +5,16 @@ cannot write it) holds the stack that registered the pool. CloudFormation lets a
 pool another stack retained (``DeletionPolicy: Retain``), and then lists it as that stack's own:
 the stack's resources alone cannot tell a tenant's move of its own pool from another stack
 taking up the pool of a tenant that left. The claim can: it passes to another stack only while
-the claiming stack still registers the pool (``authority``). It never expires: a pool's users
-must not get back in a year after their tenant left. One small item per pool ever registered,
+a stack still registers the pool (``plan.claim_refusal``), and it is written in the same
+transaction as the owner it comes with (``Registry.register``). It never expires: a pool's
+users must not get back in a year after their tenant left. One small item per pool ever registered,
 read by one GetItem per new registration.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from .table import Partition
 
@@ -30,9 +32,11 @@ class Claims:
         found = self.partition.get(claim_sk(arn)).get("stack_id")
         return None if found is None else str(found)
 
-    def take(self, arn: str, stack_id: str, *, from_stack: str | None) -> bool:
-        """Make ``stack_id`` the pool's holder, on condition that ``from_stack`` holds it now
-        (None: nobody does). False when the claim moved meanwhile."""
+    def take_action(self, arn: str, stack_id: str, *, from_stack: str | None) -> dict[str, Any]:
+        """An Update action making ``stack_id`` the pool's holder, on condition that
+        ``from_stack`` holds it now (None: nobody does). Written with the owner it comes with
+        (``Registry.register``): a registration that fails before its owner is live never
+        moves the claim."""
         values: dict[str, object] = {
             ":stack": stack_id,
             ":at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -42,12 +46,6 @@ class Claims:
         else:
             condition = "stack_id = :from"
             values[":from"] = from_stack
-        return (
-            self.partition.update(
-                claim_sk(arn),
-                "SET stack_id = :stack, claimed_at = :at",
-                values,
-                condition=condition,
-            )
-            is not None
+        return self.partition.update_action(
+            claim_sk(arn), "SET stack_id = :stack, claimed_at = :at", values, condition=condition
         )

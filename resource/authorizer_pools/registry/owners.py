@@ -61,11 +61,13 @@ class Owners:
 
     def add(
         self, arn: str, owner: Owner, request_id: str, *, checks: Sequence[dict[str, Any]] = ()
-    ) -> bool:
+    ) -> list[str] | None:
         """Make ``owner`` a live, unrefused owner of the pool, and the pool managed, if
-        ``checks`` (ConditionCheck actions) hold. False when nothing changed: it is live
-        already (refused by API Gateway only through another request: a new request asks
-        again, this one does not), or a check failed."""
+        ``checks`` (ConditionCheck or other conditioned actions, written together) hold. None
+        when written; else why nothing changed, one cancellation code per action (the owner's,
+        the pool's, then each of ``checks``): it is live already (refused by API Gateway only
+        through another request: a new request asks again, this one does not), or a check
+        failed."""
         part = self.partition
         owner_write = part.update_action(
             owner_sk(arn, owner),
@@ -88,7 +90,7 @@ class Owners:
             "SET arn = :arn, managed = :true REMOVE expires_at",
             {":arn": arn, ":true": True},
         )
-        return part.transact([owner_write, managed, *checks]) is None
+        return part.transact([owner_write, managed, *checks])
 
     def remove(
         self, arn: str, owner: Owner, request_id: str, *, checks: Sequence[dict[str, Any]] = ()
@@ -173,13 +175,11 @@ class Owners:
             condition="live = :true",
         )
 
-    def live_stacks(self, arn: str) -> set[str]:
-        """The stacks with a live owner of the pool."""
-        return {
-            str(item.get("stack_id"))
-            for item in self.partition.query(f"owner#{arn}#")
-            if item.get("live") is True
-        }
+    def stacks(self, arn: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The stacks with a live owner of the pool, and those with any owner item of it."""
+        items = list(self.partition.query(f"owner#{arn}#"))
+        live = frozenset(str(item.get("stack_id")) for item in items if item.get("live") is True)
+        return live, frozenset(str(item.get("stack_id")) for item in items)
 
     def get(self, arn: str, owner: Owner) -> dict[str, object]:
         return self.partition.get(owner_sk(arn, owner))
