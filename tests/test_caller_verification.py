@@ -376,6 +376,8 @@ def test_a_continuation_is_honoured_only_with_its_requests_own_event(world: Worl
         stack_id=request.stack_id,
         logical_id=request.logical_id,
         digest=request.digest,
+        request_type=request.type,
+        pool=pool,
     )
     nonce = requests.claim(request.request_id, 0)
     assert nonce is not None

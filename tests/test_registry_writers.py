@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from conftest import World, log_lines
+import pytest
+from conftest import REGISTRATION, World, log_lines
 from support.verification import repair_summary, scheduled_run
 
 from localaws.shared_api import REGISTRY_TABLE
@@ -128,3 +129,37 @@ def test_a_removal_counts_as_requested_only_through_a_deletion_the_function_reco
         if line["message"].get("outcome") == "unrequested-removal"
     ]
     assert warned == [partner]
+
+
+@pytest.mark.parametrize("named", ["its-create", "its-create-undone", "its-old-pools-delete"])
+def test_a_removal_counts_as_requested_only_through_that_owners_end_of_that_pool(
+    world: World, named: str
+) -> None:
+    """A tombstone written by hand that names a request the function did record for that
+    owner, but not one that ends it (its own Create, answered SUCCESS; its Delete of the pool
+    it had before an update), does not pass for a deletion: the removal is counted and warned
+    of."""
+    first, acme = world.tenant_pool("acme-1"), world.tenant_pool("acme")
+    stack = world.create_tenant("tenant-acme", first)
+    (create,) = stack.exchanges
+    updated = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(acme)}
+    )
+    assert updated.status == "UPDATE_COMPLETE"
+    (cleanup,) = [e for e in updated.exchanges if e.request_type == "Delete"]
+    forged = {
+        "its-create": create.event["RequestId"],
+        "its-create-undone": f"undo:{create.event['RequestId']}",
+        "its-old-pools-delete": cleanup.event["RequestId"],
+    }[named]
+    write_by_hand(
+        world,
+        f"owner#{acme}#{stack.stack_id}#{REGISTRATION}",
+        "SET live = :false, deleted_by = :request",
+        {":false": {"BOOL": False}, ":request": {"S": forged}},
+    )
+
+    result = scheduled_run(world)
+
+    assert acme not in world.provider_arns()
+    assert '"UnrequestedRemovals": 1' in result.logs

@@ -202,6 +202,8 @@ def _cloudformations(
         stack_id=request.stack_id,
         logical_id=request.logical_id,
         digest=request.digest,
+        request_type=request.type,
+        pool=_named_pool(request),
         rollback=verdict.rollback,
     )
     if record.digest != request.digest:
@@ -209,6 +211,15 @@ def _cloudformations(
         _refuse(request, "another event under a request id already seen")
         return None
     return record
+
+
+def _named_pool(request: Request) -> str:
+    """The pool a request is about: a Delete's from its physical id (the registration it ends),
+    a Create's or Update's from its properties, as given."""
+    if request.type == "Delete":
+        registration = Registration.from_physical_id(request.physical_id or "")
+        return str(registration.user_pool_arn) if registration else ""
+    return str(request.properties.get("UserPoolArn", ""))
 
 
 def _refuse(request: Request, mismatch: str) -> None:

@@ -77,10 +77,7 @@ class Registry:
         pass for a deletion."""
         for tombstone in tombstones:
             record = self.requests.get(tombstone.request_id) if tombstone.request_id else None
-            if record is not None and (record.stack_id, record.logical_id) == (
-                tombstone.owner.stack_id,
-                tombstone.owner.logical_id,
-            ):
+            if record is not None and tombstone.ended_by(record):
                 return True
         return False
 

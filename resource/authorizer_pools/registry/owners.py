@@ -29,6 +29,8 @@ from .table import Partition
 # owners and a day's departures, not with history (replays are told apart by the requests'
 # own records, not by tombstones).
 TOMBSTONE_SECONDS = 24 * 3600
+# ``deleted_by`` of an owner a FAILED answer of its own Create or Update took back.
+UNDO = "undo:"
 
 
 @dataclass(frozen=True, order=True)
@@ -122,7 +124,7 @@ class Owners:
                 ":true": True,
                 ":false": False,
                 ":request": request_id,
-                ":undo": f"undo:{request_id}",
+                ":undo": f"{UNDO}{request_id}",
                 ":expires": _tombstone_expiry(),
             },
             condition="live = :true AND request_id = :request",

@@ -62,6 +62,10 @@ class RequestRecord:
     # ``Request.digest`` of the event first seen: every later delivery and continuation of the
     # request carries the same event, and nothing else is honoured.
     digest: str = ""
+    # Create, Update or Delete, and the pool it names (a Delete's, from its physical id): what
+    # a tombstone naming this request may stand for (``Registry.removal_requested``).
+    request_type: str = ""
+    pool: str = ""
 
     @property
     def started(self) -> float:
@@ -91,6 +95,8 @@ class Requests:
         stack_id: str,
         logical_id: str,
         digest: str,
+        request_type: str,
+        pool: str,
         rollback: bool = False,
     ) -> RequestRecord:
         """Note the request (what the first note says stays) and return its state."""
@@ -101,6 +107,8 @@ class Requests:
             "stack_id = if_not_exists(stack_id, :stack), "
             "logical_id = if_not_exists(logical_id, :logical), "
             "event_digest = if_not_exists(event_digest, :digest), "
+            "request_type = if_not_exists(request_type, :type), "
+            "pool_arn = if_not_exists(pool_arn, :pool), "
             "nonces = if_not_exists(nonces, :none), "
             "in_rollback = if_not_exists(in_rollback, :rollback), "
             "expires_at = if_not_exists(expires_at, :expires)",
@@ -112,6 +120,8 @@ class Requests:
                 ":stack": stack_id,
                 ":logical": logical_id,
                 ":digest": digest,
+                ":type": request_type,
+                ":pool": pool,
                 ":expires": _expiry(),
             },
             returns=True,
@@ -203,6 +213,8 @@ def _record(item: Mapping[str, Any]) -> RequestRecord:
         logical_id=str(item.get("logical_id", "")),
         rollback=item.get("in_rollback") is True,
         digest=str(item.get("event_digest", "")),
+        request_type=str(item.get("request_type", "")),
+        pool=str(item.get("pool_arn", "")),
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .owners import Owner
+from ..answer import FAILED
+from .owners import UNDO, Owner
+from .requests import RequestRecord
 from .table import Partition
 
 
@@ -34,7 +36,21 @@ class Tombstone:
 
     @property
     def request_id(self) -> str:
-        return self.deleted_by.removeprefix("undo:")
+        return self.deleted_by.removeprefix(UNDO)
+
+    def ended_by(self, request: RequestRecord) -> bool:
+        """Whether ``request`` (the function's record of the request the tombstone names) is
+        what ends an owner: that owner's Delete of that pool, or its Create or Update of that
+        pool answered FAILED, which took the owner back."""
+        if (request.stack_id, request.logical_id, request.pool) != (
+            self.owner.stack_id,
+            self.owner.logical_id,
+            self.arn,
+        ):
+            return False
+        if self.deleted_by.startswith(UNDO):
+            return request.answer is not None and request.answer.get("status") == FAILED
+        return request.request_type == "Delete"
 
 
 @dataclass(frozen=True)
