@@ -21,6 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+# What examples/shared-api.yaml's MOCK integration answers to a token the authorizer let in.
+MOCK_BODY = (
+    '{"answeredBy": "the shared API example (MOCK integration): the authorizer let this token in"}'
+)
+
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
@@ -87,7 +92,9 @@ def create_shared_api(
     client.put_integration(
         **method, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
     )
-    client.put_integration_response(**method, statusCode="200")
+    client.put_integration_response(
+        **method, statusCode="200", responseTemplates={"application/json": MOCK_BODY}
+    )
     deployment_id = client.create_deployment(restApiId=api_id, description="shared API stack")["id"]
     for stage_name in stage_names:
         client.create_stage(restApiId=api_id, stageName=stage_name, deploymentId=deployment_id)

@@ -4,10 +4,14 @@ registration the README shows."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conftest import World
 from template_model import ROOT, load_template
+
+from localaws.shared_api import MOCK_BODY
+from localaws.users import call
 
 
 def resources_of(name: str, kind: str) -> list[dict[str, Any]]:
@@ -55,3 +59,19 @@ def test_the_tenant_template_declares_one_registration_importing_the_service_tok
     assert registration["ServiceTimeout"] == 3600
     assert "Fn::ImportValue" in registration["ServiceToken"]
     assert registration["UserPoolArn"] == {"Fn::GetAtt": ["TenantUserPool", "Arn"]}
+
+
+def test_a_token_the_authorizer_lets_in_gets_a_body_that_says_what_answered(world: World) -> None:
+    """An empty 200 looks like a failure to whoever curls the example API; its MOCK integration
+    answers with a body naming itself, as examples/shared-api.yaml declares."""
+    (method,) = resources_of("shared-api.yaml", "AWS::ApiGateway::Method")
+    (response,) = method["Integration"]["IntegrationResponses"]
+    assert response["ResponseTemplates"]["application/json"] == MOCK_BODY
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    token = world.sign_in(acme)
+
+    for stage in world.api.stage_names:
+        reply = call(world.aws.invoke_url(world.api.rest_api_id, stage) + "/orders", token)
+        assert reply.status == 200
+        assert "authorizer let this token in" in json.loads(reply.body)["answeredBy"]
