@@ -11,6 +11,7 @@ import pytest
 from conftest import REGISTRATION, World, log_lines
 from support.verification import repair_summary, scheduled_run
 
+from localaws.routes import RequestInfo
 from localaws.shared_api import REGISTRY_TABLE
 
 FAR_AHEAD = 10**9
@@ -163,3 +164,43 @@ def test_a_removal_counts_as_requested_only_through_that_owners_end_of_that_pool
 
     assert acme not in world.provider_arns()
     assert '"UnrequestedRemovals": 1' in result.logs
+
+
+@pytest.mark.parametrize("given", ["plain", "padded"])
+def test_a_failed_creates_own_undo_counts_as_requested_however_its_pool_is_spaced(
+    world: World, given: str
+) -> None:
+    """A Create answered FAILED after its owner went live (a canary started meanwhile) takes
+    that owner back: a removal the registrar itself asked for, with or without spaces around
+    the ARN the Create named."""
+    acme = world.tenant_pool("acme")
+    named = acme if given == "plain" else f" {acme}"
+    started: list[Any] = []
+
+    def canary_once_the_pool_is_added(info: RequestInfo) -> None:
+        # Someone starts a canary on prod while the Create waits for its pool to go live:
+        # confirm refuses, the Create is answered FAILED and its owner taken back.
+        if info.service == "apigateway" and info.operation == "UpdateAuthorizer" and not started:
+            started.append(info)
+            world.apigateway().create_deployment(
+                restApiId=world.api.rest_api_id,
+                stageName="prod",
+                canarySettings={"percentTraffic": 10.0},
+            )
+
+    world.aws.control_plane.observe(canary_once_the_pool_is_added)
+    stack = world.create_tenant("tenant-acme", named)
+
+    assert started, "the pool was never added"
+    create = stack.exchanges[0]
+    assert create.status == "FAILED", create.reason
+    assert "canary" in create.reason
+    assert acme not in world.provider_arns()
+    logs = "".join(d.logs for e in stack.exchanges for d in e.deliveries)
+    unrequested = [
+        line["message"]
+        for line in log_lines(logs)
+        if isinstance(line["message"], dict)
+        and line["message"].get("outcome") == "unrequested-removal"
+    ]
+    assert unrequested == [], unrequested

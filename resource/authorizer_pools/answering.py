@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from . import aws, caller, continuation, lifecycle, logs, metrics, reasons, timing
 from .answer import FAILED, SUCCESS, Answer, Reply, unrecorded_failure
+from .arns import ArnError, UserPoolArn
 from .convergence import Pending
 from .errors import ResourceError
 from .properties import Parsed, read_properties, service_timeout
@@ -214,12 +215,17 @@ def _cloudformations(
 
 
 def _named_pool(request: Request) -> str:
-    """The pool a request is about: a Delete's from its physical id (the registration it ends),
-    a Create's or Update's from its properties, as given."""
+    """The pool a request is about, as its owner records it: a Delete's from its physical id
+    (the registration it ends), a Create's or Update's from its properties, parsed as
+    ``properties`` parses it (surrounding spaces are not part of the ARN)."""
     if request.type == "Delete":
         registration = Registration.from_physical_id(request.physical_id or "")
         return str(registration.user_pool_arn) if registration else ""
-    return str(request.properties.get("UserPoolArn", ""))
+    given = str(request.properties.get("UserPoolArn", "")).strip()
+    try:
+        return str(UserPoolArn.parse(given))
+    except ArnError:
+        return given  # refused by the properties: it never makes an owner
 
 
 def _refuse(request: Request, mismatch: str) -> None:
