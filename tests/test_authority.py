@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import boto3
 from conftest import REGISTRATION, World
+from support.verification import scheduled_run
 
 from authorizer_pools.registry.claims import claim_sk
 from authorizer_pools.registry.table import CLAIMS_PARTITION, partition_key
@@ -163,3 +164,46 @@ def test_a_refused_move_leaves_the_pool_free_to_move_again(world: World) -> None
 
     assert world.owners() == {acme: [f"tenant-acme-v3/{REGISTRATION}"]}
     assert world.answers(token) == world.everywhere(200)
+
+
+def taken_by_ttl(world: World, sk: str) -> None:
+    """What DynamoDB's TTL does to a tombstone (a day on) or a forgotten pool (a week on)."""
+    boto3.client("dynamodb").delete_item(
+        TableName=REGISTRY_TABLE,
+        Key={
+            "pk": {"S": partition_key(world.api.rest_api_id, world.api.authorizer_id)},
+            "sk": {"S": sk},
+        },
+    )
+
+
+def test_a_pool_registered_before_claims_existed_is_claimed_for_its_stack_for_good(
+    world: World,
+) -> None:
+    """The scheduled run after an upgrade claims each live pool for its stack: once its owners'
+    items have expired, its own stack may still take it up again and no other stack may."""
+    acme, globex = world.tenant_pool("acme"), world.tenant_pool("globex")
+    acme_stack = world.create_tenant("tenant-acme", acme)
+    globex_stack = world.create_tenant("tenant-globex", globex)
+    for pool in (acme, globex):
+        forget_the_claim(world, pool)  # registered before claims existed
+    scheduled_run(world)  # the first one after the upgrade
+
+    # acme takes its registration out of its stack for a while (the pool stays in the stack)...
+    assert world.cloudformation.update_stack("tenant-acme", {}).status == "UPDATE_COMPLETE"
+    taken_by_ttl(world, f"owner#{acme}#{acme_stack.stack_id}#{REGISTRATION}")
+    # ...and globex leaves; a week on, the registry has forgotten its pool.
+    assert world.cloudformation.delete_stack("tenant-globex").status == "DELETE_COMPLETE"
+    taken_by_ttl(world, f"owner#{globex}#{globex_stack.stack_id}#{REGISTRATION}")
+    taken_by_ttl(world, f"pool#{globex}")
+
+    back = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(acme)}
+    )
+    evil = world.create_tenant("tenant-evil", globex)  # imported globex's retained pool
+
+    assert back.status == "UPDATE_COMPLETE", [e.reason for e in back.exchanges]
+    assert world.answers(world.sign_in(acme)) == world.everywhere(200)
+    assert evil.status == "ROLLBACK_COMPLETE"
+    assert "was registered by another stack, which no longer does" in evil.exchanges[0].reason
+    assert world.answers(world.sign_in(globex)) == world.everywhere(401)

@@ -68,6 +68,23 @@ def check(
     return stacks
 
 
+def claim_unclaimed(registry: Registry) -> list[str]:
+    """Claim each live pool that has no claim for the stack of its first live owner; the pools
+    claimed. Pools registered before claims existed have none, and what else tells their stack
+    (their owners' items) expires once they leave: claimed while they are live, they stay their
+    stack's for good. A claim taken meanwhile by a registration stays as it is."""
+    claimed = registry.claims.holders()
+    taken = []
+    for arn, owners in registry.state().owners.items():
+        if arn in claimed or not owners:
+            continue
+        first = min(owners, key=lambda record: (record.registered_at, record.owner.stack_id))
+        action = registry.claims.take_action(arn, first.owner.stack_id, from_stack=None)
+        if registry.claims.partition.transact([action]) is None:
+            taken.append(arn)
+    return taken
+
+
 def _holds(stack_id: str, pool: UserPoolArn, deadline: Deadline) -> bool:
     """Whether CloudFormation lists the pool among the stack's resources."""
     arguments = {"StackName": stack_id}

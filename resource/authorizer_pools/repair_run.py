@@ -15,7 +15,8 @@ API Gateway calls.
 
 The scheduled run first retires the owners CloudFormation no longer holds (``departures``: a
 registration whose Delete never reached the registrar), a sample each run, so that the pass
-takes their pools off.
+takes their pools off; and claims, for its first live owner's stack, any live pool registered
+before claims existed (``authority.claim_unclaimed``).
 
 The run waits for a pass that began after it arrived, so after the change that sent it: it
 makes that pass itself, verifying what every stage's deployment serves (GetExport), when the
@@ -32,7 +33,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import convergence, departures, metrics, timing
+from . import authority, convergence, departures, metrics, timing
 from .errors import ResourceError
 from .registry import Registry
 from .settings import Settings
@@ -74,6 +75,13 @@ def run(trigger: str, context: Any) -> dict[str, object]:
             departures.retire_departed(registry, deadline)
         except (ClientError, ResourceError) as error:
             logger.warning({"step": "departures", "outcome": "failed", "reason": str(error)})
+        try:
+            claimed = authority.claim_unclaimed(registry)
+        except (ClientError, ResourceError) as error:
+            logger.warning({"step": "claims", "outcome": "failed", "reason": str(error)})
+        else:
+            if claimed:
+                logger.info({"step": "claims", "outcome": "claimed", "pools": claimed})
     # A token of this invocation's own: Lambda may deliver one event twice, at once.
     holder = f"repair-{context.aws_request_id}/{uuid.uuid4().hex}"
     report = convergence.repair_pass(

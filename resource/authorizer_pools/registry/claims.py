@@ -32,6 +32,14 @@ class Claims:
         found = self.partition.get(claim_sk(arn)).get("stack_id")
         return None if found is None else str(found)
 
+    def holders(self) -> dict[str, str]:
+        """Every claimed pool and the stack that holds it."""
+        return {
+            str(item["arn"]): str(item["stack_id"])
+            for item in self.partition.query("claim#")
+            if "arn" in item and "stack_id" in item
+        }
+
     def take_action(self, arn: str, stack_id: str, *, from_stack: str | None) -> dict[str, Any]:
         """An Update action making ``stack_id`` the pool's holder, on condition that
         ``from_stack`` holds it now (None: nobody does). Written with the owner it comes with
@@ -39,6 +47,7 @@ class Claims:
         moves the claim."""
         values: dict[str, object] = {
             ":stack": stack_id,
+            ":arn": arn,
             ":at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         if from_stack is None:
@@ -47,5 +56,8 @@ class Claims:
             condition = "stack_id = :from"
             values[":from"] = from_stack
         return self.partition.update_action(
-            claim_sk(arn), "SET stack_id = :stack, claimed_at = :at", values, condition=condition
+            claim_sk(arn),
+            "SET stack_id = :stack, arn = :arn, claimed_at = :at",
+            values,
+            condition=condition,
         )
