@@ -28,12 +28,14 @@ rollback goes back to a pool the owner had and is not checked again (``lifecycle
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from . import aws, plan, retries
 from .arns import UserPoolArn
 from .errors import InvalidProperty
 from .plan import PoolStacks
 from .properties import USER_POOL_ARN
-from .registry import Registry
+from .registry import OwnerRecord, Registry
 from .settings import Settings
 from .timing import Deadline
 
@@ -68,19 +70,18 @@ def check(
     return stacks
 
 
-def claim_unclaimed(registry: Registry) -> list[str]:
+def claim_unclaimed(registry: Registry, owners: Mapping[str, Sequence[OwnerRecord]]) -> list[str]:
     """Claim each live pool that has no claim for the stack of its first live owner; the pools
     claimed. Pools registered before claims existed have none, and what else tells their stack
     (their owners' items) expires once they leave: claimed while they are live, they stay their
     stack's for good. A claim taken meanwhile by a registration stays as it is."""
     claimed = registry.claims.holders()
     taken = []
-    for arn, owners in registry.state().owners.items():
-        if arn in claimed or not owners:
+    for arn, records in owners.items():
+        if arn in claimed or not records:
             continue
-        first = min(owners, key=lambda record: (record.registered_at, record.owner.stack_id))
-        action = registry.claims.take_action(arn, first.owner.stack_id, from_stack=None)
-        if registry.claims.partition.transact([action]) is None:
+        first = min(records, key=lambda record: (record.registered_at, record.owner.stack_id))
+        if registry.claims.take(arn, first.owner.stack_id, from_stack=None):
             taken.append(arn)
     return taken
 

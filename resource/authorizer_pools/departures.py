@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping, Sequence
 
 from . import caller, plan, timing
 from .arns import UserPoolArn
@@ -38,12 +39,15 @@ BUDGET_SECONDS = 20.0
 _rng = random.Random()
 
 
-def retire_departed(registry: Registry, deadline: Deadline) -> list[OwnerRecord]:
-    """Retire the sampled live owners CloudFormation no longer holds; the ones retired. Stops at
+def retire_departed(
+    registry: Registry, owners: Mapping[str, Sequence[OwnerRecord]], deadline: Deadline
+) -> list[OwnerRecord]:
+    """Retire the sampled owners (``owners``: the live ones, as the registry holds them) that
+    CloudFormation no longer holds; the ones retired. Stops at
     the first owner CloudFormation cannot be asked about (throttled, unreachable): the rest wait
     for the next run, and the run's pass keeps its time."""
     budget = Deadline(min(deadline.at, timing.clock.monotonic() + BUDGET_SECONDS))
-    records = [r for found in registry.state().owners.values() for r in found]
+    records = [r for found in owners.values() for r in found]
     retired = []
     for record in _rng.sample(records, min(SAMPLE, len(records))):
         try:

@@ -49,6 +49,29 @@ REPAIR_ALIAS = "repair"
 _PATIENCE_SECONDS = 300.0
 
 
+def _look_after_owners(registry: Registry, deadline: Deadline) -> None:
+    """Before the scheduled pass: retire owners CloudFormation no longer holds, and claim live
+    pools registered before claims existed. One read of the live owners serves both (a pool
+    retired meanwhile is claimed for the stack that registered it, which is still its stack);
+    neither failing stops the pass."""
+    try:
+        owners = registry.state().owners
+    except (ClientError, ResourceError) as error:
+        logger.warning({"step": "owners", "outcome": "unreadable", "reason": str(error)})
+        return
+    try:
+        departures.retire_departed(registry, owners, deadline)
+    except (ClientError, ResourceError) as error:
+        logger.warning({"step": "departures", "outcome": "failed", "reason": str(error)})
+    try:
+        claimed = authority.claim_unclaimed(registry, owners)
+    except (ClientError, ResourceError) as error:
+        logger.warning({"step": "claims", "outcome": "failed", "reason": str(error)})
+    else:
+        if claimed:
+            logger.info({"step": "claims", "outcome": "claimed", "pools": claimed})
+
+
 def run(trigger: str, context: Any) -> dict[str, object]:
     if not str(context.invoked_function_arn).endswith(f":{REPAIR_ALIAS}"):
         logger.warning(
@@ -71,17 +94,7 @@ def run(trigger: str, context: Any) -> dict[str, object]:
         deadline,
     )
     if trigger == "schedule":
-        try:
-            departures.retire_departed(registry, deadline)
-        except (ClientError, ResourceError) as error:
-            logger.warning({"step": "departures", "outcome": "failed", "reason": str(error)})
-        try:
-            claimed = authority.claim_unclaimed(registry)
-        except (ClientError, ResourceError) as error:
-            logger.warning({"step": "claims", "outcome": "failed", "reason": str(error)})
-        else:
-            if claimed:
-                logger.info({"step": "claims", "outcome": "claimed", "pools": claimed})
+        _look_after_owners(registry, deadline)
     # A token of this invocation's own: Lambda may deliver one event twice, at once.
     holder = f"repair-{context.aws_request_id}/{uuid.uuid4().hex}"
     report = convergence.repair_pass(

@@ -42,9 +42,9 @@ class Claims:
 
     def take_action(self, arn: str, stack_id: str, *, from_stack: str | None) -> dict[str, Any]:
         """An Update action making ``stack_id`` the pool's holder, on condition that
-        ``from_stack`` holds it now (None: nobody does). Written with the owner it comes with
-        (``Registry.register``): a registration that fails before its owner is live never
-        moves the claim."""
+        ``from_stack`` holds it now (None: nobody does). A registration writes it with its owner
+        (``Registry.register``): one that fails before its owner is live never moves the
+        claim."""
         values: dict[str, object] = {
             ":stack": stack_id,
             ":arn": arn,
@@ -61,3 +61,8 @@ class Claims:
             values,
             condition=condition,
         )
+
+    def take(self, arn: str, stack_id: str, *, from_stack: str | None) -> bool:
+        """:meth:`take_action` on its own; False when the claim moved meanwhile."""
+        action = self.take_action(arn, stack_id, from_stack=from_stack)
+        return self.partition.transact([action]) is None
