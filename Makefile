@@ -2,7 +2,7 @@
 #   make demo     the whole tenant lifecycle on a local AWS (no account, no Docker), in seconds
 #                 (KEEP=1: leave it running afterwards, with a curl line to try, until Ctrl-C)
 #   make test     the whole suite, plus cfn-lint, ruff and mypy
-#   make lint     ruff, mypy, cfn-lint, and checkov on template.yaml with every Fn::ForEach expanded
+#   make lint     ruff, mypy, cfn-lint, and checkov on template.yaml
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker):
@@ -32,6 +32,9 @@ READY := $(VENV)/.ready
 # checkov pins a boto3 older than the suite's: it gets an environment of its own.
 SCAN_VENV := .venv-scan
 SCAN_READY := $(SCAN_VENV)/.ready
+# So does the SAM CLI, which tests/test_sam.py runs (sam validate, sam build).
+SAM_VENV := .venv-sam
+SAM_READY := $(SAM_VENV)/.ready
 BUILD := build
 ZIP := $(BUILD)/function.zip
 
@@ -80,20 +83,24 @@ $(SCAN_READY): requirements-scan.txt $(READY)
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
+$(SAM_READY): requirements-sam.txt $(READY)
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
 lint: $(READY) $(SCAN_READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml examples/*.yaml
-	# checkov does not expand Fn::ForEach: scan the template as CloudFormation expands it. Every
-	# check it skips has its reason beside the resource (Metadata.checkov.skip); offline. (checkov
-	# reads LOG_LEVEL, which make deploy exports.)
-	$(BIN)/python scripts/expand_template.py template.yaml $(BUILD)/template.expanded.json
+	# Every check checkov skips has its reason beside the resource (Metadata.checkov.skip);
+	# offline. (checkov reads LOG_LEVEL, which make deploy exports.)
 	LOG_LEVEL=WARNING $(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
-		-f $(BUILD)/template.expanded.json
+		-f template.yaml
 
 # Two workers, whole files each (a file's tests share its fixtures' set-up).
-test: lint
+test: lint $(SAM_READY)
 	$(BIN)/pytest --numprocesses 2 --dist loadfile
 
 demo: $(READY)
@@ -105,7 +112,7 @@ bench: $(READY)
 
 build: $(READY)
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
-		--only-binary=:all: --require-hashes -r requirements.txt -d $(BUILD)/wheels
+		--only-binary=:all: --require-hashes -r resource/requirements.txt -d $(BUILD)/wheels
 	$(BIN)/python scripts/build_function_zip.py $(BUILD)/wheels $(ZIP)
 
 # The template names its code folder (CodeUri: resource/); the deployed package is the zip

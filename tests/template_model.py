@@ -1,9 +1,9 @@
 """template.yaml, read the way CloudFormation would deploy it, for tests.
 
-Resolves the few intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join, Fn::If,
-Fn::Not, Fn::Equals, Fn::GetAtt, and the LanguageExtensions' Fn::ForEach) for given parameter
-values, and evaluates the role's IAM policy for a request: so tests can check that every call
-the function really made is allowed, and nothing broader is.
+Resolves the few intrinsic functions the template uses (Ref, Fn::Sub, Fn::Join, Fn::Split,
+Fn::Select, Fn::If, Fn::Not, Fn::Equals, Fn::GetAtt) and resources' Conditions for given
+parameter values, and evaluates the role's IAM policy for a request: so tests can check that
+every call the function really made is allowed, and nothing broader is.
 """
 
 from __future__ import annotations
@@ -67,6 +67,14 @@ class Deployment:
         if function == "Fn::Join":
             separator, items = argument
             return separator.join(self.resolve(items, local))
+        if function == "Fn::Split":
+            separator, text = argument
+            return self.resolve(text, local).split(separator)
+        if function == "Fn::Select":
+            index, items = self.resolve(argument, local)
+            # CloudFormation fails the stack on an index out of range, whichever branch holds it.
+            assert 0 <= int(index) < len(items), f"Fn::Select index {index} of {items}"
+            return items[int(index)]
         if function == "Fn::If":
             name, when_true, when_false = argument
             chosen = when_true if self.condition(name) else when_false
@@ -120,20 +128,13 @@ class Deployment:
         return f"<{logical_id}.{attribute}>"
 
     def resources(self) -> dict[str, dict[str, Any]]:
-        """Resources after Fn::ForEach expansion, with intrinsic functions resolved."""
-        expanded: dict[str, dict[str, Any]] = {}
-        for logical_id, body in self.template["Resources"].items():
-            if logical_id.startswith("Fn::ForEach::"):
-                variable, collection, output = body
-                for item in self.resolve(collection):
-                    for name_template, resource in output.items():
-                        name = name_template.replace(
-                            f"&{{{variable}}}", re.sub(r"[^A-Za-z0-9]", "", item)
-                        )
-                        expanded[name] = self.resolve(resource, {variable: item})
-            else:
-                expanded[logical_id] = self.resolve(body)
-        return expanded
+        """The resources CloudFormation creates (their Condition holds), intrinsic functions
+        resolved."""
+        return {
+            logical_id: self.resolve(body)
+            for logical_id, body in self.template["Resources"].items()
+            if "Condition" not in body or self.condition(body["Condition"])
+        }
 
     def role_statements(self) -> list[dict[str, Any]]:
         """Every IAM statement that ends up on the function's role."""
@@ -154,7 +155,7 @@ class Deployment:
 
     def operator_statements(self) -> list[dict[str, Any]]:
         """Every IAM statement of the managed policies made for operators (OperatorPolicy and
-        one OperatorStagePolicy per stage)."""
+        OperatorStagePolicy)."""
         statements: list[dict[str, Any]] = []
         for logical_id, resource in self.resources().items():
             if resource["Type"] == "AWS::IAM::ManagedPolicy" and logical_id.startswith("Operator"):

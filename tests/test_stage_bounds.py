@@ -3,7 +3,7 @@ publish, or that vanish while it publishes.
 
 template.yaml's role lets the function deploy only to its ``StageNames`` parameter's stages
 (``apigateway:Request/StageName`` on POST .../deployments) and PATCH / flush only those stages
-(one ``PublishToStage<name>`` policy each). Validation (validation.py ``_require_stages``) only
+(``PublishToNamedStages``, one slot per stage). Validation (validation.py ``_require_stages``) only
 checks that a named stage *exists* on the API. So a tenant may name another stage of the shared
 API (its pipeline's, a QA stage): ``await_live`` adds it to the authorizer's ``stages`` set, which
 never shrinks (lease.want_stages: ``ADD stages``), and every later pass of every request tries

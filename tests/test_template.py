@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import collections
-import importlib
 import re
 import subprocess
 import sys
@@ -390,15 +388,56 @@ def test_the_alarms_watch_the_metrics_the_function_prints(template: dict[str, An
     }
 
 
-def test_the_scanned_template_holds_every_policy_fn_foreach_makes() -> None:
-    """`make lint` scans the template as CloudFormation expands it: checkov does not expand
-    Fn::ForEach, and on the template as written never sees the per-stage policies."""
-    expand = importlib.import_module("scripts.expand_template")
-    scanned = expand.expanded(ROOT / "template.yaml")
-    resources = scanned["Resources"]
-    types = collections.Counter(str(body["Type"]) for body in resources.values())
-    assert not [name for name in resources if name.startswith("Fn::ForEach")]
-    assert types["AWS::IAM::RolePolicy"] >= 2  # one per stage, two placeholder stages
-    assert types["AWS::IAM::ManagedPolicy"] >= 3  # OperatorPolicy and one per stage
-    assert "AWS::LanguageExtensions" not in scanned["Transform"]
-    assert resources["Registry"]["Metadata"]["checkov"]["skip"]  # each skip keeps its reason
+def test_every_tool_reads_the_template_as_cloudformation_deploys_it(
+    template: dict[str, Any],
+) -> None:
+    """SAM, CDK's CfnInclude and checkov read neither Fn::ForEach nor the LanguageExtensions
+    transform: the template holds only what each of them takes."""
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    sections = [template[name] for name in ("Conditions", "Resources", "Outputs")]
+    assert not [key for section in sections for key in section if key.startswith("Fn::")]
+
+
+SLOT_ACTIONS = (
+    ("apigateway:PATCH", ""),
+    ("apigateway:DELETE", "/cache/authorizers"),
+    ("apigateway:GET", "/exports/oas30"),
+)
+
+
+@pytest.mark.parametrize("count", [1, 2, settings.STAGE_SLOTS])
+def test_each_named_stage_and_no_other_may_be_published(
+    template: dict[str, Any], count: int
+) -> None:
+    """One slot per stage, up to API Gateway's stages per API: whatever the list's length, the
+    function and the operator may point, flush and read exactly the named stages."""
+    names = [f"stage_{index}" for index in range(count)]
+    deployment = Deployment(
+        template, {"RestApiId": API, "AuthorizerId": AUTHORIZER, "StageNames": names}
+    )
+    for statements in (deployment.role_statements(), deployment.operator_statements()):
+        for action, suffix in SLOT_ACTIONS:
+            for name in names:
+                assert policy_allows(statements, action, f"{APIGW}/stages/{name}{suffix}")
+            for name in ("qa", f"stage_{count}", ""):
+                assert not policy_allows(statements, action, f"{APIGW}/stages/{name}{suffix}")
+        slot_resources = [
+            resource
+            for statement in statements
+            if str(statement.get("Sid", "")).endswith(("NamedStagesAtADeployment", "Caches"))
+            for resource in statement["Resource"]
+        ]
+        assert len(slot_resources) == 2 * count  # an empty slot grants nothing, not "stages/"
+
+
+def test_the_function_refuses_more_stages_than_the_template_grants() -> None:
+    names = ",".join(f"stage_{index}" for index in range(settings.STAGE_SLOTS + 1))
+    environ = {
+        settings.REST_API_ID: API,
+        settings.AUTHORIZER_ID: AUTHORIZER,
+        settings.STAGE_NAMES: names,
+    }
+    with pytest.raises(authorizer_pools.errors.ResourceError) as refused:
+        settings.Settings.load(FUNCTION, environ)
+    assert "StageNames lists 11 stages" in str(refused.value)
+    assert "at most 10" in str(refused.value)

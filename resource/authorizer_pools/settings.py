@@ -22,6 +22,10 @@ PROTECTED_USER_POOL_ARNS = "PROTECTED_USER_POOL_ARNS"
 SHARED_USER_POOL_ARNS = "SHARED_USER_POOL_ARNS"
 REGISTRY_TABLE = "REGISTRY_TABLE"
 
+# template.yaml grants the function one stage per slot (FillsStageSlot1..10): as many as API
+# Gateway's default quota of stages per API. A stage past the slots could never be published.
+STAGE_SLOTS = 10
+
 
 def split_list(text: str) -> tuple[str, ...]:
     """A CloudFormation CommaDelimitedList as it arrives in one string."""
@@ -89,12 +93,19 @@ class Settings:
                 f"the function has no {', '.join(missing)}: deploy it with template.yaml, whose "
                 "parameters name the shared API, its authorizer and its stages"
             )
+        stage_names = split_list(env[STAGE_NAMES])
+        if len(stage_names) > STAGE_SLOTS:
+            raise ResourceError(
+                f"StageNames lists {len(stage_names)} stages; "
+                f"template.yaml grants the function at most {STAGE_SLOTS}: deploy one registrar "
+                "per group of stages"
+            )
         return cls(
             partition=partition,
             account_id=account_id,
             rest_api_id=env[REST_API_ID],
             authorizer_id=env[AUTHORIZER_ID],
-            stage_names=split_list(env[STAGE_NAMES]),
+            stage_names=stage_names,
             allowed_user_pool_arns=pool_patterns(
                 split_list(env.get(ALLOWED_USER_POOL_ARNS, "")), partition, account_id
             ),
