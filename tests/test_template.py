@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -441,3 +442,38 @@ def test_the_function_refuses_more_stages_than_the_template_grants() -> None:
         settings.Settings.load(FUNCTION, environ)
     assert "StageNames lists 11 stages" in str(refused.value)
     assert "at most 10" in str(refused.value)
+
+
+def minified_size(document: dict[str, Any]) -> int:
+    """The size IAM counts a policy by: its JSON without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def test_ten_stages_of_sixty_four_characters_fit_iams_policy_sizes(
+    template: dict[str, Any],
+) -> None:
+    """IAM refuses a role whose inline policies add up to more than 10,240 characters, and a
+    managed policy over 6,144 (IAM and AWS STS quotas): the README promises ten stages with
+    names of up to 64 characters, with the longest pool list the registrar may be given."""
+    names = [f"{index}".ljust(64, "x") for index in range(settings.STAGE_SLOTS)]
+    patterns = [f"arn:aws:cognito-idp:*:{index:012d}:userpool/*" for index in range(3)]
+    deployment = Deployment(
+        template,
+        {
+            "RestApiId": API,
+            "AuthorizerId": AUTHORIZER,
+            "StageNames": names,
+            "AllowedUserPoolArns": patterns,
+            "ProtectedUserPoolArns": [OWN_POOL],
+        },
+    )
+    inline = 0
+    for logical_id, resource in deployment.resources().items():
+        properties = resource["Properties"]
+        if resource["Type"] == "AWS::IAM::Role":
+            inline += sum(minified_size(p["PolicyDocument"]) for p in properties["Policies"])
+        elif resource["Type"] in ("AWS::IAM::RolePolicy", "AWS::IAM::Policy"):
+            inline += minified_size(properties["PolicyDocument"])
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            assert minified_size(properties["PolicyDocument"]) <= 6144, logical_id
+    assert 0 < inline <= 10240
