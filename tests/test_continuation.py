@@ -27,8 +27,10 @@ from conftest import (
     World,
     template_function,
 )
+from support.metrics import emitted
 from test_ownership import assert_invariant
 
+from authorizer_pools import metrics
 from localaws.cloudformation import (
     Exchange,
     InProcessFunction,
@@ -111,6 +113,31 @@ def test_a_registration_outlasting_an_invocation_is_finished_by_its_continuation
     assert create.data["UserPoolArn"] == pool
     assert_invariant(world, pool)
     no_polling_calls(world)
+
+
+def test_every_continuation_lambda_accepted_counts_once_in_the_continuations_metric(
+    world: World,
+) -> None:
+    """The dashboard's "requests waiting past one invocation" is this count."""
+    function = world.cloudformation.function
+    assert isinstance(function, InProcessFunction)
+    printed: list[str] = []
+
+    class Recorded:
+        arn = function.arn
+
+        def deliver(self, event: Mapping[str, Any]) -> Any:
+            result = function.deliver(event)
+            printed.append(result.logs)
+            return result
+
+    world.aws.control_plane.lambda_async.attach(Recorded())
+    stack = create_while_busy(world, world.tenant_pool("acme"), 150.0)
+
+    (create,) = stack.exchanges
+    started = {event[MARKER]["attempt"] for event in continuations(world)}
+    assert len(started) >= 2
+    assert emitted(create.logs + "".join(printed))[metrics.CONTINUATIONS] == len(started)
 
 
 def test_1_nothing_grows_with_the_number_of_waiting_requests(

@@ -12,7 +12,7 @@ import pytest
 from template_model import ROOT, Deployment, load_template, policy_allows
 
 import authorizer_pools
-from authorizer_pools import settings
+from authorizer_pools import metrics, settings
 from localaws import lambda_runtime
 
 API, AUTHORIZER = "a1b2c3d4e5", "x9y8z7"
@@ -477,3 +477,45 @@ def test_ten_stages_of_sixty_four_characters_fit_iams_policy_sizes(
         elif resource["Type"] == "AWS::IAM::ManagedPolicy":
             assert minified_size(properties["PolicyDocument"]) <= 6144, logical_id
     assert 0 < inline <= 10240
+
+
+def alarm_metrics(deployment: Deployment) -> set[str]:
+    """The names of the function's own metrics every alarm watches."""
+    watched: set[str] = set()
+    for resource in deployment.resources().values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        stats = [properties] + [
+            m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m
+        ]
+        watched |= {
+            stat["MetricName"]
+            for stat in stats
+            if stat.get("Namespace") == metrics.NAMESPACE and "MetricName" in stat
+        }
+    return watched
+
+
+def test_the_dashboard_shows_every_metric_the_function_emits_for_this_registrar(
+    deployed: Deployment,
+) -> None:
+    body = json.loads(deployed.resources()["Dashboard"]["Properties"]["DashboardBody"])
+    shown: set[str] = set()
+    for widget in body["widgets"]:
+        for line in widget["properties"]["metrics"]:
+            namespace, name, *pairs = [part for part in line if isinstance(part, str)]
+            dimensions = dict(zip(pairs[::2], pairs[1::2], strict=True))
+            if namespace == metrics.NAMESPACE:
+                assert dimensions[metrics.DIMENSION] == deployed.resolve({"Ref": "Function"})
+                shown.add(name)
+            else:
+                assert namespace == "AWS/Lambda"
+                assert dimensions == {"FunctionName": deployed.resolve({"Ref": "Function"})}
+    emitted = {
+        value
+        for key, value in vars(metrics).items()
+        if key.isupper() and not key.startswith("_") and key not in ("NAMESPACE", "DIMENSION")
+    }
+    assert shown == emitted
+    assert metrics.ANSWERS in alarm_metrics(deployed) <= shown

@@ -10,15 +10,14 @@ on what API Gateway is.
 from __future__ import annotations
 
 import io
-import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import boto3
 import pytest
 from conftest import REGISTRATION, World, log_lines, template_function
+from support.metrics import emitted
 from support.verification import scheduled_run
 
 from authorizer_pools import cli
@@ -214,17 +213,6 @@ def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
 # -- the repair run --------------------------------------------------------------------------
 
 
-def metrics(result: Any) -> dict[str, float]:
-    """The Embedded Metric Format values the run printed, summed by name."""
-    found: dict[str, float] = {}
-    for text in result.stdout.splitlines():
-        line = json.loads(text) if text.startswith("{") else {}
-        for block in line.get("_aws", {}).get("CloudWatchMetrics", []):
-            for metric in block["Metrics"]:
-                found[metric["Name"]] = found.get(metric["Name"], 0) + line[metric["Name"]]
-    return found
-
-
 def test_the_scheduled_run_repairs_drift_without_any_tenant_event(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,8 +226,8 @@ def test_the_scheduled_run_repairs_drift_without_any_tenant_event(
 
     assert serves_exactly(world, acme)
     # Both drifted: the authorizer lost the pool, and the stages serve a list without it.
-    assert metrics(result)["PoolsRepaired"] == 1
-    assert metrics(result)["StagesRepublished"] == 2
+    assert emitted(result.logs)["PoolsRepaired"] == 1
+    assert emitted(result.logs)["StagesRepublished"] == 2
 
 
 def test_the_scheduled_run_republishes_a_stage_pointed_at_an_old_deployment(
@@ -257,7 +245,7 @@ def test_the_scheduled_run_republishes_a_stage_pointed_at_an_old_deployment(
     result = scheduled_run(world)
 
     assert serves_exactly(world, acme)
-    assert metrics(result)["StagesRepublished"] == 1
+    assert emitted(result.logs)["StagesRepublished"] == 1
 
 
 def test_the_scheduled_run_changes_nothing_when_nothing_drifted(
@@ -273,7 +261,7 @@ def test_the_scheduled_run_changes_nothing_when_nothing_drifted(
     assert len(world.deployments()) == deployments
     assert sorted(set(calls)) == ["GetAuthorizer", "GetExport", "GetStages"], calls
     assert len(calls) <= 5
-    assert metrics(result)["Deployments"] == 0
+    assert emitted(result.logs)["Deployments"] == 0
 
 
 def test_a_registry_written_by_the_previous_version_keeps_working(world: World) -> None:

@@ -264,6 +264,7 @@ def _start(
     request: Request, next_one: Continuation, requests: Requests, invocation: Invocation
 ) -> None:
     continuation.start(request, next_one, invocation.function_arn, invocation.deadline)
+    metrics.emit({metrics.CONTINUATIONS: 1})
     try:
         requests.invoked(request.request_id, next_one.attempt)
     except (ClientError, ResourceError) as error:

@@ -27,6 +27,8 @@ DEPLOYMENTS = "Deployments"
 UNREQUESTED_REMOVALS = "UnrequestedRemovals"
 # Events that were not CloudFormation's (or the function's own continuations): refused, no answer.
 FORGED_REQUESTS = "ForgedRequests"
+# Continuations Lambda accepted: requests waiting past one invocation (API Gateway kept busy).
+CONTINUATIONS = "Continuations"
 _UNITS = {SECONDS_TO_LIVE: "Seconds"}
 
 
