@@ -5,6 +5,7 @@
 #   make lint     ruff, mypy, cfn-lint, and checkov on template.yaml
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
+#   make cdk      the CDK construct library (cdk/): compiled, its Python wheel in cdk/dist/python
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker):
 #                 S3_BUCKET=… and, on a first deployment, REST_API_ID= AUTHORIZER_ID=
 #                 STAGE_NAMES= PROTECTED_USER_POOL_ARNS= (or =none); optional ALLOWED_USER_POOL_ARNS=
@@ -35,6 +36,12 @@ SCAN_READY := $(SCAN_VENV)/.ready
 # So does the SAM CLI, which tests/test_sam.py runs (sam validate, sam build).
 SAM_VENV := .venv-sam
 SAM_READY := $(SAM_VENV)/.ready
+# The CDK construct library (cdk/): its npm packages, and its Python binding's environment.
+CDK_READY := cdk/node_modules/.ready
+CDK_VENV := .venv-cdk
+CDK_VENV_READY := $(CDK_VENV)/.ready
+# jsii warns at every start that Node 20 is past its end of life (2026-04-30); it still runs it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 BUILD := build
 ZIP := $(BUILD)/function.zip
 
@@ -53,7 +60,7 @@ DRY_RUN ?=
 # Only DRY_RUN=1 (or yes, true) means a dry run; DRY_RUN=0 does not.
 SMOKE_DRY_RUN := $(filter 1 yes true,$(DRY_RUN))
 
-.PHONY: test lint build deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
+.PHONY: test lint build cdk deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
 	demo bench clean help
 
 # The interpreter .venv was made with; a .venv made by another one (or left half-made by a
@@ -83,6 +90,26 @@ $(SCAN_READY): requirements-scan.txt $(READY)
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
+$(CDK_READY): cdk/package.json cdk/package-lock.json
+	cd cdk && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CDK_VENV_READY): requirements-cdk.txt $(READY)
+	rm -rf $(CDK_VENV)
+	$(PYTHON) -m venv $(CDK_VENV)
+	$(CDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-cdk.txt
+	touch $@
+
+# The construct library, compiled with its assets (the registrar's template.yaml, as JSON, and
+# `make build`'s zip: one source of truth), its Python wheel, installed in .venv-cdk.
+cdk: $(CDK_READY) $(CDK_VENV_READY) build
+	$(BIN)/python scripts/cdk_template.py template.yaml cdk/assets/template.json
+	cp $(ZIP) cdk/assets/function.zip
+	cd cdk && npx jsii --silence-warnings=reserved-word
+	rm -rf cdk/dist && cd cdk && npx jsii-pacmak --targets python
+	$(CDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--force-reinstall cdk/dist/python/*.whl
+
 $(SAM_READY): requirements-sam.txt $(READY)
 	rm -rf $(SAM_VENV)
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -100,7 +127,7 @@ lint: $(READY) $(SCAN_READY)
 		-f template.yaml
 
 # Two workers, whole files each (a file's tests share its fixtures' set-up).
-test: lint $(SAM_READY)
+test: lint $(SAM_READY) cdk
 	$(BIN)/pytest --numprocesses 2 --dist loadfile
 
 demo: $(READY)
@@ -156,4 +183,4 @@ smoke-run: $(READY) $(if $(SMOKE_DRY_RUN),,build $(BUILD)/template.yaml)
 		$(if $(SMOKE_DRY_RUN),--dry-run)
 
 clean:
-	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis cdk/lib cdk/dist cdk/assets cdk/.jsii
