@@ -1,5 +1,14 @@
 """Cold start and size: the handler's import against importing boto3 and crhelper alone, and the
-built zip."""
+built zip.
+
+With an interpreter that has Powertools for AWS Lambda (Python) installed beside boto3 and
+crhelper, it also measures what Powertools' Logger and Metrics, and its Tracer, would add to the
+import (docs/design.md, "Observability without Powertools"):
+
+    python -m venv /tmp/pt && /tmp/pt/bin/pip install 'aws-lambda-powertools[tracer]==3.37.0' \
+        boto3 crhelper==2.0.12
+    .venv/bin/python -m bench.cold_start /tmp/pt/bin/python
+"""
 
 from __future__ import annotations
 
@@ -14,7 +23,7 @@ RUNS = 9
 TIMER = "import time; started = time.perf_counter(); {}; print(time.perf_counter() - started)"
 
 
-def import_seconds(statement: str) -> float:
+def import_seconds(statement: str, python: str = sys.executable) -> float:
     """Median over fresh interpreters, importing from resource/ as Lambda's runtime would."""
     environment = {
         **os.environ,
@@ -22,11 +31,13 @@ def import_seconds(statement: str) -> float:
         "AWS_ACCESS_KEY_ID": "cold",
         "AWS_SECRET_ACCESS_KEY": "start",
         "PYTHONDONTWRITEBYTECODE": "",
+        "POWERTOOLS_SERVICE_NAME": "registrar",
+        "POWERTOOLS_METRICS_NAMESPACE": "CognitoAuthorizerPools",
     }
     samples = []
     for _ in range(RUNS):
         finished = subprocess.run(
-            [sys.executable, "-c", TIMER.format(statement)],
+            [python, "-c", TIMER.format(statement)],
             cwd=ROOT / "resource",
             env=environment,
             capture_output=True,
@@ -52,3 +63,32 @@ def report() -> str:
         f"(median of {RUNS})\n"
         f"package: build/function.zip {size:,} bytes ({size / 1024:.1f} KiB)"
     )
+
+
+POWERTOOLS = {
+    "Logger and Metrics": (
+        "from aws_lambda_powertools import Logger, Metrics; Logger(); Metrics()"
+    ),
+    "Logger, Metrics and Tracer": (
+        "from aws_lambda_powertools import Logger, Metrics, Tracer; Logger(); Metrics(); Tracer()"
+    ),
+}
+
+
+def powertools_report(python: str) -> str:
+    """What Powertools would add to the handler's cold import, in one interpreter's runs."""
+    baseline = import_seconds("import boto3, crhelper", python)
+    lines = [f"powertools: import boto3+crhelper {baseline * 1000:.0f} ms"]
+    for what, statement in POWERTOOLS.items():
+        seconds = import_seconds(f"import boto3, crhelper; {statement}", python)
+        lines.append(
+            f"powertools: + {what} {(seconds - baseline) * 1000:+.0f} ms "
+            f"(ratio {seconds / baseline:.2f}, median of {RUNS})"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report())
+    if len(sys.argv) > 1:
+        print(powertools_report(sys.argv[1]))
