@@ -1,9 +1,11 @@
 """Write template.yaml as the CDK construct library includes it (CfnInclude), as JSON.
 
-Only the console's parameter groups (``Metadata: AWS::CloudFormation::Interface``) are left
-out: the construct substitutes the parameters they group, and cfn-lint then reports every group
-that names a parameter the stack no longer has (W4001). Every resource, condition and output is
-the template's own.
+Only metadata for other tools is left out: the console's parameter groups
+(``AWS::CloudFormation::Interface``: the construct substitutes the parameters they group, and
+cfn-lint would report every group naming a parameter the stack no longer has, W4001) and the
+Serverless Application Repository's (``AWS::ServerlessRepo::Application``, whose LicenseUrl and
+ReadmeUrl are files of this repository). Every resource, condition and output is the
+template's own.
 
 Usage: python scripts/cdk_template.py template.yaml cdk/assets/template.json
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from cfnlint.decode import decode  # type: ignore[import-untyped]
 
-CONSOLE_ONLY = "AWS::CloudFormation::Interface"
+OTHER_TOOLS = ("AWS::CloudFormation::Interface", "AWS::ServerlessRepo::Application")
 
 
 def main(source: Path, output: Path) -> None:
@@ -25,7 +27,8 @@ def main(source: Path, output: Path) -> None:
         raise SystemExit(f"{source}: {problems}")
     included = json.loads(json.dumps(template))  # plain dicts and strings, no line marks
     metadata = included.get("Metadata", {})
-    metadata.pop(CONSOLE_ONLY, None)
+    for key in OTHER_TOOLS:
+        metadata.pop(key, None)
     if not metadata:
         included.pop("Metadata", None)
     output.parent.mkdir(parents=True, exist_ok=True)

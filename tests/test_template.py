@@ -519,3 +519,17 @@ def test_the_dashboard_shows_every_metric_the_function_emits_for_this_registrar(
     }
     assert shown == emitted
     assert metrics.ANSWERS in alarm_metrics(deployed) <= shown
+
+
+def test_the_serverless_application_repository_metadata_is_this_release(
+    template: dict[str, Any],
+) -> None:
+    """What `sam publish` requires (Name, Description, Author) and what it uploads."""
+    application = template["Metadata"]["AWS::ServerlessRepo::Application"]
+    assert re.fullmatch(r"[A-Za-z0-9-]{1,140}", application["Name"])
+    assert 0 < len(application["Description"]) <= 256
+    assert application["Author"]
+    assert application["SemanticVersion"] == authorizer_pools.__version__
+    assert application["SpdxLicenseId"] == "Apache-2.0"
+    assert "Apache License" in (ROOT / application["LicenseUrl"]).read_text()
+    assert (ROOT / application["ReadmeUrl"]).is_file()
