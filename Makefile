@@ -6,6 +6,8 @@
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
 #   make cdk      the CDK construct library (cdk/): compiled, its Python wheel in cdk/dist/python
+#   make release  build/release/<version>/: the zip, the template for it, the construct
+#                 library's npm tarball and wheel, SHA256SUMS
 #   make deploy   build, then package and deploy template.yaml with the AWS CLI (no Docker):
 #                 S3_BUCKET=… and, on a first deployment, REST_API_ID= AUTHORIZER_ID=
 #                 STAGE_NAMES= PROTECTED_USER_POOL_ARNS= (or =none); optional ALLOWED_USER_POOL_ARNS=
@@ -60,7 +62,7 @@ DRY_RUN ?=
 # Only DRY_RUN=1 (or yes, true) means a dry run; DRY_RUN=0 does not.
 SMOKE_DRY_RUN := $(filter 1 yes true,$(DRY_RUN))
 
-.PHONY: test lint build cdk deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
+.PHONY: test lint build cdk release deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
 	demo bench clean help
 
 # The interpreter .venv was made with; a .venv made by another one (or left half-made by a
@@ -106,9 +108,25 @@ cdk: $(CDK_READY) $(CDK_VENV_READY) build
 	$(BIN)/python scripts/cdk_template.py template.yaml cdk/assets/template.json
 	cp $(ZIP) cdk/assets/function.zip
 	cd cdk && npx jsii --silence-warnings=reserved-word
-	rm -rf cdk/dist && cd cdk && npx jsii-pacmak --targets python
+	# SOURCE_DATE_EPOCH: the wheel's entries dated 1980-01-01, as the function's zip, whenever built.
+	rm -rf cdk/dist && cd cdk && SOURCE_DATE_EPOCH=315532800 npx jsii-pacmak --targets python
 	$(CDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		--force-reinstall cdk/dist/python/*.whl
+
+# build/release/<version>/: what a release publishes, named for its version. The function's
+# zip, the template pointing at it (`aws cloudformation package` or `sam deploy` uploads it), the
+# construct library's npm tarball and Python wheel, and their SHA-256 sums.
+VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' resource/authorizer_pools/__init__.py)
+RELEASE = $(BUILD)/release/$(VERSION)
+release: cdk $(BUILD)/template.yaml
+	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	cp $(ZIP) $(RELEASE)/cognito-authorizer-pools-$(VERSION).zip
+	sed 's|CodeUri: function.zip$$|CodeUri: cognito-authorizer-pools-$(VERSION).zip|' \
+		$(BUILD)/template.yaml > $(RELEASE)/template.yaml
+	cd cdk && npm pack --silent --pack-destination ../$(RELEASE) >/dev/null
+	cp cdk/dist/python/*.whl $(RELEASE)/
+	cd $(RELEASE) && sha256sum -- * > SHA256SUMS
+	@cat $(RELEASE)/SHA256SUMS
 
 $(SAM_READY): requirements-sam.txt $(READY)
 	rm -rf $(SAM_VENV)

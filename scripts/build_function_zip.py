@@ -53,13 +53,17 @@ def vendored_files(wheel_dir: Path) -> dict[str, bytes]:
 
 def write_zip(files: dict[str, bytes], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(output, "w") as archive:
+    # Written aside, then renamed: whoever reads the zip meanwhile (make cdk, make release, a
+    # test) sees the whole previous build or the whole new one, never half of one.
+    partial = output.with_name(f".{output.name}.partial")
+    with zipfile.ZipFile(partial, "w") as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o100644 << 16
             info.create_system = 3  # Unix, whatever machine builds it
             archive.writestr(info, files[name], compresslevel=9)
+    partial.replace(output)
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import subprocess
+import tarfile
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +266,37 @@ def test_the_synthesized_tenant_stack_lets_its_users_in_after_create_and_out_aft
     assert deleted.status == "DELETE_COMPLETE"
     assert set(world.answers(world.sign_in(pool, "later")).values()) == {401}
     assert set(world.answers(signed_in).values()) == {401}
+
+
+def test_make_release_gives_every_artifact_named_for_the_version_with_its_sum() -> None:
+    """In this file, not beside the zip's own tests: make release rebuilds the construct library
+    these tests synthesize with, and a file's tests run one after another."""
+    made = subprocess.run(
+        ["make", "--silent", "release"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    version = authorizer_pools.__version__
+    release = ROOT / "build" / "release" / version
+    zip_name = f"cognito-authorizer-pools-{version}.zip"
+    tarball = f"cognito-authorizer-pools-{version}.tgz"
+    wheel = f"cognito_authorizer_pools-{version}-py3-none-any.whl"
+    assert sorted(path.name for path in release.iterdir()) == sorted(
+        ["SHA256SUMS", "template.yaml", zip_name, tarball, wheel]
+    )
+    for line in (release / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256((release / name).read_bytes()).hexdigest() == digest, name
+    template = load_template(release / "template.yaml")
+    assert template["Resources"]["Function"]["Properties"]["CodeUri"] == zip_name
+    code = (release / zip_name).read_bytes()
+    with tarfile.open(release / tarball) as package:
+        shipped = package.extractfile("package/assets/function.zip")
+        assert shipped is not None
+        assert shipped.read() == code
+        manifest = package.extractfile("package/package.json")
+        assert manifest is not None
+        assert json.loads(manifest.read())["version"] == version
+        assert "package/assets/template.json" in package.getnames()
+    with zipfile.ZipFile(release / wheel) as binding:
+        metadata = next(n for n in binding.namelist() if n.endswith(".dist-info/METADATA"))
+        assert f"\nVersion: {version}\n" in binding.read(metadata).decode()
