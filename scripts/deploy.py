@@ -112,8 +112,11 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         check=True,
     )  # fmt: skip
     given = overrides(environ)
+    # --s3-bucket: the packaged template is over the 51,200 bytes CloudFormation takes inline,
+    # so the CLI uploads it to the code bucket first (it refuses a larger template without one).
     command_line = [
         aws, "cloudformation", "deploy", "--template-file", packaged, "--stack-name", stack,
+        "--s3-bucket", environ["S3_BUCKET"], "--s3-prefix", stack,
         "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND",
         "--no-fail-on-empty-changeset",
     ]  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from smoke.account import SIGN_IN_CLIENT, TEMPLATES, StackKind
+from smoke.account import ROOT, SIGN_IN_CLIENT, TEMPLATE_BODY_LIMIT, TEMPLATES, StackKind
 
 _OUTPUTS: dict[StackKind, dict[str, str]] = {
     "shared-api": {
@@ -55,14 +55,24 @@ class DryRunAccount:
     ) -> dict[str, str]:
         template = TEMPLATES[kind].relative_to(TEMPLATES["tenant"].parent.parent)
         given = ",".join(f"{key}={value}" for key, value in parameters.items())
+        described = str(template) + (f" (CodeUri: {code})" if code else "")
+        source = {"TemplateBody": described}
+        # A dry run builds nothing: the registrar's size is template.yaml's, give or take a line.
+        sized = TEMPLATES[kind] if TEMPLATES[kind].exists() else ROOT / "template.yaml"
+        if sized.stat().st_size > TEMPLATE_BODY_LIMIT:
+            key = f"templates/{name}.yaml"
+            self._call("s3", "PutObject", Bucket=self.bucket, Key=key, Body=described)
+            source = {"TemplateURL": f"s3://{self.bucket}/{key}"}
         self._call(
             "cloudformation",
             "CreateStack",
             StackName=name,
-            TemplateBody=str(template) + (f" (CodeUri: {code})" if code else ""),
             Parameters=given,
             Capabilities="CAPABILITY_IAM,CAPABILITY_AUTO_EXPAND",
+            **source,
         )
+        if "TemplateURL" in source:
+            self._call("s3", "DeleteObject", Bucket=self.bucket, Key=key)
         self._call("cloudformation", "DescribeStacks", StackName=name, until="CREATE_COMPLETE")
         return dict(_OUTPUTS[kind])
 

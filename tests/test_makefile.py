@@ -190,3 +190,19 @@ def test_every_template_parameter_can_be_set_through_make_deploy() -> None:
     makefile = (ROOT / "Makefile").read_text()
     for variable in script.PARAMETERS.values():
         assert variable in makefile.split("DEPLOY_VARIABLES :=", 1)[1].split("export", 1)[0]
+
+
+def test_the_template_goes_to_cloudformation_through_the_code_bucket(fake_aws: Path) -> None:
+    """CloudFormation takes at most 51,200 bytes of template inline and template.yaml is larger:
+    without --s3-bucket the CLI refuses to deploy it."""
+    assert (ROOT / "template.yaml").stat().st_size > 51_200
+    first = deploy(
+        fake_aws,
+        REST_API_ID="a1b2c3d4e5",
+        AUTHORIZER_ID="x9y8z7",
+        STAGE_NAMES="dev",
+        PROTECTED_USER_POOL_ARNS="none",
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    (deployed,) = [call for call in calls(fake_aws) if call[:2] == ["cloudformation", "deploy"]]
+    assert deployed[deployed.index("--s3-bucket") + 1] == "code"

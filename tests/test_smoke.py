@@ -28,7 +28,14 @@ from localaws.server import LocalAws
 from localaws.shared_api import create_registry_table, create_shared_api, create_tenant_pool
 from smoke import dry_run
 from smoke.__main__ import main as smoke_main
-from smoke.account import AlreadyExists, BotoAccount, StackFailed, StackKind
+from smoke.account import (
+    ROOT,
+    AlreadyExists,
+    BotoAccount,
+    CloudFormationStacks,
+    StackFailed,
+    StackKind,
+)
 from smoke.scenario import Report, Smoke
 
 BUCKET = "smoke-code"
@@ -347,3 +354,44 @@ def test_the_dry_run_takes_the_region_from_either_variable(
     assert smoke_main(["--account-id", ACCOUNT, "--dry-run"]) == 0
 
     assert "eu-west-1" in capsys.readouterr().out
+
+
+class Recorder:
+    """A boto3 client that records each call and answers nothing."""
+
+    def __init__(self, service: str, calls: list[tuple[str, str, dict[str, Any]]]) -> None:
+        self.service, self.calls = service, calls
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**arguments: Any) -> dict[str, Any]:
+            self.calls.append((self.service, operation, arguments))
+            return {}
+
+        return call
+
+
+def test_a_template_over_createstacks_body_limit_goes_through_the_code_bucket() -> None:
+    """template.yaml is over the 51,200 bytes CreateStack takes inline: it is uploaded for the
+    call and removed after it; a small template still goes inline."""
+    stacks = CloudFormationStacks(region=REGION, bucket=BUCKET, prefix=PREFIX)
+    made: list[tuple[str, str, dict[str, Any]]] = []
+    stacks.cloudformation = Recorder("cloudformation", made)  # type: ignore[assignment]
+    stacks.s3 = Recorder("s3", made)
+
+    stacks._create(f"{PREFIX}-registrar", (ROOT / "template.yaml").read_text(), {})
+
+    assert [(service, operation) for service, operation, _ in made] == [
+        ("s3", "put_object"),
+        ("cloudformation", "create_stack"),
+        ("s3", "delete_object"),
+    ]
+    key = f"templates/{PREFIX}-registrar.yaml"
+    assert made[0][2]["Key"] == made[2][2]["Key"] == key
+    assert made[1][2]["TemplateURL"] == f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{key}"
+    assert "TemplateBody" not in made[1][2]
+
+    made.clear()
+    stacks._create(f"{PREFIX}-tenant", "small", {})
+    assert [(s, o, a.get("TemplateBody")) for s, o, a in made] == [
+        ("cloudformation", "create_stack", "small")
+    ]
