@@ -107,6 +107,7 @@ $(CDK_VENV_READY): requirements-cdk.txt $(READY)
 cdk: $(CDK_READY) $(CDK_VENV_READY) build
 	$(BIN)/python scripts/cdk_template.py template.yaml cdk/assets/template.json
 	cp $(ZIP) cdk/assets/function.zip
+	cp LICENSE cdk/LICENSE
 	cd cdk && npx jsii --silence-warnings=reserved-word
 	# SOURCE_DATE_EPOCH: the wheel's entries dated 1980-01-01, as the function's zip, whenever built.
 	rm -rf cdk/dist && cd cdk && SOURCE_DATE_EPOCH=315532800 npx jsii-pacmak --targets python
@@ -124,7 +125,7 @@ release: cdk $(BUILD)/template.yaml
 	sed 's|CodeUri: function.zip$$|CodeUri: cognito-authorizer-pools-$(VERSION).zip|' \
 		$(BUILD)/template.yaml > $(RELEASE)/template.yaml
 	cd cdk && npm pack --silent --pack-destination ../$(RELEASE) >/dev/null
-	cp cdk/dist/python/*.whl $(RELEASE)/
+	cp cdk/dist/python/*.whl LICENSE README.md $(RELEASE)/
 	cd $(RELEASE) && sha256sum -- * > SHA256SUMS
 	@cat $(RELEASE)/SHA256SUMS
 
@@ -162,11 +163,17 @@ build: $(READY)
 
 # The template names its code folder (CodeUri: resource/); the deployed package is the zip
 # `make build` made from it, so the packaged template points at that zip instead.
-$(BUILD)/template.yaml: template.yaml
+# Beside it, the files its Serverless Application Repository metadata names (LicenseUrl,
+# ReadmeUrl): `aws cloudformation package` and `sam package` upload them, relative to it.
+$(BUILD)/template.yaml: template.yaml $(BUILD)/LICENSE $(BUILD)/README.md
 	@mkdir -p $(BUILD)
 	sed 's|^\( *\)CodeUri: resource/$$|\1CodeUri: function.zip|' template.yaml > $@
 	@test "$$(grep -c 'CodeUri: function.zip' $@)" = 1 || \
 		{ echo "template.yaml: expected one 'CodeUri: resource/' line"; rm -f $@; exit 1; }
+
+$(BUILD)/LICENSE $(BUILD)/README.md: $(BUILD)/%: %
+	@mkdir -p $(BUILD)
+	cp $< $@
 
 # Everything make deploy needs is checked before anything is built, and every missing
 # parameter is named at once (a first deployment needs more than an update).

@@ -281,8 +281,13 @@ def test_make_release_gives_every_artifact_named_for_the_version_with_its_sum() 
     tarball = f"cognito-authorizer-pools-{version}.tgz"
     wheel = f"cognito_authorizer_pools-{version}-py3-none-any.whl"
     assert sorted(path.name for path in release.iterdir()) == sorted(
-        ["SHA256SUMS", "template.yaml", zip_name, tarball, wheel]
+        ["SHA256SUMS", "template.yaml", "LICENSE", "README.md", zip_name, tarball, wheel]
     )
+    application = load_template(release / "template.yaml")["Metadata"][
+        "AWS::ServerlessRepo::Application"
+    ]
+    assert (release / application["LicenseUrl"]).is_file()
+    assert (release / application["ReadmeUrl"]).is_file()
     for line in (release / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ")
         assert hashlib.sha256((release / name).read_bytes()).hexdigest() == digest, name
@@ -297,6 +302,7 @@ def test_make_release_gives_every_artifact_named_for_the_version_with_its_sum() 
         assert manifest is not None
         assert json.loads(manifest.read())["version"] == version
         assert "package/assets/template.json" in package.getnames()
+        assert "package/LICENSE" in package.getnames()
     with zipfile.ZipFile(release / wheel) as binding:
         metadata = next(n for n in binding.namelist() if n.endswith(".dist-info/METADATA"))
         assert f"\nVersion: {version}\n" in binding.read(metadata).decode()

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from conftest import REGISTRATION, World
 from crhelper import CfnResource
+from support.metrics import emitted
 
+from authorizer_pools import metrics
 from authorizer_pools.answer import FAILED, SUCCESS, Answer, Reply
 from authorizer_pools.request import Request
 from authorizer_pools.response_url import verify
@@ -212,3 +214,20 @@ def test_a_package_that_fails_to_start_answers_no_url_but_cloudformations(
 
     assert answers(world, event) == []
     assert world.receiver.rejected() == []  # nothing was even tried
+
+
+def test_a_misdeployed_registrar_answers_failed_and_counts_it_as_every_failed_answer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registrar deployed with more stages than the template grants fails every request, and
+    FailedAnswersAlarm must see it: no answer goes uncounted."""
+    monkeypatch.setenv("STAGE_NAMES", ",".join(f"stage{index}" for index in range(11)))
+    pool = world.tenant_pool("acme")
+
+    stack = world.create_tenant("tenant-acme", pool)
+
+    create = stack.exchanges[0]
+    assert create.status == "FAILED"
+    assert "StageNames lists 11 stages" in create.reason
+    assert emitted(create.logs) == {metrics.ANSWERS: 1}
+    assert '"Status": "FAILED"' in create.logs

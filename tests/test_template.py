@@ -345,6 +345,11 @@ def test_the_template_make_deploy_packages_points_at_the_built_zip_and_still_lin
         text=True,
     )
     assert lint.returncode == 0, lint.stdout
+    # `aws cloudformation package` uploads these relative to the packaged template, and fails
+    # on one that is not there.
+    application = load_template(packaged)["Metadata"]["AWS::ServerlessRepo::Application"]
+    for key in ("LicenseUrl", "ReadmeUrl"):
+        assert (packaged.parent / application[key]).is_file(), key
 
 
 def test_the_repair_runs_every_five_minutes_unless_the_schedule_is_empty(
@@ -431,6 +436,36 @@ def test_each_named_stage_and_no_other_may_be_published(
         assert len(slot_resources) == 2 * count  # an empty slot grants nothing, not "stages/"
 
 
+def test_the_template_and_the_function_accept_the_same_stage_names(
+    template: dict[str, Any],
+) -> None:
+    assert template["Parameters"]["StageNames"]["AllowedPattern"] == settings.STAGE_NAME_PATTERN
+
+
+@pytest.mark.parametrize(
+    ("stage_names", "named"),
+    [
+        ("dev,,prod", "''"),  # an empty item takes a slot and grants nothing
+        (",dev", "''"),
+        ("dev, prod", "' prod'"),  # the slot would grant " prod", the function publish "prod"
+        ("dev*", "'dev*'"),  # IAM would read the wildcard: dev_internal, devops...
+        ("d?v", "'d?v'"),
+        ("x" * 65, "'" + "x" * 65 + "'"),
+    ],
+)
+def test_the_function_refuses_a_stage_name_the_slots_would_grant_differently(
+    stage_names: str, named: str
+) -> None:
+    environ = {
+        settings.REST_API_ID: API,
+        settings.AUTHORIZER_ID: AUTHORIZER,
+        settings.STAGE_NAMES: stage_names,
+    }
+    with pytest.raises(authorizer_pools.errors.ResourceError) as refused:
+        settings.Settings.load(FUNCTION, environ)
+    assert f"StageNames has the item {named}" in str(refused.value)
+
+
 def test_the_function_refuses_more_stages_than_the_template_grants() -> None:
     names = ",".join(f"stage_{index}" for index in range(settings.STAGE_SLOTS + 1))
     environ = {
@@ -449,14 +484,14 @@ def minified_size(document: dict[str, Any]) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
-def test_ten_stages_of_sixty_four_characters_fit_iams_policy_sizes(
+def test_ten_stages_of_sixty_four_characters_and_twenty_pool_patterns_fit_iams_policy_sizes(
     template: dict[str, Any],
 ) -> None:
     """IAM refuses a role whose inline policies add up to more than 10,240 characters, and a
     managed policy over 6,144 (IAM and AWS STS quotas): the README promises ten stages with
-    names of up to 64 characters, with the longest pool list the registrar may be given."""
+    names of up to 64 characters beside twenty AllowedUserPoolArns patterns, one per account."""
     names = [f"{index}".ljust(64, "x") for index in range(settings.STAGE_SLOTS)]
-    patterns = [f"arn:aws:cognito-idp:*:{index:012d}:userpool/*" for index in range(3)]
+    patterns = [f"arn:aws:cognito-idp:*:{index:012d}:userpool/*" for index in range(20)]
     deployment = Deployment(
         template,
         {
@@ -533,3 +568,16 @@ def test_the_serverless_application_repository_metadata_is_this_release(
     assert application["SpdxLicenseId"] == "Apache-2.0"
     assert "Apache License" in (ROOT / application["LicenseUrl"]).read_text()
     assert (ROOT / application["ReadmeUrl"]).is_file()
+
+
+def test_two_registrars_of_one_name_in_two_regions_have_two_dashboards(
+    template: dict[str, Any],
+) -> None:
+    """CloudWatch dashboards are global to the account, not to a Region."""
+    names = {
+        Deployment(template, {"StageNames": ["dev"]}, region=region).resources()["Dashboard"][
+            "Properties"
+        ]["DashboardName"]
+        for region in ("us-east-1", "eu-west-1")
+    }
+    assert len(names) == 2

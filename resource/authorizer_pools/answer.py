@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import metrics
 from .request import Request
 from .response_url import ResponseUrl, UrlRefused, verify
 
@@ -62,4 +63,6 @@ def unrecorded_failure(request: Request, function_arn: str, reason: str) -> Repl
     except (UrlRefused, IndexError):
         return None
     physical_id = request.physical_id or f"failed-to-start_{request.request_id[:8]}"
+    # Counted as every FAILED answer is: FailedAnswersAlarm is how a misdeployment is noticed.
+    metrics.emit({metrics.ANSWERS: 1}, Status=FAILED)
     return Reply(Answer(FAILED, physical_id, reason), url)

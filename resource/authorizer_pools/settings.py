@@ -8,6 +8,7 @@ the function runs in come from its own ARN.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +26,11 @@ REGISTRY_TABLE = "REGISTRY_TABLE"
 # template.yaml grants the function one stage per slot (FillsStageSlot1..10): as many as API
 # Gateway's default quota of stages per API. A stage past the slots could never be published.
 STAGE_SLOTS = 10
+# template.yaml's AllowedPattern for each StageNames item: API Gateway's characters, 64 at most
+# so that ten fit IAM's policy sizes. An item the slots would grant differently (empty, a
+# wildcard IAM would expand, a space) is refused, never dropped or trimmed.
+STAGE_NAME_PATTERN = "[A-Za-z0-9_-]{1,64}"
+_SHOWN = 70
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -93,7 +99,13 @@ class Settings:
                 f"the function has no {', '.join(missing)}: deploy it with template.yaml, whose "
                 "parameters name the shared API, its authorizer and its stages"
             )
-        stage_names = split_list(env[STAGE_NAMES])
+        stage_names = tuple(env[STAGE_NAMES].split(","))
+        for name in stage_names:
+            if not re.fullmatch(STAGE_NAME_PATTERN, name):
+                raise ResourceError(
+                    f"StageNames has the item {name[:_SHOWN]!r}: each must be 1 to 64 letters, "
+                    "digits, hyphens or underscores (template.yaml's AllowedPattern)"
+                )
         if len(stage_names) > STAGE_SLOTS:
             raise ResourceError(
                 f"StageNames lists {len(stage_names)} stages; "
