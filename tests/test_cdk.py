@@ -158,11 +158,97 @@ def test_a_tenant_pipeline_is_granted_invoke_of_the_function_and_nothing_else(
 
 def test_operators_are_granted_both_operator_policies(typescript_app: Path) -> None:
     resources = stack_template(typescript_app, "Registrar")["Resources"]
-    (role,) = [r for key, r in resources.items() if key.startswith("Operators")]
-    assert role["Properties"]["ManagedPolicyArns"] == [
-        {"Ref": "OperatorPolicy"},
-        {"Ref": "OperatorStagePolicy"},
-    ]
+    (role,) = [key for key in resources if key.startswith("Operators")]
+    for policy in ("OperatorPolicy", "OperatorStagePolicy"):
+        assert resources[policy]["Properties"]["Roles"] == [{"Ref": role}]
+
+
+def synthesized_stack(program: str) -> dict[str, Any]:
+    """The template of stack S of a small app written against the library (``registrar``: a
+    registrar from its service token; ``api``: an imported REST API)."""
+    header = (
+        "const cdk = require('aws-cdk-lib');"
+        " const { aws_cognito: cognito, aws_apigateway: ag, aws_iam: iam } = cdk;"
+        " const { AuthorizerPoolsRegistrar, UserPoolRegistration } = require('.');"
+        " const app = new cdk.App(); const stack = new cdk.Stack(app, 'S');"
+        " const registrar = AuthorizerPoolsRegistrar.fromServiceToken(stack, 'T', 'arn:x');"
+        " const api = ag.RestApi.fromRestApiId(stack, 'A', 'a1b2c3'); api.authorizerId = 'x9';"
+    )
+    footer = " console.log(JSON.stringify(app.synth().getStackByName('S').template));"
+    run = subprocess.run(
+        ["node", "-e", header + program + footer],
+        cwd=CDK,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+    )
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads(run.stdout.splitlines()[-1]))
+
+
+def test_an_imported_operators_role_is_attached_too() -> None:
+    template = synthesized_stack(
+        "const real = new ag.RestApi(stack, 'Api'); real.root.addMethod('GET');"
+        " const r = new AuthorizerPoolsRegistrar(stack, 'R', { restApi: real, authorizer: api,"
+        " stages: [real.deploymentStage], protectedUserPoolArns: [] });"
+        " r.grantOperate(iam.Role.fromRoleArn(stack, 'Ops', 'arn:aws:iam::123456789012:role/ops'));"
+    )
+    for policy in ("OperatorPolicy", "OperatorStagePolicy"):
+        assert template["Resources"][policy]["Properties"]["Roles"] == ["ops"]
+
+
+def conditions_refer_only_to_parameters(template: dict[str, Any]) -> list[str]:
+    """What in the Conditions section CloudFormation would refuse: only parameters, mappings
+    and other conditions may be referred to there."""
+    parameters = set(template.get("Parameters", {}))
+    refused: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("Fn::ImportValue", "Fn::GetAtt") or (
+                    key == "Ref" and item not in parameters and not str(item).startswith("AWS::")
+                ):
+                    refused.append(f"{key}: {item}")
+                walk(item)
+
+    walk(template.get("Conditions", {}))
+    return refused
+
+
+def test_the_registrars_conditions_hold_no_resource_or_import_across_stacks(
+    typescript_app: Path, python_app: Path
+) -> None:
+    """Its stages, pools and topic are other stacks' (Fn::ImportValue) or this stack's resources
+    (Ref, GetAtt): the construct decides the conditions that would read them."""
+    for app in (typescript_app, python_app):
+        assert conditions_refer_only_to_parameters(stack_template(app, "Registrar")) == []
+    same_stack = synthesized_stack(
+        "const pool = new cognito.UserPool(stack, 'Ops');"
+        " const real = new ag.RestApi(stack, 'Api'); real.root.addMethod('GET');"
+        " const topic = new cdk.aws_sns.Topic(stack, 'Alarms');"
+        " new AuthorizerPoolsRegistrar(stack, 'R', { restApi: real, authorizer: api,"
+        " stages: [real.deploymentStage], protectedUserPoolArns: [pool.userPoolArn],"
+        " alarmTopic: topic, allowedUserPoolArns: [pool.userPoolArn] });"
+    )
+    assert conditions_refer_only_to_parameters(same_stack) == []
+    assert same_stack["Conditions"]["FillsStageSlot1"] == {"Fn::Equals": ["given", "given"]}
+    assert same_stack["Conditions"]["FillsStageSlot2"] == {"Fn::Equals": ["not given", "given"]}
+    assert same_stack["Conditions"]["ProtectsPools"] == {"Fn::Equals": ["given", "given"]}
+
+
+def test_a_registration_takes_a_level_one_pool_of_its_own_stack() -> None:
+    template = synthesized_stack(
+        "const pool = new cognito.CfnUserPool(stack, 'Pool');"
+        " new UserPoolRegistration(stack, 'R', { registrar,"
+        " userPool: cognito.UserPool.fromUserPoolArn(stack, 'P', pool.attrArn) });"
+    )
+    (registration,) = [r for r in template["Resources"].values() if r["Type"] == REGISTRATION_TYPE]
+    assert registration["Properties"]["UserPoolArn"] == {"Fn::GetAtt": ["Pool", "Arn"]}
 
 
 def test_a_tenant_finds_the_registrar_by_the_parameter_the_registrar_publishes(
@@ -203,6 +289,20 @@ def test_the_python_binding_synthesizes_the_same_registrar_and_registration(
             "protectedUserPoolArns: [], "
             "stages: Array.from({ length: 11 }, () => api.deploymentStage) })",
             "stages: 11 given; a registrar publishes 1 to 10 stages",
+        ),
+        (
+            "const other = new cdk.Stack(stack.node.root, 'Other');"
+            " const pool = new cognito.UserPool(other, 'Pool');"
+            " new UserPoolRegistration(stack, 'R', { registrar, userPool: pool })",
+            "userPool Other/Pool: the registrar accepts only a pool declared in the registering",
+        ),
+        (
+            "const real = new ag.RestApi(stack, 'Api'); real.root.addMethod('GET');"
+            " const props = { restApi: real, authorizer: api, stages: [real.deploymentStage],"
+            " protectedUserPoolArns: [] };"
+            " new AuthorizerPoolsRegistrar(stack, 'One', props);"
+            " new AuthorizerPoolsRegistrar(stack, 'Two', props)",
+            "S/Two: S/One is already a registrar of this stack",
         ),
     ],
 )

@@ -1,7 +1,10 @@
 import * as path from 'path';
 import {
+  CfnResource,
   CustomResource,
   Duration,
+  Fn,
+  Lazy,
   Stack,
   Token,
   Validations,
@@ -25,6 +28,9 @@ const NAMESPACE = 'CognitoAuthorizerPools';
 const DIMENSION = 'Registrar';
 /** CloudFormation waits at most an hour for a custom resource's answer (ServiceTimeout). */
 const SERVICE_TIMEOUT = Duration.hours(1);
+/** template.yaml's stage slots (FillsStageSlot1..10): API Gateway's default stages per API. */
+const STAGE_SLOTS = 10;
+const OPERATOR_POLICIES = ['OperatorPolicy', 'OperatorStagePolicy'];
 
 /** A registrar tenant stacks can register their user pools with. */
 export interface IAuthorizerPoolsRegistrar extends IConstruct {
@@ -88,11 +94,21 @@ export class AuthorizerPoolsRegistrar extends Construct implements IAuthorizerPo
   public readonly operatorPolicies: iam.IManagedPolicy[];
   /** The template as included, for escape hatches (`template.getResource('Function')`). */
   public readonly template: cfn_include.CfnInclude;
+  private readonly operatorRoles: iam.IRole[] = [];
 
   constructor(scope: Construct, id: string, props: AuthorizerPoolsRegistrarProps) {
     super(scope, id);
-    if (props.stages.length === 0 || props.stages.length > 10) {
+    if (props.stages.length === 0 || props.stages.length > STAGE_SLOTS) {
       throw new Error(`stages: ${props.stages.length} given; a registrar publishes 1 to 10 stages`);
+    }
+    const others = Stack.of(this)
+      .node.findAll()
+      .filter((c) => c !== this && c instanceof AuthorizerPoolsRegistrar);
+    if (others.length) {
+      throw new Error(
+        `${this.node.path}: ${others[0].node.path} is already a registrar of this stack; the ` +
+          "registrar's template has fixed logical ids, so deploy each one in a stack of its own",
+      );
     }
     const parameters: Record<string, unknown> = {
       RestApiId: props.restApi.restApiId,
@@ -119,6 +135,7 @@ export class AuthorizerPoolsRegistrar extends Construct implements IAuthorizerPo
       templateFile: path.join(ASSETS, 'template.json'),
       parameters,
     });
+    this.decideConditionsOnWhatWasGiven(props);
     const code = new s3_assets.Asset(this, 'Code', { path: path.join(ASSETS, 'function.zip') });
     const fn = this.template.getResource('Function');
     fn.addPropertyOverride('CodeUri', { Bucket: code.s3BucketName, Key: code.s3ObjectKey });
@@ -128,9 +145,16 @@ export class AuthorizerPoolsRegistrar extends Construct implements IAuthorizerPo
       functionArn: this.serviceToken,
       sameEnvironment: true,
     });
-    this.operatorPolicies = ['OperatorPolicy', 'OperatorStagePolicy'].map((logicalId) =>
-      iam.ManagedPolicy.fromManagedPolicyArn(this, logicalId, this.template.getResource(logicalId).ref),
-    );
+    this.operatorPolicies = OPERATOR_POLICIES.map((logicalId) => {
+      const policy = this.template.getResource(logicalId);
+      // Attached from the policy's side, so that a role imported into this app is attached too
+      // (Role.addManagedPolicy does nothing for an imported role).
+      policy.addPropertyOverride(
+        'Roles',
+        Lazy.list({ produce: () => this.operatorRoles.map((role) => role.roleName) }, { omitEmpty: true }),
+      );
+      return iam.ManagedPolicy.fromManagedPolicyArn(this, logicalId, policy.ref);
+    });
     this.acknowledgeWhatTheTemplateMeans();
   }
 
@@ -155,17 +179,6 @@ export class AuthorizerPoolsRegistrar extends Construct implements IAuthorizerPo
     Validations.of(this.template.getResource('OperatorPolicy')).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/<AWS::StackName>/*]',
       reason: "DescribeStacks on the registrar's own stack, whose id suffix is known only after creation.",
-    });
-    // CDK's own validation of the stack, with the template's parameters substituted: a condition
-    // on a value given at synthesis is constant, and the template outgrows the validator's budget
-    // (cfn-lint checks template.yaml itself in the registrar's own test suite).
-    Validations.of(Stack.of(this)).acknowledge({
-      id: 'CloudFormation-Validate::W8003',
-      reason: "template.yaml's conditions on parameters this construct substitutes are constant",
-    });
-    Validations.of(Stack.of(this)).acknowledge({
-      id: 'CloudFormation-Validate::W9052',
-      reason: "template.yaml outgrows CDK's validation budget; cfn-lint checks it in full",
     });
     for (const alarm of [
       'FailedAnswersAlarm',
@@ -195,10 +208,41 @@ export class AuthorizerPoolsRegistrar extends Construct implements IAuthorizerPo
     });
   }
 
-  /** Attach the operator policies to a role of people or pipelines trusted to deploy the API. */
+  /** Attach the operator policies to a role of people or pipelines trusted to deploy the API
+   * (a role of this app or an imported one). */
   public grantOperate(role: iam.IRole): void {
-    for (const policy of this.operatorPolicies) {
-      role.addManagedPolicy(policy);
+    this.operatorRoles.push(role);
+  }
+
+  /**
+   * template.yaml's conditions on the parameters this construct fills in, decided here: their
+   * values are the constructs' tokens (a stage's Ref, a pool's GetAtt, an Fn::ImportValue across
+   * stacks), which CloudFormation does not allow in Conditions. What was given decides them.
+   */
+  private decideConditionsOnWhatWasGiven(props: AuthorizerPoolsRegistrarProps): void {
+    const decided: Record<string, boolean> = {
+      ProtectsPools: props.protectedUserPoolArns.length > 0,
+    };
+    for (let slot = 1; slot <= STAGE_SLOTS; slot++) {
+      decided[`FillsStageSlot${slot}`] = slot <= props.stages.length;
+    }
+    if (props.allowedUserPoolArns !== undefined) {
+      decided.AllowsOnlyThisAccount = props.allowedUserPoolArns.length === 0;
+    }
+    if (props.alarmTopic !== undefined) {
+      decided.NotifiesATopic = true;
+    }
+    if (props.sharedApiStackName !== undefined) {
+      decided.WatchesSharedApiStack = props.sharedApiStackName !== '';
+    }
+    if (props.repairSchedule !== undefined) {
+      decided.RepairsOnSchedule = props.repairSchedule !== '';
+    }
+    if (props.reservedConcurrency !== undefined) {
+      decided.ReservesConcurrency = props.reservedConcurrency !== 0;
+    }
+    for (const [name, holds] of Object.entries(decided)) {
+      this.template.getCondition(name).expression = Fn.conditionEquals(holds ? 'given' : 'not given', 'given');
     }
   }
 
@@ -259,9 +303,7 @@ export class UserPoolRegistration extends Construct {
 
   constructor(scope: Construct, id: string, props: UserPoolRegistrationProps) {
     super(scope, id);
-    const declared = props.userPool.node.defaultChild;
-    const ownPool = declared instanceof cognito.CfnUserPool && Stack.of(declared) === Stack.of(this);
-    if (!ownPool && !props.sharedPool) {
+    if (!declaredIn(Stack.of(this), props.userPool) && !props.sharedPool) {
       throw new Error(
         `userPool ${props.userPool.node.path}: the registrar accepts only a pool declared in the ` +
           "registering stack; declare it in this stack, or list it in the registrar's " +
@@ -279,4 +321,25 @@ export class UserPoolRegistration extends Construct {
     });
     this.registeredUserPoolArn = resource.getAttString('UserPoolArn');
   }
+}
+
+/** Whether the pool's ARN is the Arn of an AWS::Cognito::UserPool resource of `stack` itself
+ * (an L2 UserPool, or an L1 CfnUserPool however it is wrapped): what the registrar will check
+ * against CloudFormation. By the template it renders to, not by class, so that it holds when the
+ * app and this library load two copies of aws-cdk-lib. */
+function declaredIn(stack: Stack, userPool: cognito.IUserPool): boolean {
+  const arn = stack.resolve(userPool.userPoolArn);
+  const attribute = arn?.['Fn::GetAtt'];
+  if (!Array.isArray(attribute) || attribute[1] !== 'Arn') {
+    return false;
+  }
+  return stack.node
+    .findAll()
+    .some(
+      (c) =>
+        CfnResource.isCfnResource(c) &&
+        c.cfnResourceType === 'AWS::Cognito::UserPool' &&
+        Stack.of(c) === stack &&
+        stack.getLogicalId(c) === attribute[0],
+    );
 }

@@ -10,6 +10,7 @@ import sys
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from cognito_authorizer_pools import AuthorizerPoolsRegistrar, UserPoolRegistration
 
 app = cdk.App(outdir=sys.argv[1])
@@ -34,7 +35,7 @@ stages = [
 ]
 
 registrar_stack = cdk.Stack(app, "Registrar", env=env)
-AuthorizerPoolsRegistrar(
+registrar = AuthorizerPoolsRegistrar(
     registrar_stack,
     "Registrar",
     rest_api=api,
@@ -42,6 +43,17 @@ AuthorizerPoolsRegistrar(
     stages=stages,
     protected_user_pool_arns=[operators.user_pool_arn],
     shared_api_stack_name=shared.stack_name,
+)
+
+registrar.grant_register(
+    iam.Role(
+        registrar_stack,
+        "TenantPipeline",
+        assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+    )
+)
+registrar.grant_operate(
+    iam.Role(registrar_stack, "Operators", assumed_by=iam.AccountRootPrincipal())
 )
 
 tenant = cdk.Stack(app, "TenantAcme", env=env)
