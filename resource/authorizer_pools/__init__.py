@@ -8,4 +8,4 @@ CloudFormation hears SUCCESS.
 
 # The one place the version is written: pyproject.toml reads it, every step the function
 # logs carries it, and template.yaml's Version output repeats it (a test keeps the two equal).
-__version__ = "0.2.0"
+__version__ = "0.3.0"
