@@ -1,7 +1,8 @@
 # Every target bootstraps what it needs (.venv) on a fresh clone.
 #   make demo     the whole tenant lifecycle on a local AWS (no account, no Docker), in seconds
 #                 (KEEP=1: leave it running afterwards, with a curl line to try, until Ctrl-C)
-#   make test     the whole suite, plus cfn-lint, ruff and mypy
+#   make test     the whole suite (sam validate/build and the construct library included), plus
+#                 ruff, mypy, cfn-lint and checkov
 #   make lint     ruff, mypy, cfn-lint, and checkov on template.yaml
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
