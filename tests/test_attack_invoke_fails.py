@@ -7,7 +7,7 @@ Lambda's own retry of this invocation 'superseded', so nothing could have carrie
 from __future__ import annotations
 
 from conftest import TIME_SCALE, World
-from test_continuation import settled
+from support.waiting import settled
 
 
 def test_a_throttled_invoke_gives_up_long_before_the_service_timeout(world: World) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +26,9 @@ from conftest import (
     World,
     template_function,
 )
+from support.invariants import assert_invariant
 from support.metrics import emitted
-from test_ownership import assert_invariant
+from support.waiting import busy_for, continuations, on_continuation, settled
 
 from authorizer_pools import metrics
 from localaws.cloudformation import (
@@ -44,21 +44,6 @@ from localaws.shared_api import REGISTRY_TABLE
 MARKER = "AuthorizerPoolsContinuation"
 
 
-def busy_for(world: World, model_seconds: float) -> threading.Timer:
-    """Other teams' deployments hold the account's CreateDeployment quota for a while."""
-    world.aws.control_plane.inject(
-        "CreateDeployment",
-        429,
-        "TooManyRequestsException",
-        "Too Many Requests",
-        headers={"Retry-After": "5"},
-        service="apigateway",
-    )
-    timer = threading.Timer(model_seconds * TIME_SCALE, world.aws.control_plane.clear)
-    timer.start()
-    return timer
-
-
 def create_while_busy(world: World, pool: str, model_seconds: float) -> Stack:
     """tenant-acme's stack created during a busy spell, once every continuation is done."""
     busy = busy_for(world, model_seconds)
@@ -66,30 +51,6 @@ def create_while_busy(world: World, pool: str, model_seconds: float) -> Stack:
     busy.cancel()
     settled(world)
     return stack
-
-
-def continuations(world: World) -> list[Mapping[str, Any]]:
-    return [d.event for d in world.aws.control_plane.lambda_async.deliveries]
-
-
-def settled(world: World) -> None:
-    """Every continuation delivered and finished: nothing is left in Lambda's queue."""
-    assert world.aws.control_plane.lambda_async.wait_idle(60), "continuations still queued"
-
-
-def on_continuation(world: World, hook: Callable[[Mapping[str, Any]], None]) -> None:
-    """Run ``hook`` before each continuation reaches the function."""
-    function = world.cloudformation.function
-    assert isinstance(function, InProcessFunction)
-
-    class Hooked:
-        arn = function.arn
-
-        def deliver(self, event: Mapping[str, Any]) -> Any:
-            hook(event)
-            return function.deliver(event)
-
-    world.aws.control_plane.lambda_async.attach(Hooked())
 
 
 def no_polling_calls(world: World) -> None:

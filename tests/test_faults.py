@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import REGISTRATION, TIME_SCALE, World
+from support.api_gateway import OUTAGE_MESSAGE
 
 from localaws.cloudformation import Exchange
 from localaws.faults import TransientKind
@@ -23,7 +24,6 @@ CALLS = [
 DELETE_CALLS = [call for call in CALLS if call[0] != "DescribeUserPool"]
 # A function timeout (model seconds) for tests that wait for the function to give up.
 SHORT_TIMEOUT = 20.0
-OUTAGE_MESSAGE = "An internal error occurred. Please try again later."
 
 
 def outage(world: World, operation: str, service: str = "apigateway") -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import World
+from support.api_gateway import OUTAGE_MESSAGE
 from support.verification import scheduled_run
-from test_faults import OUTAGE_MESSAGE
 
 
 def test_a_removal_adopted_by_the_scheduled_run_is_never_flushed(

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from conftest import REGISTRATION, World, log_lines
+from support.lifecycle import run_lifecycle
 from support.verification import scheduled_run
 from template_model import ROOT
-from test_logging import run_lifecycle
 
 OPERATIONS = ROOT / "docs" / "operations.md"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import ACCOUNT, REGION, World, create_registrar_stand_in
+from support.iam import denied, iam_requests
 from template_model import Deployment, listed, load_template, policy_allows
-from test_permissions import denied, iam_requests
 
 from authorizer_pools import cli
 from localaws.shared_api import REGISTRY_TABLE

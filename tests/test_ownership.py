@@ -13,20 +13,12 @@ import sys
 import boto3
 import pytest
 from conftest import REGISTRATION, TIME_SCALE, World, log_lines
+from support.invariants import assert_invariant
 
 from authorizer_pools import cli, timing
 from localaws.cloudformation import Exchange
 from localaws.lambda_bootstrap import ScaledClock
 from localaws.shared_api import REGISTRY_TABLE
-
-
-def assert_invariant(world: World, *owned: str, unmanaged: tuple[str, ...] = ()) -> None:
-    expected = {world.api.operators_pool_arn, *unmanaged, *owned}
-    listed = world.provider_arns()
-    assert sorted(listed) == sorted(expected), "the authorizer lists the wrong pools"
-    assert set(world.owners()) == set(owned), "the registry's owners are not the live ones"
-    for stage in world.api.stage_names:
-        assert set(world.served(stage) or ()) == expected, f"stage {stage} serves the wrong pools"
 
 
 def assert_replay_changes_nothing(world: World, earlier: Exchange) -> None:

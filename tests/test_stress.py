@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import REGISTRATION, World, template_function
-from test_ownership import assert_invariant
+from support.invariants import assert_invariant
 
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
 from localaws.cloudformation_records import RECORDS
