@@ -3,6 +3,7 @@
 #                 (KEEP=1: leave it running afterwards, with a curl line to try, until Ctrl-C)
 #   make test     the whole suite (sam validate/build and the construct library included), plus
 #                 ruff, mypy, cfn-lint and checkov
+#   make test-fast  the fast tier: planner, parsing, reasons, templates (no local AWS), in seconds
 #   make lint     ruff, mypy, cfn-lint, and checkov on template.yaml
 #   make bench    launch day: this project against the seed's sequence on API Gateway's quotas
 #   make build    build/function.zip: the function, crhelper vendored, boto3 left to the runtime
@@ -63,7 +64,7 @@ DRY_RUN ?=
 # Only DRY_RUN=1 (or yes, true) means a dry run; DRY_RUN=0 does not.
 SMOKE_DRY_RUN := $(filter 1 yes true,$(DRY_RUN))
 
-.PHONY: test lint build cdk release deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
+.PHONY: test test-fast lint build cdk release deploy check-deploy package-and-deploy smoke check-smoke smoke-run \
 	demo bench clean help
 
 # The interpreter .venv was made with; a .venv made by another one (or left half-made by a
@@ -149,6 +150,11 @@ lint: $(READY) $(SCAN_READY)
 # Two workers, whole files each (a file's tests share its fixtures' set-up).
 test: lint $(SAM_READY) cdk
 	$(BIN)/pytest --numprocesses 2 --dist loadfile
+
+# The fast tier: the modules marked `fast` (the planner, parsing, reasons, retries, templates),
+# with no local AWS, in seconds; `make test` stays the full gate.
+test-fast: $(READY)
+	$(BIN)/pytest -m fast -p no:xdist
 
 demo: $(READY)
 	$(BIN)/python -m localaws.demo $(if $(KEEP),--keep)

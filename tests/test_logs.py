@@ -11,6 +11,9 @@ import authorizer_pools
 from authorizer_pools import logs
 from authorizer_pools.request import parse
 
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
+
 URL = (
     "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/"
     "arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/tenant/abc%7CReg%7Creq"

@@ -169,7 +169,20 @@ def test_a_first_deployment_without_a_protected_pool_needs_none_said_explicitly(
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
 def test_help_lists_every_target_a_user_runs_and_every_deploy_variable(tmp_path: Path) -> None:
     listed = make(tmp_path, "help").stdout
-    for target in ("demo", "test", "lint", "bench", "build", "deploy", "smoke", "clean", "help"):
+    for target in (
+        "demo",
+        "test",
+        "test-fast",
+        "lint",
+        "bench",
+        "build",
+        "cdk",
+        "release",
+        "deploy",
+        "smoke",
+        "clean",
+        "help",
+    ):
         assert f"make {target} " in listed
     for variable in ("ALARM_TOPIC_ARN", "REPAIR_SCHEDULE", "RESERVED_CONCURRENCY", "none"):
         assert variable in listed

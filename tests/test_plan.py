@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from authorizer_pools import plan
 from authorizer_pools.plan import Change, PoolState, StageView
+
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
 
 ARNS = [f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_{n}" for n in "abcdef"]
 arn_sets = st.frozensets(st.sampled_from(ARNS))

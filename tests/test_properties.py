@@ -10,6 +10,9 @@ from authorizer_pools.errors import REASON_LIMIT, ResourceError
 from authorizer_pools.properties import parse_properties
 from authorizer_pools.settings import Settings
 
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
+
 ACCOUNT = "123456789012"
 POOL = f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_AbC123"
 

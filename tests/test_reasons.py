@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from conftest import World
 
 from authorizer_pools import reasons
 from authorizer_pools.errors import REASON_LIMIT
+
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
 
 OWN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Own1"
 DENIED = (

@@ -7,6 +7,9 @@ import pytest
 from authorizer_pools.arns import UserPoolArn
 from authorizer_pools.registration import Registration
 
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
+
 POOL = UserPoolArn("aws", "us-east-1", "123456789012", "us-east-1_AbC123")
 
 

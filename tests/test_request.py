@@ -11,6 +11,9 @@ import pytest
 from authorizer_pools.request import CONTINUATION_MARKER, NotARequest, StackArn, parse
 from localaws.cloudformation import EVENTS
 
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
+
 
 def fixture(kind: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((EVENTS / f"{kind}.json").read_text())

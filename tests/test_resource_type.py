@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from conftest import REGISTRATION, World
 
 from localaws.cloudformation import ResourceState
 from localaws.cloudformation_records import RECORDS
+
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
 
 WAIT = "Wait"
 WAIT_TYPE = "AWS::CloudFormation::WaitCondition"

@@ -9,6 +9,9 @@ import pytest
 
 from authorizer_pools.response_url import ResponseUrl, UrlRefused, verify
 
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
+
 NOW = 1_796_000_000.0
 SIGNED = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(NOW - 60))
 KEY = "arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/t/1%7CReg%7Cabc"

@@ -11,6 +11,9 @@ from authorizer_pools import retries, timing
 from authorizer_pools.errors import AwsCallFailed
 from fakes import FakeClock, client_error
 
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
+
 CONFLICT = client_error(
     "ConflictException",
     409,

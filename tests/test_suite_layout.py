@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import ast
 
+import pytest
 from template_model import ROOT
+
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
 
 
 def test_no_test_module_imports_another() -> None:

@@ -15,6 +15,9 @@ import authorizer_pools
 from authorizer_pools import metrics, settings
 from localaws import lambda_runtime
 
+# The fast tier (make test-fast): no local AWS, seconds in all.
+pytestmark = pytest.mark.fast
+
 API, AUTHORIZER = "a1b2c3d4e5", "x9y8z7"
 APIGW = f"arn:aws:apigateway:us-east-1::/restapis/{API}"
 OWN_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC123"
