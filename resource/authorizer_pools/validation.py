@@ -78,12 +78,11 @@ def _checked(props: RegistrationProperties, registry: Registry, deadline: Deadli
     try:
         _require_cognito_authorizer(props, deadline)
     except InvalidProperty as problem:
-        registry.checks.record(Check(timing.clock.time(), "", (), problem=str(problem)))
+        registry.checks.record(Check(timing.clock.time(), (), problem=str(problem)))
         raise
     views = publishing.stage_views(props.rest_api_id, deadline)
     check = Check(
         timing.clock.time(),
-        authorizer.COGNITO_USER_POOLS,
         tuple(sorted(views)),
         canary_stages=tuple(sorted(name for name, view in views.items() if has_canary(view))),
     )

@@ -18,7 +18,6 @@ class Check:
     """What was found, or the reason the API or the authorizer was refused."""
 
     at: float
-    authorizer_type: str
     stage_names: tuple[str, ...]
     # Stages with a canary release on another deployment (registrations may not name them).
     canary_stages: tuple[str, ...] = ()
@@ -35,7 +34,6 @@ class Checks:
         item = self.partition.get(AUTHORIZER_SK)
         return Check(
             at=int(item.get("checked_at", 0)) / 1000.0,
-            authorizer_type=str(item.get("authorizer_type", "")),
             stage_names=tuple(sorted(item.get("stage_list", ()))),
             canary_stages=tuple(sorted(item.get("canary_stages", ()))),
             problem=item.get("check_problem"),
@@ -54,11 +52,8 @@ class Checks:
         )
 
     def record(self, check: Check) -> None:
-        values: dict[str, object] = {
-            ":at": codec.millis(check.at),
-            ":type": check.authorizer_type,
-        }
-        sets = ["checked_at = :at", "authorizer_type = :type"]
+        values: dict[str, object] = {":at": codec.millis(check.at)}
+        sets = ["checked_at = :at"]
         removed = ["checking_until"]
         # DynamoDB has no empty sets: an empty list is the attribute's absence.
         for attribute, names in (
