@@ -264,10 +264,12 @@ def test_the_scheduled_run_changes_nothing_when_nothing_drifted(
     assert emitted(result.logs)["Deployments"] == 0
 
 
-def test_a_registry_written_by_the_previous_version_keeps_working(world: World) -> None:
-    """The previous version counted owners on the pool's item (no ``managed``) and could leave
-    a TTL attribute on a live owner. After the upgrade its registrations are still managed, and
-    no live owner is left for time to take."""
+def test_a_registry_written_before_0_1_0_keeps_its_pools_managed_and_its_owners_alive(
+    world: World,
+) -> None:
+    """Versions before 0.1.0 counted owners on the pool's item (no ``managed``) and could leave
+    a TTL attribute on a live owner (registry/migrations.py). Its registrations are still
+    managed, and no live owner is left for time to take."""
     legacy, globex = world.tenant_pool("legacy"), world.tenant_pool("globex")
     stack = world.cloudformation.new_stack("tenant-legacy")
     pk = f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from . import authorizer, metrics, plan, publishing, retries, timing
 from .errors import AwsCallFailed, ResourceError
 from .plan import Change, StageVerdict
-from .registry import PoolFact, Registry, RegistryState, StageFact, Status
+from .registry import PoolFact, Registry, RegistryState, StageFact, Status, migrations
 from .timing import Deadline
 
 logger = logging.getLogger(__name__)
@@ -330,10 +330,9 @@ class Worker:
     def _converge_authorizer(
         self, state: RegistryState, current: authorizer.AuthorizerState
     ) -> tuple[authorizer.AuthorizerState, bool]:
-        for records in state.owners.values():
-            for record in records:
-                if record.expiring:
-                    self._registry().owners.keep_alive(record.arn, record.owner)
+        migrations.keep_live_owners_alive(
+            self._registry().owners, (r for records in state.owners.values() for r in records)
+        )
         owned = state.owned
         before = current.provider_arns
         to_add = plan.adds(before, owned, self.bounds)

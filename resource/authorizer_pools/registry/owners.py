@@ -168,15 +168,6 @@ class Owners:
             condition="live = :true AND request_id = :request",
         )
 
-    def keep_alive(self, arn: str, owner: Owner) -> None:
-        """Take the TTL attribute off a live owner (a previous version put it there)."""
-        self.partition.update(
-            owner_sk(arn, owner),
-            "REMOVE expires_at",
-            {":true": True},
-            condition="live = :true",
-        )
-
     def stacks(self, arn: str) -> tuple[frozenset[str], frozenset[str]]:
         """The stacks with a live owner of the pool, and those with any owner item of it."""
         items = list(self.partition.query(f"owner#{arn}#"))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..answer import FAILED
+from . import migrations
 from .owners import UNDO, Owner
 from .requests import RequestRecord
 from .table import Partition
@@ -20,8 +21,8 @@ class OwnerRecord:
     request_id: str
     registered_at: str
     refused: str | None = None
-    # A live owner carrying a TTL attribute: written by a version that let time take live
-    # owners. The worker takes the attribute off.
+    # A live owner carrying a TTL attribute (migrations.live_owner_with_a_ttl): the worker takes
+    # the attribute off.
     expiring: bool = False
 
 
@@ -91,9 +92,8 @@ class RegistryState:
 
 
 def is_managed(item: Mapping[str, object]) -> bool:
-    """Whether a registration ever named the pool. Items written before ``managed`` existed
-    were made only by owner changes (``owners``, ``origin``): they count too."""
-    return item.get("managed") is True or "owners" in item or "origin" in item
+    """Whether a registration ever named the pool."""
+    return item.get("managed") is True or migrations.managed_before_the_flag(item)
 
 
 def read_state(partition: Partition) -> RegistryState:
@@ -116,7 +116,7 @@ def read_state(partition: Partition) -> RegistryState:
                 request_id=str(item.get("request_id", "")),
                 registered_at=str(item.get("registered_at", "")),
                 refused=item.get("refused"),
-                expiring="expires_at" in item,
+                expiring=migrations.live_owner_with_a_ttl(item),
             )
             owners.setdefault(record.arn, []).append(record)
         elif sk.startswith("pool#") and is_managed(item):
