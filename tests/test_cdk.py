@@ -304,6 +304,12 @@ def test_the_python_binding_synthesizes_the_same_registrar_and_registration(
             " new AuthorizerPoolsRegistrar(stack, 'Two', props)",
             "S/Two: S/One is already a registrar of this stack",
         ),
+        (
+            "new AuthorizerPoolsRegistrar(stack, 'X', { restApi: api, authorizer: api,"
+            " protectedUserPoolArns: [], stages: [ag.Stage.fromStageAttributes(stack, 'St',"
+            " { restApi: api, stageName: 'dev*' })] })",
+            "stages: 'dev*' is not 1 to 64 letters, digits, hyphens or underscores",
+        ),
     ],
 )
 def test_the_constructs_refuse_at_synthesis_what_the_registrar_would_refuse(

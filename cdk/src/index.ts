@@ -101,6 +101,15 @@ export class AuthorizerPoolsRegistrar extends Construct implements IAuthorizerPo
     if (props.stages.length === 0 || props.stages.length > STAGE_SLOTS) {
       throw new Error(`stages: ${props.stages.length} given; a registrar publishes 1 to 10 stages`);
     }
+    // template.yaml's AllowedPattern for StageNames, which a substituted parameter skips: the
+    // function would refuse the name at every request instead (settings.py).
+    for (const stage of props.stages) {
+      if (!Token.isUnresolved(stage.stageName) && !/^[A-Za-z0-9_-]{1,64}$/.test(stage.stageName)) {
+        throw new Error(
+          `stages: '${stage.stageName}' is not 1 to 64 letters, digits, hyphens or underscores`,
+        );
+      }
+    }
     const others = Stack.of(this)
       .node.findAll()
       .filter((c) => c !== this && c instanceof AuthorizerPoolsRegistrar);
