@@ -88,20 +88,15 @@ $(READY): requirements-dev.txt
 	echo "$(PYTHON_ID)" > $(VENV)/.python-id
 	touch $@
 
-$(SCAN_READY): requirements-scan.txt $(READY)
-	rm -rf $(SCAN_VENV)
-	$(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+# One environment per pinned tool set: .venv-scan from requirements-scan.txt, and so on.
+$(SCAN_READY) $(SAM_READY) $(CDK_VENV_READY): .venv-%/.ready: requirements-%.txt $(READY)
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 $(CDK_READY): cdk/package.json cdk/package-lock.json
 	cd cdk && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
-
-$(CDK_VENV_READY): requirements-cdk.txt $(READY)
-	rm -rf $(CDK_VENV)
-	$(PYTHON) -m venv $(CDK_VENV)
-	$(CDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-cdk.txt
 	touch $@
 
 # The construct library, compiled with its assets (the registrar's template.yaml, as JSON, and
@@ -131,11 +126,6 @@ release: cdk $(BUILD)/template.yaml
 	cd $(RELEASE) && sha256sum -- * > SHA256SUMS
 	@cat $(RELEASE)/SHA256SUMS
 
-$(SAM_READY): requirements-sam.txt $(READY)
-	rm -rf $(SAM_VENV)
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
-	touch $@
 
 lint: $(READY) $(SCAN_READY)
 	$(BIN)/ruff check .

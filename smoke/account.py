@@ -36,6 +36,13 @@ FUNCTION_ZIP = ROOT / "build" / "function.zip"
 SIGN_IN_CLIENT = "smoke-sign-in"
 # CreateStack's TemplateBody limit (CloudFormation quotas); a larger template goes by S3.
 TEMPLATE_BODY_LIMIT = 51_200
+
+
+def template_key(stack_name: str) -> str:
+    """Where in the code bucket a template too large to send inline waits for CreateStack."""
+    return f"templates/{stack_name}.yaml"
+
+
 # Stacks take minutes; a registration waits for live stages. At most 30 minutes each.
 STACK_WAIT: WaiterConfigTypeDef = {"Delay": 10, "MaxAttempts": 180}
 
@@ -187,20 +194,19 @@ class CloudFormationStacks:
         self.s3 = boto3.client("s3", region_name=region)
 
     def upload_function(self, key: str) -> str:
-        s3 = self.s3
         try:
-            s3.head_object(Bucket=self.bucket, Key=key)
+            self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                 raise
         else:
             raise AlreadyExists(f"s3://{self.bucket}/{key} exists: this run did not make it")
-        s3.upload_file(str(FUNCTION_ZIP), self.bucket, key)
+        self.s3.upload_file(str(FUNCTION_ZIP), self.bucket, key)
         return f"s3://{self.bucket}/{key}"
 
     def delete_upload(self, location: str) -> None:
         bucket, key = location.removeprefix("s3://").split("/", 1)
-        boto3.client("s3", region_name=self.region).delete_object(Bucket=bucket, Key=key)
+        self.s3.delete_object(Bucket=bucket, Key=key)
 
     def deploy_stack(
         self, name: str, kind: StackKind, parameters: Mapping[str, str], code: str | None
@@ -229,7 +235,7 @@ class CloudFormationStacks:
         limit (template.yaml is), uploaded to the code bucket for the call: CloudFormation reads a
         TemplateURL while it validates the request, so the object goes once the call returns."""
         source: dict[str, str] = {"TemplateBody": body}
-        key = f"templates/{name}.yaml"
+        key = template_key(name)
         if len(body.encode()) > TEMPLATE_BODY_LIMIT:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
             source = {"TemplateURL": f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{key}"}

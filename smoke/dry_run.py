@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from smoke.account import ROOT, SIGN_IN_CLIENT, TEMPLATE_BODY_LIMIT, TEMPLATES, StackKind
+from smoke.account import (
+    ROOT,
+    SIGN_IN_CLIENT,
+    TEMPLATE_BODY_LIMIT,
+    TEMPLATES,
+    StackKind,
+    template_key,
+)
 
 _OUTPUTS: dict[StackKind, dict[str, str]] = {
     "shared-api": {
@@ -60,7 +67,7 @@ class DryRunAccount:
         # A dry run builds nothing: the registrar's size is template.yaml's, give or take a line.
         sized = TEMPLATES[kind] if TEMPLATES[kind].exists() else ROOT / "template.yaml"
         if sized.stat().st_size > TEMPLATE_BODY_LIMIT:
-            key = f"templates/{name}.yaml"
+            key = template_key(name)
             self._call("s3", "PutObject", Bucket=self.bucket, Key=key, Body=described)
             source = {"TemplateURL": f"s3://{self.bucket}/{key}"}
         self._call(
