@@ -22,11 +22,18 @@ from conftest import World
 from template_model import ROOT, load_template
 
 import authorizer_pools
+from authorizer_pools import settings
 
 CDK = ROOT / "cdk"
 CDK_PYTHON = ROOT / ".venv-cdk" / "bin" / "python"
 ZIP = ROOT / "build" / "function.zip"
 REGISTRATION_TYPE = "Custom::AuthorizerUserPool"
+# What node (and jsii under the Python binding) runs with: the machine's PATH, and Node 20's
+# end-of-life banner silenced.
+NODE_ENVIRONMENT = {
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "PATH": os.environ.get("PATH", ""),
+}
 
 
 def synthesize(command: list[str], outdir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -39,10 +46,7 @@ def synthesize(command: list[str], outdir: Path, *flags: str) -> subprocess.Comp
         text=True,
         timeout=300,
         check=False,
-        env={
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-            "PATH": os.environ.get("PATH", ""),
-        },
+        env=NODE_ENVIRONMENT,
     )
 
 
@@ -163,25 +167,33 @@ def test_operators_are_granted_both_operator_policies(typescript_app: Path) -> N
         assert resources[policy]["Properties"]["Roles"] == [{"Ref": role}]
 
 
-def synthesized_stack(program: str) -> dict[str, Any]:
-    """The template of stack S of a small app written against the library (``registrar``: a
-    registrar from its service token; ``api``: an imported REST API)."""
-    header = (
-        "const cdk = require('aws-cdk-lib');"
-        " const { aws_cognito: cognito, aws_apigateway: ag, aws_iam: iam } = cdk;"
-        " const { AuthorizerPoolsRegistrar, UserPoolRegistration } = require('.');"
-        " const app = new cdk.App(); const stack = new cdk.Stack(app, 'S');"
-        " const registrar = AuthorizerPoolsRegistrar.fromServiceToken(stack, 'T', 'arn:x');"
-        " const api = ag.RestApi.fromRestApiId(stack, 'A', 'a1b2c3'); api.authorizerId = 'x9';"
-    )
-    footer = " console.log(JSON.stringify(app.synth().getStackByName('S').template));"
-    run = subprocess.run(
-        ["node", "-e", header + program + footer],
+APP_HEADER = (
+    "const cdk = require('aws-cdk-lib');"
+    " const { aws_cognito: cognito, aws_apigateway: ag, aws_iam: iam } = cdk;"
+    " const { AuthorizerPoolsRegistrar, UserPoolRegistration } = require('.');"
+    " const app = new cdk.App(); const stack = new cdk.Stack(app, 'S');"
+    " const registrar = AuthorizerPoolsRegistrar.fromServiceToken(stack, 'T', 'arn:x');"
+    " const api = ag.RestApi.fromRestApiId(stack, 'A', 'a1b2c3'); api.authorizerId = 'x9';"
+)
+
+
+def run_app(program: str) -> subprocess.CompletedProcess[str]:
+    """``program`` after APP_HEADER (``registrar``: a registrar from its service token;
+    ``api``: an imported REST API; ``stack``: stack S of ``app``), run by node in cdk/."""
+    return subprocess.run(
+        ["node", "-e", f"{APP_HEADER} {program}"],
         cwd=CDK,
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+        env=NODE_ENVIRONMENT,
+    )
+
+
+def synthesized_stack(program: str) -> dict[str, Any]:
+    """The template of stack S of ``program`` (see :func:`run_app`)."""
+    run = run_app(
+        program + " console.log(JSON.stringify(app.synth().getStackByName('S').template));"
     )
     assert run.returncode == 0, run.stderr
     return dict(json.loads(run.stdout.splitlines()[-1]))
@@ -315,19 +327,14 @@ def test_the_python_binding_synthesizes_the_same_registrar_and_registration(
 def test_the_constructs_refuse_at_synthesis_what_the_registrar_would_refuse(
     snippet: str, refusal: str
 ) -> None:
-    program = (
-        "const cdk = require('aws-cdk-lib'); const { aws_cognito: cognito, aws_apigateway: ag }"
-        " = cdk; const { AuthorizerPoolsRegistrar, UserPoolRegistration } = require('.');"
-        " const stack = new cdk.Stack(new cdk.App(), 'S');"
-        " const registrar = AuthorizerPoolsRegistrar.fromServiceToken(stack, 'T', 'arn:x');"
-        " const api = ag.RestApi.fromRestApiId(stack, 'A', 'a1b2c3'); api.authorizerId = 'x9';"
-        f" {snippet};"
-    )
-    run = subprocess.run(
-        ["node", "-e", program], cwd=CDK, capture_output=True, text=True, check=False
-    )
+    run = run_app(snippet + ";")
     assert run.returncode != 0
     assert refusal in run.stderr
+
+
+def test_the_construct_refuses_the_stage_names_the_function_refuses() -> None:
+    """The construct's own copy of template.yaml's AllowedPattern (settings.py checks the two)."""
+    assert f"/^{settings.STAGE_NAME_PATTERN}$/" in (CDK / "src" / "index.ts").read_text()
 
 
 def test_the_construct_library_is_the_release_it_packages() -> None:

@@ -459,6 +459,19 @@ def test_the_template_and_the_function_accept_the_same_stage_names(
 def test_the_function_refuses_a_stage_name_the_slots_would_grant_differently(
     stage_names: str, named: str
 ) -> None:
+    assert f"StageNames has the item {named}" in refusal_of_stage_names(stage_names)
+
+
+def test_the_function_refuses_more_stages_than_the_template_grants() -> None:
+    refused = refusal_of_stage_names(
+        ",".join(f"stage_{index}" for index in range(settings.STAGE_SLOTS + 1))
+    )
+    assert "StageNames lists 11 stages" in refused
+    assert "at most 10" in refused
+
+
+def refusal_of_stage_names(stage_names: str) -> str:
+    """Why the function, deployed with these StageNames, refuses to load its settings."""
     environ = {
         settings.REST_API_ID: API,
         settings.AUTHORIZER_ID: AUTHORIZER,
@@ -466,20 +479,7 @@ def test_the_function_refuses_a_stage_name_the_slots_would_grant_differently(
     }
     with pytest.raises(authorizer_pools.errors.ResourceError) as refused:
         settings.Settings.load(FUNCTION, environ)
-    assert f"StageNames has the item {named}" in str(refused.value)
-
-
-def test_the_function_refuses_more_stages_than_the_template_grants() -> None:
-    names = ",".join(f"stage_{index}" for index in range(settings.STAGE_SLOTS + 1))
-    environ = {
-        settings.REST_API_ID: API,
-        settings.AUTHORIZER_ID: AUTHORIZER,
-        settings.STAGE_NAMES: names,
-    }
-    with pytest.raises(authorizer_pools.errors.ResourceError) as refused:
-        settings.Settings.load(FUNCTION, environ)
-    assert "StageNames lists 11 stages" in str(refused.value)
-    assert "at most 10" in str(refused.value)
+    return str(refused.value)
 
 
 def minified_size(document: dict[str, Any]) -> int:
