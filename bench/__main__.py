@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 
 from bench import cold_start, outage, report
-from bench.launch_day import PER_STAGE, PROJECT, SEED, Bench, Implementation
+from bench.launch_day import PROJECT, SEED, Bench, Implementation
 
 FULL = (1, 10, 50, 200)
 QUICK = (1, 10, 50)
 # The full run also measures the alternative way to publish on several stages, to show why the
 # function deploys once and points the other stages at that deployment.
-PER_STAGE_SIZES = (10, 50)
 # Up to this many containers, the model runs in real time. Beyond, it runs in slow motion by
 # one uniform factor (quotas, service times, both implementations' waits and their network
 # timeouts alike), so that two shared cores can stand in for that many Lambda containers, each
@@ -64,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     with Bench() as bench:
         for tenants in sizes:
             implementations: tuple[Implementation, ...] = (PROJECT, SEED)
-            if not args.quick and tenants in PER_STAGE_SIZES:
-                implementations += (PER_STAGE,)
             for implementation in implementations:
                 scale = time_scale(tenants)
                 print(

@@ -24,8 +24,6 @@ import functools
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -62,8 +60,6 @@ class Implementation:
     handler: str
     clock_module: str
     warm_up: tuple[str, ...] = ()
-    # Files added to a copy of code_dir (for a variant of the function).
-    added: tuple[Path, ...] = ()
 
 
 PROJECT = Implementation(
@@ -74,16 +70,6 @@ PROJECT = Implementation(
     warm_up=("authorizer_pools.aws:apigateway", "authorizer_pools.aws:dynamodb"),
 )
 SEED = Implementation("seed", ROOT / "bench" / "seed", "seed_handler.handler", "seed_handler")
-# This project, publishing with one CreateDeployment per stage instead of one deployment
-# pointed at every stage: measured to choose between the two (README, "Launch day").
-PER_STAGE = Implementation(
-    "a deployment per stage",
-    PROJECT.code_dir,
-    "per_stage_handler.handler",
-    PROJECT.clock_module,
-    warm_up=PROJECT.warm_up,
-    added=(ROOT / "bench" / "variants" / "per_stage_handler.py",),
-)
 
 
 @dataclass
@@ -220,7 +206,6 @@ class Bench:
         self.runs = 0
 
     def __enter__(self) -> Bench:
-        self._folders = tempfile.TemporaryDirectory(prefix="bench-code-")
         self.aws.start()
         self.receiver.start()
         os.environ.update(self.aws.env())
@@ -229,22 +214,6 @@ class Bench:
     def __exit__(self, *_: object) -> None:
         self.receiver.stop()
         self.aws.stop()
-        self._folders.cleanup()
-
-    def code_dir(self, implementation: Implementation) -> Path:
-        """The folder Lambda would run: code_dir itself, or a copy with the added files (its
-        entries linked, not copied, so that it runs the very same code)."""
-        if not implementation.added:
-            return implementation.code_dir
-        folder = Path(self._folders.name) / implementation.handler.split(".")[0]
-        if not folder.exists():
-            folder.mkdir()
-            for entry in implementation.code_dir.iterdir():
-                if entry.name != "__pycache__":
-                    (folder / entry.name).symlink_to(entry)
-            for added in implementation.added:
-                shutil.copy(added, folder / added.name)
-        return folder
 
     def tenant_pools(self, count: int) -> list[str]:
         client = boto3.client("cognito-idp")
@@ -262,7 +231,7 @@ class Bench:
         api = create_shared_api(name=name, stage_names=STAGES)
         table = create_registry_table(f"{name}-registry")
         config = FunctionConfig(
-            code_dir=self.code_dir(implementation),
+            code_dir=implementation.code_dir,
             handler=implementation.handler,
             timeout=FUNCTION_TIMEOUT,
             function_name=name,

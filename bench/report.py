@@ -112,7 +112,6 @@ def plot(runs: Sequence[Run], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7.5, 5), dpi=110)
     for name, colour in (
         ("this project", "tab:blue"),
-        ("a deployment per stage", "tab:green"),
         ("seed", "tab:red"),
     ):
         measured = sorted(

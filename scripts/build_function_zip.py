@@ -22,7 +22,7 @@ CODE = ROOT / "resource"
 OPERATOR_ONLY = (
     "authorizer_pools/__main__.py",
     "authorizer_pools/cli.py",
-    "authorizer_pools/reconcile.py",
+    "authorizer_pools/survey.py",
 )
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 VENDORED = "crhelper"

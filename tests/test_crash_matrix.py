@@ -25,7 +25,8 @@ from typing import Literal
 
 import pytest
 from conftest import REGISTRATION, World, template_function
-from support.crashes import Crasher, registry_write
+from support.crashes import Crasher
+from support.storage import PASS_RECORD, owner_write, registry_write
 
 from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
 from localaws.response_receiver import ReceivedAnswer
@@ -51,8 +52,8 @@ class Point:
 
 POINTS = [
     Point("seen", "quiet", registry_write("started = if_not_exists"), "SUCCESS"),
-    Point("owner recorded", "quiet", registry_write("owner#", "SET live = :true"), "SUCCESS"),
-    Point("worked (pass recorded)", "quiet", registry_write("last_pass"), "SUCCESS"),
+    Point("owner recorded", "quiet", owner_write, "SUCCESS"),
+    Point("worked (pass recorded)", "quiet", registry_write(PASS_RECORD), "SUCCESS"),
     Point("answer recorded", "quiet", registry_write("SET answer"), "SUCCESS"),
     Point("answer sent", "quiet", None, "SUCCESS"),
     Point("next continuation claimed", "busy", registry_write("nonces.#next"), "SUCCESS"),

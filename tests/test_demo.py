@@ -67,7 +67,7 @@ def test_a_broken_handler_makes_the_demo_fail_and_name_the_step(tmp_path: Path) 
     # without them and the change is reported as done although no stage serves it. (A stage
     # left behind is not enough: the pass sees it and publishes again.)
     code = copy_of_the_function(tmp_path)
-    with (code / "authorizer_pools" / "plan.py").open("a") as module:
+    with (code / "authorizer_pools" / "plan" / "authorizer.py").open("a") as module:
         module.write("\n\ndef adds(listed, owned, bounds=None):  # broken: never adds\n")
         module.write("    return ()\n")
 
@@ -83,12 +83,12 @@ def test_a_handler_that_skips_the_flush_fails_the_demo_on_a_tenants_token(tmp_pa
     # The stages serve the new list, but each still answers from its authorizer cache: the
     # tenants' users, who tried before their stacks existed, keep getting 401.
     code = copy_of_the_function(tmp_path)
-    publishing = code / "authorizer_pools" / "publishing.py"
-    source = publishing.read_text()
-    signature = source.index("def flush_authorizer_cache(")
-    body = source.index("\n", signature) + 1
-    skipped = source[:body] + "    return  # broken: never flushes\n" + source[body:]
-    publishing.write_text(skipped)
+    port = code / "authorizer_pools" / "api_gateway.py"
+    source = port.read_text()
+    signature = source.index("    def flush(")
+    body = source.index(":\n", signature) + 2
+    skipped = source[:body] + "        return  # broken: never flushes\n" + source[body:]
+    port.write_text(skipped)
 
     finished = run_demo("--code-dir", str(code))
 

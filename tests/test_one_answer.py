@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 from conftest import REGISTRATION, TIME_SCALE, World, log_lines, template_function
-from support.crashes import Crasher, registry_write
+from support.crashes import Crasher
+from support.storage import owner_write, registry_write, touches_requests
 from support.waiting import busy_for, on_continuation, settled
 
-from authorizer_pools import aws, convergence
+from authorizer_pools import aws, tenure
 from authorizer_pools.registry import Registry
 from authorizer_pools.timing import Deadline
 from localaws.cloudformation import LambdaService, LocalCloudFormation
-from localaws.routes import RequestInfo
 from localaws.shared_api import REGISTRY_TABLE
 
 MARKER = "AuthorizerPoolsContinuation"
@@ -33,10 +33,6 @@ THROTTLED = (
     "ProvisionedThroughputExceededException",
     "The level of configured provisioned throughput for the table was exceeded.",
 )
-
-
-def requests_partition(info: RequestInfo) -> bool:
-    return b'"requests#' in info.body
 
 
 def identical(answers: list[Any]) -> bool:
@@ -83,9 +79,9 @@ def test_a_late_duplicate_never_takes_back_a_registration_that_answered_success(
         copies.append(event)
         if len(copies) == 2:
             assert answered.wait(60)
-            fault = plane.inject(*("GetItem", *THROTTLED), predicate=requests_partition,
+            fault = plane.inject(*("GetItem", *THROTTLED), predicate=touches_requests,
                                  service="dynamodb")  # fmt: skip
-            plane.inject(*("UpdateItem", *THROTTLED), predicate=requests_partition,
+            plane.inject(*("UpdateItem", *THROTTLED), predicate=touches_requests,
                          service="dynamodb")  # fmt: skip
             # The burst lasts longer than the copy's own retries, not than Lambda's.
             threading.Timer(90 * TIME_SCALE, plane.clear).start()
@@ -212,7 +208,7 @@ def test_no_call_outlives_the_lease_or_the_give_up_it_was_made_under(world: Worl
     before a deadline ends before the deadline plus its longest attempt (connect and read
     timeouts), and the worker stops calling that long before its lease ends; the give-up's
     work stops that long before the give-up."""
-    assert convergence.LEASE_MARGIN_SECONDS > aws.LONGEST_CALL_SECONDS
+    assert tenure.LEASE_MARGIN_SECONDS > aws.LONGEST_CALL_SECONDS
     pool = world.tenant_pool("acme")
     plane = world.aws.control_plane
     for operation in ("GetAuthorizer", "GetStages"):
@@ -247,7 +243,7 @@ def test_a_lease_not_released_only_delays_the_next_worker(world: World) -> None:
     started = time.monotonic()
     assert world.create_tenant("tenant-globex", second).status == "CREATE_COMPLETE"
     waited = (time.monotonic() - started) / TIME_SCALE
-    assert waited < convergence.LEASE_SECONDS + 15
+    assert waited < tenure.LEASE_SECONDS + 15
     assert world.live_everywhere(first)
     assert world.live_everywhere(second)
 
@@ -294,11 +290,11 @@ def test_an_update_whose_first_invocation_died_never_leaves_its_new_pool_trusted
     cloudformation = cloudformation_for(world, service, 600.0)
     cloudformation.create_stack("tenant-acme", {REGISTRATION: world.registration(old)})
     plane = world.aws.control_plane
-    crasher = Crasher(world, service, registry_write("owner#", "SET live = :true"))
+    crasher = Crasher(world, service, owner_write)
 
     def throttle_the_retry() -> None:
         crasher.fired.wait(60)
-        plane.inject(*("UpdateItem", *THROTTLED), predicate=requests_partition, service="dynamodb")
+        plane.inject(*("UpdateItem", *THROTTLED), predicate=touches_requests, service="dynamodb")
         # Longer than Lambda's first retry of the invocation, shorter than its second.
         threading.Timer(150 * TIME_SCALE, plane.clear).start()
 
@@ -334,3 +330,20 @@ def test_a_dead_invocations_late_call_never_holds_its_retrys_lease(world: World)
     assert not registry.lease.renew(dead, now + 120)
     assert registry.lease.bump(dead) is None
     assert registry.lease.status(consistent=True).worker_until == pytest.approx(now + 60, abs=1)
+
+
+# -- a ServiceTimeout too short to work in
+# A valid but tiny ServiceTimeout (properties accept 1 to 3,600 s) leaves no time to work: the
+# Create answers FAILED, and its rollback's Delete, which has nothing to remove, still completes,
+# so the stack never ends ROLLBACK_FAILED. (A regression found by an adversarial review.)
+
+
+def test_a_service_timeout_too_short_to_work_in_still_lets_the_rollback_complete(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    stack = world.create_tenant("tenant-acme", pool, ServiceTimeout=5)
+    # Nothing was busy and nothing was registered: the rollback must at least be able to end.
+    assert stack.status == "ROLLBACK_COMPLETE"
+    again = world.cloudformation.delete_stack("tenant-acme")
+    assert again.status == "DELETE_COMPLETE"

@@ -40,7 +40,7 @@ def test_the_zip_holds_the_function_and_crhelper_but_not_boto3(built: Path) -> N
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     # The operator CLI never runs in Lambda.
     assert "authorizer_pools/cli.py" not in names
-    assert "authorizer_pools/reconcile.py" not in names
+    assert "authorizer_pools/survey.py" not in names
 
 
 def test_the_zip_holds_the_function_and_crhelper_only(built: Path) -> None:

@@ -1,13 +1,15 @@
-"""Retries: which failures are retried, how long the waits are, and when retrying stops."""
+"""Retries: which failures are retried, what the others are raised as (one policy table), how
+long the waits are, and when retrying stops."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from authorizer_pools import retries, timing
+from authorizer_pools import aws_errors, retries, timing
+from authorizer_pools.aws_errors import AmbiguousOutcome, ConditionFailed, NotFound, Refused
 from authorizer_pools.errors import AwsCallFailed
 from fakes import FakeClock, client_error
 
@@ -64,16 +66,63 @@ def test_conflicts_throttling_and_server_errors_are_retried(
 
 
 @pytest.mark.parametrize(
-    ("code", "status"),
-    [("NotFoundException", 404), ("BadRequestException", 400), ("AccessDeniedException", 403)],
+    ("operation", "code", "status", "typed"),
+    [
+        ("GetAuthorizer", "NotFoundException", 404, NotFound),
+        ("DescribeUserPool", "ResourceNotFoundException", 400, NotFound),
+        ("DescribeStackResource", "ValidationError", 400, NotFound),
+        ("UpdateAuthorizer", "BadRequestException", 400, Refused),
+        ("UpdateAuthorizer", "AccessDeniedException", 403, Refused),
+        ("UpdateItem", "ConditionalCheckFailedException", 400, ConditionFailed),
+        ("GetAuthorizer", "UnrecognizedClientException", 403, AwsCallFailed),
+    ],
 )
-def test_final_errors_are_raised_at_once_for_the_caller_to_judge(
-    clock: FakeClock, code: str, status: int
+def test_final_errors_are_raised_at_once_as_typed_errors_never_as_botocores(
+    clock: FakeClock, operation: str, code: str, status: int, typed: type[AwsCallFailed]
 ) -> None:
-    script = Script(client_error(code, status))
-    with pytest.raises(Exception, match=code):
-        retries.call("GetAuthorizer", script, timing.Deadline(clock.now + 60))
+    script = Script(client_error(code, status, operation))
+    with pytest.raises(AwsCallFailed) as caught:
+        retries.call(operation, script, timing.Deadline(clock.now + 60))
+    assert type(caught.value) is typed
+    assert not isinstance(caught.value, ClientError)
+    assert str(caught.value) == f"{operation} failed: {code}: {code}"
+    assert not caught.value.transient
     assert script.calls == 1
+
+
+def test_iam_refusals_are_told_apart_and_reasoned_by_their_code() -> None:
+    denied = aws_errors.typed("UpdateAuthorizer", client_error("AccessDeniedException", 403))
+    invalid = aws_errors.typed(
+        "UpdateAuthorizer", client_error("BadRequestException", 400, message="Invalid ARN")
+    )
+    assert isinstance(denied, Refused)
+    assert denied.by_iam
+    assert denied.reason == "AccessDeniedException"
+    assert isinstance(invalid, Refused)
+    assert not invalid.by_iam
+    assert invalid.reason == "Invalid ARN"
+
+
+def cancelled(*reasons: str) -> ClientError:
+    error = client_error("TransactionCanceledException", 400, "TransactWriteItems")
+    error.response["CancellationReasons"] = [{"Code": reason} for reason in reasons]
+    return error
+
+
+def test_a_transaction_cancelled_by_a_condition_is_an_answer_naming_each_item(
+    clock: FakeClock,
+) -> None:
+    script = Script(cancelled("None", "ConditionalCheckFailed"))
+    with pytest.raises(ConditionFailed) as caught:
+        retries.call("TransactWriteItems", script, timing.Deadline(clock.now + 60))
+    assert caught.value.reasons == ("None", "ConditionalCheckFailed")
+    assert script.calls == 1
+
+
+def test_a_transaction_cancelled_by_a_conflict_is_repeated(clock: FakeClock) -> None:
+    script = Script(cancelled("TransactionConflict", "None"), cancelled("None", "ThrottlingError"))
+    assert retries.call("TransactWriteItems", script, timing.Deadline(clock.now + 60)) == "done"
+    assert script.calls == 3
 
 
 def test_waits_use_full_jitter_capped_exponential_backoff(clock: FakeClock) -> None:
@@ -108,7 +157,7 @@ def test_retrying_stops_in_time_to_answer_and_the_reason_names_call_and_error(
 def test_a_change_of_unknown_outcome_is_not_repeated_blindly(clock: FakeClock) -> None:
     timeout = ReadTimeoutError(endpoint_url="https://apigateway.us-east-1.amazonaws.com")
     script = Script(timeout)
-    with pytest.raises(retries.AmbiguousOutcome):
+    with pytest.raises(AmbiguousOutcome):
         retries.call("UpdateAuthorizer", script, timing.Deadline(clock.now + 60), idempotent=False)
     assert script.calls == 1
     # A refused change changed nothing, so it is repeated even when not idempotent.

@@ -21,7 +21,7 @@ from conftest import (
     create_registrar_stand_in,
 )
 
-from authorizer_pools import publishing
+from authorizer_pools.api_gateway import ApiGateway
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
@@ -256,7 +256,7 @@ def test_a_registration_that_answers_before_it_is_live_fails_the_smoke(
 ) -> None:
     # The stages serve the new list, but their authorizer caches are never flushed: tenant a's
     # user, let in before its stack was deleted, is still let in right after DELETE_COMPLETE.
-    monkeypatch.setattr(publishing, "flush_authorizer_cache", lambda *_: None)
+    monkeypatch.setattr(ApiGateway, "flush", lambda *_: None)
     monkeypatch.setattr("smoke.scenario.SETTLE_SECONDS", 0.0)
 
     report = run(account[0])

@@ -31,21 +31,19 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-
-from . import aws, caller, continuation, lifecycle, logs, metrics, reasons, timing
+from . import admission, aws, handover, lifecycle, logs, metrics, reasons, timing
 from .answer import FAILED, SUCCESS, Answer, Reply, unrecorded_failure
-from .arns import ArnError, UserPoolArn
-from .convergence import Pending
 from .errors import ResourceError
+from .invocation import Invocation, RetryLater
 from .properties import Parsed, read_properties, service_timeout
 from .registration import Registration
 from .registry import Owner, Registry
-from .registry.requests import RequestRecord, Requests
-from .request import Continuation, Request
+from .registry.requests import RequestRecord
+from .request import Request
 from .response_url import ResponseUrl, UrlRefused, verify
 from .settings import Settings
 from .timing import Deadline
+from .worker import Pending
 
 # Kept back from the invocation's deadline for the hand-over (a claim and an Invoke, each
 # retried); at most a quarter of the invocation's time.
@@ -54,21 +52,6 @@ HANDOVER_RESERVE_SECONDS = 20.0
 # ServiceTimeout (or a quarter of a short one): time to record it and send it, and, should the
 # invocation die in between, for Lambda's retry (about a minute later) to send it.
 GIVE_UP_MARGIN_SECONDS = 120.0
-
-
-class RetryLater(Exception):
-    """The request's state could not be read or written: fail the invocation, so that Lambda
-    retries it, rather than send an answer that is not recorded."""
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """The Lambda invocation carrying a request."""
-
-    aws_request_id: str
-    function_arn: str
-    # Lambda's deadline, less the time kept for sending the answer.
-    deadline: Deadline
 
 
 @dataclass(frozen=True)
@@ -114,7 +97,7 @@ def run(request: Request, invocation: Invocation) -> Reply | None:
             now=time.time(),
         )
     except UrlRefused as refused:
-        _refuse(request, str(refused))
+        admission.refuse(request, str(refused))
         return None
     registry = Registry(
         settings.require_registry_table(),
@@ -122,191 +105,16 @@ def run(request: Request, invocation: Invocation) -> Reply | None:
         settings.authorizer_id,
         invocation.deadline,
     )
-    record = _record(request, settings, registry.requests, invocation, url)
+    record = admission.record(request, settings, registry.requests, invocation, url)
     if record is None:
         return None
     if record.answer is not None:
         logs.step(request, "answer", "answered-before", status=record.answer.get("status"))
         return Reply(Answer.from_record(record.answer), url)
     if record.attempt > request.attempt:
-        _carry_on(request, record, registry.requests, invocation)
+        handover.carry_on(request, record, registry.requests, invocation)
         return None
     return _work(request, settings, registry, record, invocation=invocation, url=url)
-
-
-# -- who is asking --------------------------------------------------------------------------
-
-
-def _record(
-    request: Request,
-    settings: Settings,
-    requests: Requests,
-    invocation: Invocation,
-    url: ResponseUrl,
-) -> RequestRecord | None:
-    """The request's record once the request is shown to be CloudFormation's (or one of the
-    function's own continuations of it); None when it is not. Raises :class:`RetryLater` when
-    that cannot be told now."""
-    try:
-        if request.continuation is not None:
-            return _continued(request, request.continuation, requests)
-        return _cloudformations(request, settings, requests, invocation, url)
-    except (ClientError, ResourceError, caller.Unverifiable) as error:
-        logs.step(request, "record", "unreadable", level=logging.ERROR, reason=error)
-        raise RetryLater(str(error)) from error
-
-
-def _continued(
-    request: Request, continuation: Continuation, requests: Requests
-) -> RequestRecord | None:
-    """A continuation is honoured only with the nonce its request's record holds for its
-    number, and only carrying the event its request was first seen with."""
-    found = requests.get(request.request_id)
-    attempt = continuation.attempt
-    if found is None or not found.honours(attempt, continuation.nonce):
-        _refuse(request, "a continuation the function did not start")
-        return None
-    if found.digest != request.digest:
-        _refuse(request, "a continuation carrying another event than its request's")
-        return None
-    if found.invoked < attempt == found.attempt:
-        # It arrived: a retry of its claimant need not start it again.
-        requests.invoked(request.request_id, attempt)
-    return found
-
-
-def _cloudformations(
-    request: Request,
-    settings: Settings,
-    requests: Requests,
-    invocation: Invocation,
-    url: ResponseUrl,
-) -> RequestRecord | None:
-    """CloudFormation's own delivery (or Lambda's retry or duplicate of it): checked with
-    CloudFormation, then noted."""
-    verdict = caller.verify(request, settings, invocation.deadline)
-    if not verdict.matches:
-        earlier = requests.get(request.request_id)
-        ours = earlier is not None and (earlier.stack_id, earlier.logical_id) == (
-            request.stack_id,
-            request.logical_id,
-        )
-        if ours and earlier is not None and earlier.answer is not None:
-            # A delivery of a request CloudFormation already has its answer for.
-            logs.step(request, "verify", "answered-before", mismatch=verdict.mismatch)
-        else:
-            _refuse(request, str(verdict.mismatch))
-        return None
-    record = requests.seen(
-        request.request_id,
-        started=_began(verdict.began_at, url),
-        stack_id=request.stack_id,
-        logical_id=request.logical_id,
-        digest=request.digest,
-        request_type=request.type,
-        pool=_named_pool(request),
-        rollback=verdict.rollback,
-    )
-    if record.digest != request.digest:
-        # The request id of another event, reused: not that request.
-        _refuse(request, "another event under a request id already seen")
-        return None
-    return record
-
-
-def _named_pool(request: Request) -> str:
-    """The pool a request is about, as its owner records it: a Delete's from its physical id
-    (the registration it ends), a Create's or Update's from its properties, parsed as
-    ``properties`` parses it (surrounding spaces are not part of the ARN)."""
-    if request.type == "Delete":
-        registration = Registration.from_physical_id(request.physical_id or "")
-        return str(registration.user_pool_arn) if registration else ""
-    given = str(request.properties.get("UserPoolArn", "")).strip()
-    try:
-        return str(UserPoolArn.parse(given))
-    except ArnError:
-        return given  # refused by the properties: it never makes an owner
-
-
-def _refuse(request: Request, mismatch: str) -> None:
-    logs.step(request, "verify", "refused", level=logging.WARNING, mismatch=mismatch)
-    metrics.emit({metrics.FORGED_REQUESTS: 1})
-
-
-def _began(cloudformation_says: float | None, url: ResponseUrl) -> float:
-    """The earliest this request can have begun: now, when CloudFormation last changed the
-    resource's status, or when it signed the ResponseURL."""
-    times = [timing.clock.time()]
-    times += [timing.clock.from_wall_time(t) for t in (cloudformation_says, url.signed_at) if t]
-    return min(times)
-
-
-# -- the chain of invocations ---------------------------------------------------------------
-
-
-def _carry_on(
-    request: Request, record: RequestRecord, requests: Requests, invocation: Invocation
-) -> None:
-    """A newer continuation was claimed: start it if its claimant may have died before Lambda
-    accepted it (this is a retry or a duplicate of that claimant), else leave it to it."""
-    newest = record.attempt
-    if newest != request.attempt + 1 or not record.claimed_but_not_invoked:
-        logs.step(request, "continue", "superseded", attempt=request.attempt, newest=newest)
-        return
-    try:
-        _start(request, Continuation(newest, record.nonces[newest]), requests, invocation)
-    except (ClientError, ResourceError, ValueError, KeyError) as error:
-        raise RetryLater(f"continuation {newest} could not be started: {error}") from error
-    logs.step(request, "continue", "restarted", attempt=newest)
-
-
-def _start(
-    request: Request, next_one: Continuation, requests: Requests, invocation: Invocation
-) -> None:
-    continuation.start(request, next_one, invocation.function_arn, invocation.deadline)
-    metrics.emit({metrics.CONTINUATIONS: 1})
-    try:
-        requests.invoked(request.request_id, next_one.attempt)
-    except (ClientError, ResourceError) as error:
-        # Lambda has it; a retry of this invocation may start it again: a duplicate, which
-        # the record makes harmless.
-        logs.step(request, "continue", "invoked-not-noted", level=logging.WARNING, reason=error)
-
-
-def _hand_over(
-    request: Request, requests: Requests, invocation: Invocation
-) -> RequestRecord | str | None:
-    """Start the next continuation. None when one goes on (this one's, or a duplicate's); the
-    record when the request was answered meanwhile; else why nothing goes on."""
-    try:
-        nonce = requests.claim(request.request_id, request.attempt)
-        if nonce is None:
-            record = requests.get(request.request_id)
-            if record is not None and record.answer is not None:
-                return record
-            logs.step(request, "continue", "another-invocation-goes-on")
-            return None
-    except (ClientError, ResourceError) as error:
-        raise RetryLater(f"the next continuation could not be claimed: {error}") from error
-    next_one = Continuation(request.attempt + 1, nonce)
-    try:
-        _start(request, next_one, requests, invocation)
-    except (ClientError, ResourceError, ValueError) as error:
-        # Nothing carries the request on: give the claim back and answer now, saying why,
-        # rather than leave it unanswered.
-        logs.step(request, "continue", "not-started", level=logging.ERROR, reason=error)
-        try:
-            requests.release(request.request_id, request.attempt)
-        except (ClientError, ResourceError) as release_error:
-            logs.step(
-                request, "continue", "not-released", level=logging.ERROR, reason=release_error
-            )
-        return f"it could not go on past this invocation ({error})"
-    logs.step(request, "continue", "handed-over", attempt=next_one.attempt)
-    return None
-
-
-# -- work and answer ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -364,7 +172,7 @@ def _work(
         return _answer(case, _failed(case, outcome.error), job)
     why = None
     if until_handover < until_give_up:
-        handed = _hand_over(request, registry.requests, invocation)
+        handed = handover.hand_over(request, registry.requests, invocation)
         if handed is None:
             return None
         if isinstance(handed, RequestRecord):
@@ -384,7 +192,7 @@ def _answer(case: _Case, answer: Answer, job: lifecycle.Job) -> Reply:
         take_back = (str(own.user_pool_arn), _owner(request))
     try:
         decision = case.registry.decide(request.request_id, answer.as_record(), take_back=take_back)
-    except (ClientError, ResourceError) as error:
+    except ResourceError as error:
         logs.step(request, "answer", "not-recorded", level=logging.ERROR, reason=error)
         raise RetryLater(f"the answer could not be recorded: {error}") from error
     sent = Answer.from_record(decision.answer)

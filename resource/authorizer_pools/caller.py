@@ -39,9 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
 from . import aws, retries, timing
+from .aws_errors import NotFound
 from .errors import AwsCallFailed
 from .request import Request
 from .settings import Settings
@@ -166,10 +165,8 @@ def describe_resource(stack_id: str, logical_id: str, deadline: Deadline) -> Sta
             ),
             deadline,
         )
-    except ClientError as error:
-        if retries.describe(error)[0] == "ValidationError":
-            return None  # "Stack ... does not exist", "Resource ... does not exist for stack"
-        raise Unverifiable(f"DescribeStackResource: {retries.describe(error)[0]}") from error
+    except NotFound:
+        return None  # "Stack ... does not exist", "Resource ... does not exist for stack"
     except AwsCallFailed as error:
         raise Unverifiable(str(error)) from error
     detail = found["StackResourceDetail"]
@@ -198,8 +195,6 @@ def describe_stack(stack_id: str, deadline: Deadline) -> StackPhase:
             lambda: aws.cloudformation().describe_stacks(StackName=stack_id),
             deadline,
         )
-    except ClientError as error:
-        raise Unverifiable(f"DescribeStacks: {retries.describe(error)[0]}") from error
     except AwsCallFailed as error:
         raise Unverifiable(str(error)) from error
     stacks = found.get("Stacks", [])

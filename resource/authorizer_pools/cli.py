@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
-from . import reconcile, timing
+from . import survey, timing
 from .errors import ResourceError
-from .plan import Bounds, PoolState
+from .plan import Bounds, PoolState, StageState
 from .registry import Registry
 from .settings import pool_patterns, split_list
+from .survey import Survey
 
 DRIFT_FOUND = 1
 FAILED = 2
@@ -44,10 +45,10 @@ _NOTES = {
     PoolState.REFUSED: "refused by API Gateway",
     PoolState.OUT_OF_BOUNDS: "outside AllowedUserPoolArns or protected: never added",
 }
-_STAGE_REPAIRS = {reconcile.StageState.BEHIND: ("would publish", "published")}
+_STAGE_REPAIRS = {StageState.BEHIND: ("would publish", "published")}
 _STAGE_NOTES = {
-    reconcile.StageState.CANARY: "its canary keeps another list: promote or delete it",
-    reconcile.StageState.UNKNOWN: "its export does not show the authorizer",
+    StageState.CANARY: "its canary keeps another list: promote or delete it",
+    StageState.UNKNOWN: "its export does not show the authorizer",
 }
 
 
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args, out)
-    except (ClientError, BotoCoreError, ResourceError, reconcile.Busy) as error:
+    except (BotoCoreError, ResourceError, survey.Busy) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILED
 
@@ -76,8 +77,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     deadline = timing.Deadline(timing.clock.monotonic() + BUDGET_SECONDS)
     registry = Registry(target.table, target.rest_api_id, target.authorizer_id, deadline)
 
-    def survey() -> reconcile.Survey:
-        return reconcile.survey(
+    def surveyed() -> Survey:
+        return survey.survey(
             registry,
             target.stage_names,
             account_id=target.account_id,
@@ -85,7 +86,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             bounds=target.bounds,
         )
 
-    found = survey()
+    found = surveyed()
     print(
         f"authorizer {target.authorizer_id} of REST API {target.rest_api_id} "
         f"(registry {target.table}; stages {', '.join(target.stage_names) or 'none'})",
@@ -105,8 +106,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         _table(found, out, dry_run=True)
         print("drift found (dry run: nothing changed)", file=out)
         return DRIFT_FOUND
-    reconcile.repair(registry, target.stage_names, deadline, target.bounds)
-    after = survey()
+    survey.repair(registry, target.stage_names, deadline, target.bounds)
+    after = surveyed()
     left = _table(found, out, after=after)
     if left:
         print(f"drift found; the repair left {left} of it: run reconcile again", file=out)
@@ -184,11 +185,11 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 def _table(
-    found: reconcile.Survey,
+    found: Survey,
     out: TextIO,
     *,
     dry_run: bool = False,
-    after: reconcile.Survey | None = None,
+    after: Survey | None = None,
 ) -> int:
     """Print each pool and stage as ``found``; with ``dry_run`` what a repair would do, with
     ``after`` what it did, as the survey after it shows. How many drifts a repair should have
@@ -201,7 +202,7 @@ def _table(
 
 
 def _pool_rows(
-    found: reconcile.Survey, dry_run: bool, after: reconcile.Survey | None
+    found: Survey, dry_run: bool, after: Survey | None
 ) -> tuple[list[tuple[str, ...]], int]:
     left = 0
     now = {pool.arn: pool.state for pool in after.pools} if after else {}
@@ -231,7 +232,7 @@ def _pool_rows(
 
 
 def _stage_rows(
-    found: reconcile.Survey, dry_run: bool, after: reconcile.Survey | None
+    found: Survey, dry_run: bool, after: Survey | None
 ) -> tuple[list[tuple[str, ...]], int]:
     left = 0
     now = {stage.name: stage.state for stage in after.stages} if after else {}

@@ -20,12 +20,13 @@ from .request import Request, repair_trigger
 _work: Work
 try:
     from . import answering, logs, repair_run
+    from .invocation import Invocation
     from .timing import Deadline
 
     logs.install_redaction()
 
     def _answering(request: Request, context: Any) -> Reply | None:
-        invocation = answering.Invocation(
+        invocation = Invocation(
             context.aws_request_id, context.invoked_function_arn, Deadline.from_context(context)
         )
         return answering.run(request, invocation)

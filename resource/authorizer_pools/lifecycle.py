@@ -6,7 +6,7 @@ the result (``convergence``), doing the work itself, for everyone, when nobody e
 
 :func:`run` returns an outcome, never raises for control flow: :class:`Done` (the registration
 now in place, whose physical id and ``Data`` are the answer; none for a Delete),
-``convergence.Pending`` (recorded, not yet live when the deadline came: a later invocation runs
+``worker.Pending`` (recorded, not yet live when the deadline came: a later invocation runs
 the same request again, and every step here is safe to repeat), or :class:`Failed` (the reason
 CloudFormation is told). A failed Create or Update's owner is taken back by the FAILED answer
 itself (``answering``), never before that answer is recorded.
@@ -24,10 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from . import authority, authorizer, convergence, logs, plan, publishing, retries, validation
-from .convergence import Pending
+from . import authority, convergence, logs, plan, validation
+from .api_gateway import ApiGateway
+from .aws_errors import NotFound
 from .errors import AwsCallFailed, InvalidProperty, ResourceError
 from .properties import STAGE_NAMES, USER_POOL_ARN, Parsed, RegistrationProperties
 from .registration import Registration
@@ -35,6 +34,7 @@ from .registry import Owner, Registry
 from .request import Request
 from .settings import Settings
 from .timing import Deadline
+from .worker import Pending
 
 CANARY_PROBLEM = (
     "has a canary release serving another deployment, whose share of the traffic keeps its own "
@@ -79,13 +79,12 @@ class Job:
 def run(job: Job) -> Outcome:
     try:
         return _delete(job) if job.request.type == "Delete" else _register(job)
-    except (ClientError, ResourceError) as error:
+    except ResourceError as error:
         if isinstance(error, AwsCallFailed) and error.transient:
             # Throttled or out of time: not a failure of the request; a later invocation goes on.
             return Pending(str(error))
-        failure = as_resource_error(error)
-        logs.step(job.request, "work", "failed", level=logging.ERROR, reason=failure)
-        return Failed(failure)
+        logs.step(job.request, "work", "failed", level=logging.ERROR, reason=error)
+        return Failed(error)
 
 
 def settle(job: Job, registration: Registration) -> None:
@@ -94,7 +93,7 @@ def settle(job: Job, registration: Registration) -> None:
     work = _Work(job, registration)
     try:
         outcome = work.await_live(job.settings.stage_names)
-    except (ClientError, ResourceError) as error:
+    except ResourceError as error:
         outcome = Pending(str(error))
     if isinstance(outcome, Pending):
         work.log("undo", "taken-back-not-yet-live", level=logging.WARNING, reason=outcome.reason)
@@ -177,8 +176,8 @@ def _delete(job: Job) -> Outcome:
     try:
         # Every stage, not only the registration's: each serves the authorizer's whole list.
         live = work.await_live(settings.stage_names)
-    except ClientError as error:
-        if not publishing.is_not_found(error) or not _authorizer_gone(work):
+    except NotFound:
+        if not _authorizer_gone(work):
             raise
         work.log("settle", "api-or-authorizer-gone")
         return Done()
@@ -293,19 +292,11 @@ class _Work:
 
 def _authorizer_gone(work: _Work) -> bool:
     """Whether the API or its authorizer no longer exists (a stage missing is not that)."""
+    registration = work.registration
     try:
-        authorizer.read(
-            work.registration.rest_api_id, work.registration.authorizer_id, work.job.deadline
+        ApiGateway(registration.rest_api_id, registration.authorizer_id).authorizer(
+            work.job.deadline
         )
-    except ClientError as error:
-        return publishing.is_not_found(error)
+    except NotFound:
+        return True
     return False
-
-
-def as_resource_error(error: Exception) -> ResourceError:
-    if isinstance(error, ResourceError):
-        return error
-    if isinstance(error, ClientError):
-        code, message = retries.describe(error)
-        return AwsCallFailed(error.operation_name, code, message)
-    return ResourceError(f"{type(error).__name__}: {error}")

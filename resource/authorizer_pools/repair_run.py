@@ -31,13 +31,12 @@ import logging
 import uuid
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from . import authority, convergence, departures, metrics, timing
 from .errors import ResourceError
 from .registry import Registry
 from .settings import Settings
 from .timing import Deadline
+from .worker import Pending
 
 logger = logging.getLogger("authorizer_pools")
 
@@ -56,16 +55,16 @@ def _look_after_owners(registry: Registry, deadline: Deadline) -> None:
     neither failing stops the pass."""
     try:
         owners = registry.state().owners
-    except (ClientError, ResourceError) as error:
+    except ResourceError as error:
         logger.warning({"step": "owners", "outcome": "unreadable", "reason": str(error)})
         return
     try:
         departures.retire_departed(registry, owners, deadline)
-    except (ClientError, ResourceError) as error:
+    except ResourceError as error:
         logger.warning({"step": "departures", "outcome": "failed", "reason": str(error)})
     try:
         claimed = authority.claim_unclaimed(registry, owners)
-    except (ClientError, ResourceError) as error:
+    except ResourceError as error:
         logger.warning({"step": "claims", "outcome": "failed", "reason": str(error)})
     else:
         if claimed:
@@ -104,7 +103,7 @@ def run(trigger: str, context: Any) -> dict[str, object]:
         deadline=deadline,
         bounds=settings.bounds,
     )
-    if isinstance(report, convergence.Pending):
+    if isinstance(report, Pending):
         summary: dict[str, object] = {
             "step": "repair",
             "trigger": trigger,

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import random
 
-from botocore.exceptions import ClientError
-
-from . import authorizer, aws, publishing, retries, timing
-from .authorizer import AuthorizerState
+from . import cognito, retries, timing
+from .api_gateway import COGNITO_USER_POOLS, ApiGateway, AuthorizerState
+from .aws_errors import NotFound
 from .errors import InvalidProperty, ResourceError
 from .plan import has_canary
 from .properties import (
@@ -80,7 +79,7 @@ def _checked(props: RegistrationProperties, registry: Registry, deadline: Deadli
     except InvalidProperty as problem:
         registry.checks.record(Check(timing.clock.time(), (), problem=str(problem)))
         raise
-    views = publishing.stage_views(props.rest_api_id, deadline)
+    views = ApiGateway(props.rest_api_id, props.authorizer_id).stages(deadline)
     check = Check(
         timing.clock.time(),
         tuple(sorted(views)),
@@ -105,11 +104,11 @@ def _require_stages(props: RegistrationProperties, check: Check, *, refuse_canar
 
 def _require_cognito_authorizer(props: RegistrationProperties, deadline: Deadline) -> None:
     state = _read_authorizer(props, deadline)
-    if state.type != authorizer.COGNITO_USER_POOLS:
+    if state.type != COGNITO_USER_POOLS:
         raise InvalidProperty(
             AUTHORIZER_ID,
             props.authorizer_id,
-            f"is an authorizer of type {state.type}; it must be {authorizer.COGNITO_USER_POOLS}",
+            f"is an authorizer of type {state.type}; it must be {COGNITO_USER_POOLS}",
         )
 
 
@@ -117,39 +116,21 @@ def _require_user_pool(props: RegistrationProperties, deadline: Deadline) -> Non
     """Pools of this account are checked; other accounts' pools cannot be read from here
     (API Gateway's cross-account authorizers still accept them)."""
     pool = props.user_pool_arn
-    try:
-        retries.call(
-            "DescribeUserPool",
-            lambda: aws.cognito(pool.region).describe_user_pool(UserPoolId=pool.pool_id),
-            deadline,
-        )
-    except ClientError as error:
-        if retries.describe(error)[0] != "ResourceNotFoundException":
-            raise
-        raise InvalidProperty(
-            USER_POOL_ARN, str(pool), "names no user pool: it does not exist"
-        ) from None
+    if not cognito.pool_exists(pool, deadline):
+        raise InvalidProperty(USER_POOL_ARN, str(pool), "names no user pool: it does not exist")
 
 
 def _read_authorizer(props: RegistrationProperties, deadline: Deadline) -> AuthorizerState:
+    api = ApiGateway(props.rest_api_id, props.authorizer_id)
     try:
-        return authorizer.read(props.rest_api_id, props.authorizer_id, deadline)
-    except ClientError as error:
-        if not publishing.is_not_found(error):
-            raise
+        return api.authorizer(deadline)
+    except NotFound:
+        pass
     # Tell which of the two is missing: one more read, on the failure path only.
-    try:
-        retries.call(
-            "GetRestApi",
-            lambda: aws.apigateway().get_rest_api(restApiId=props.rest_api_id),
-            deadline,
-        )
-    except ClientError as error:
-        if not publishing.is_not_found(error):
-            raise
+    if not api.has_rest_api(deadline):
         raise InvalidProperty(
             REST_API_ID, props.rest_api_id, "names no REST API in this account and region"
-        ) from None
+        )
     raise InvalidProperty(
         AUTHORIZER_ID,
         props.authorizer_id,

@@ -16,18 +16,6 @@ if TYPE_CHECKING:
     from conftest import World
 
 
-def registry_write(*needles: str) -> Callable[[RequestInfo], bool]:
-    """A write to the registry whose request contains every one of ``needles``."""
-
-    def matches(info: RequestInfo) -> bool:
-        body = info.body.decode(errors="replace")
-        return info.operation in ("UpdateItem", "TransactWriteItems") and all(
-            needle in body for needle in needles
-        )
-
-    return matches
-
-
 class Crasher:
     """Kills the environments working on a request once, the instant AWS applied the first call
     ``call`` matches (before the function hears back), or, when ``call`` is None, the instant

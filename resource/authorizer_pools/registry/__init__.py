@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..aws_errors import is_condition_failure
 from ..errors import ResourceError
 from ..plan import PoolStacks
-from ..timing import Deadline
 from .checks import Check, Checks
 from .claims import Claims
 from .lease import Lease, Status
@@ -28,7 +28,7 @@ from .ledger import Ledger, PoolFact, StageFact
 from .owners import Owner, Owners
 from .requests import RequestRecord, Requests
 from .state import OwnerRecord, PoolRecord, RegistryState, StageRecord, Tombstone, read_state
-from .table import CLAIMS_PARTITION, REQUESTS_PARTITION, Partition
+from .table import CLAIMS_PARTITION, REQUESTS_PARTITION, Bound, Partition
 
 # Attempts at recording a FAILED answer while another invocation of the same request changes
 # its owner: each needs that invocation to have written in between.
@@ -36,9 +36,10 @@ _DECISIONS = 3
 
 
 class Registry:
-    """One authorizer's registry, its calls bounded by one deadline."""
+    """One authorizer's registry, its calls bounded by one deadline (or by what a function of
+    no argument tells at each call: a worker's lease)."""
 
-    def __init__(self, table: str, rest_api_id: str, authorizer_id: str, deadline: Deadline):
+    def __init__(self, table: str, rest_api_id: str, authorizer_id: str, deadline: Bound):
         self.partition = Partition(table, rest_api_id, authorizer_id, deadline)
         self.owners = Owners(self.partition)
         self.lease = Lease(self.partition)
@@ -63,8 +64,8 @@ class Registry:
     def table(self) -> str:
         return self.partition.table
 
-    def within(self, deadline: Deadline) -> Registry:
-        """The same registry, its calls bounded by ``deadline`` (a worker's lease)."""
+    def bound_by(self, deadline: Bound) -> Registry:
+        """The same registry, its calls bounded by ``deadline``."""
         return Registry(self.table, self.rest_api_id, self.authorizer_id, deadline)
 
     def state(self) -> RegistryState:
@@ -153,7 +154,7 @@ class Registry:
                 codes = self.partition.transact([record, other])
                 if codes is None:
                     return Decision(answer, recorded=True, taken_back=taking_back)
-                if codes[0] == "ConditionalCheckFailed":
+                if is_condition_failure(codes[0]):
                     return self._recorded_before(request_id, answer)
         raise ResourceError("the request's owner kept changing while its answer was recorded")
 

@@ -6,12 +6,11 @@ conditional, carries a request id it checks, or sets a value that a repeat sets 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .. import aws, retries
+from ..aws_errors import ConditionFailed
 from ..timing import Deadline
 from . import codec
 
@@ -31,6 +30,10 @@ def partition_key(rest_api_id: str, authorizer_id: str, kind: str = AUTHORIZER_P
     return f"{kind}#{rest_api_id}#{authorizer_id}"
 
 
+# A deadline, or what tells it at each call (a worker's lease, renewed as it works).
+Bound = Deadline | Callable[[], Deadline]
+
+
 class Partition:
     """``pk = <kind>#<api>#<authorizer>``: every item of one kind of one authorizer."""
 
@@ -39,14 +42,18 @@ class Partition:
         table: str,
         rest_api_id: str,
         authorizer_id: str,
-        deadline: Deadline,
+        deadline: Bound,
         kind: str = AUTHORIZER_PARTITION,
     ) -> None:
         self.table = table
         self.rest_api_id = rest_api_id
         self.authorizer_id = authorizer_id
         self.pk = partition_key(rest_api_id, authorizer_id, kind)
-        self.deadline = deadline
+        self.bound = deadline
+
+    @property
+    def deadline(self) -> Deadline:
+        return self.bound if isinstance(self.bound, Deadline) else self.bound()
 
     def key(self, sk: str) -> dict[str, Any]:
         return {"pk": {"S": self.pk}, "sk": {"S": sk}}
@@ -83,10 +90,8 @@ class Partition:
             found = retries.call(
                 "UpdateItem", lambda: aws.dynamodb().update_item(**request), self.deadline
             )
-        except ClientError as error:
-            if condition is not None and retries.describe(error)[0] == (
-                "ConditionalCheckFailedException"
-            ):
+        except ConditionFailed:
+            if condition is not None:
                 return None
             raise
         return codec.decode(found.get("Attributes")) if returns else {}
@@ -135,11 +140,8 @@ class Partition:
                 lambda: aws.dynamodb().transact_write_items(TransactItems=list(actions)),  # type: ignore[arg-type]
                 self.deadline,
             )
-        except ClientError as error:
-            codes = retries.cancellation_reasons(error)
-            if "ConditionalCheckFailed" in codes:
-                return codes
-            raise
+        except ConditionFailed as failed:
+            return list(failed.reasons)
         return None
 
     def query(self, prefix: str = "") -> Iterator[dict[str, Any]]:

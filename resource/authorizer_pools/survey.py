@@ -1,4 +1,5 @@
-"""Drift between what is wanted and what API Gateway serves: finding it, and repairing it.
+"""The operator's survey: drift between what is wanted and what API Gateway serves, found and
+repaired on demand (``python -m authorizer_pools reconcile``).
 
 The authorizer and the stages can drift without any event: the shared API's own stack resets
 ``ProviderARNs`` to its template's list and redeploys, someone edits the authorizer or points a
@@ -11,16 +12,16 @@ stage's export. It never removes an unmanaged pool.
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-
-from . import authorizer, aws, convergence, plan, publishing, retries, timing
+from . import cognito, convergence, plan, timing
+from .api_gateway import ApiGateway
 from .arns import ArnError, UserPoolArn
-from .plan import PoolState, PoolStatus
+from .errors import AwsCallFailed
+from .plan import PoolState, PoolStatus, StageState
 from .registry import OwnerRecord, Registry
 from .timing import Deadline
 
@@ -29,18 +30,6 @@ _WAIT_FOR_THE_LEASE_SECONDS = 1.0
 
 class Busy(Exception):
     """Another worker kept the lease for the whole of the time allowed."""
-
-
-class StageState(enum.Enum):
-    OK = "ok"
-    BEHIND = "behind"  # serves another pool list than the authorizer should hold
-    CANARY = "canary"  # its canary release serves another deployment
-    UNKNOWN = "unknown"  # its export does not show the authorizer
-    GONE = "gone"  # no such stage
-
-    @property
-    def is_drift(self) -> bool:
-        return self in (StageState.BEHIND, StageState.CANARY)
 
 
 @dataclass(frozen=True)
@@ -91,7 +80,8 @@ def survey(
     """Read the registry, the authorizer, every stage's export and (for this account's pools)
     Cognito; classify every pool and stage (``plan``)."""
     state = registry.state()
-    current = authorizer.read(registry.rest_api_id, registry.authorizer_id, deadline)
+    api = ApiGateway(registry.rest_api_id, registry.authorizer_id)
+    current = api.authorizer(deadline)
     listed = current.provider_arns
     refused = {
         arn for arn, owners in state.owners.items() if owners and all(o.refused for o in owners)
@@ -108,23 +98,14 @@ def survey(
     )
     wanted = plan.fingerprint(plan.wanted_list(listed, state.managed, state.owned, bounds))
     names = list(dict.fromkeys(stage_names))
-    views = publishing.stage_views(registry.rest_api_id, deadline, names)
+    views = api.stages(deadline, names)
     stages = []
     for name in names:
         view = views[name]
-        if not view.exists:
-            stages.append(StageReport(name, StageState.GONE))
-            continue
-        exported = publishing.exported_pools(registry.rest_api_id, name, current.name, deadline)
-        if exported is None:
-            stage_state = StageState.UNKNOWN
-        elif plan.fingerprint(exported) != wanted:
-            stage_state = StageState.BEHIND
-        elif plan.has_canary(view):
-            stage_state = StageState.CANARY
-        else:
-            stage_state = StageState.OK
-        stages.append(StageReport(name, stage_state))
+        if view.exists:
+            exported = api.exported_pools(name, current.name, deadline)
+            view = dataclasses.replace(view, exported=exported)
+        stages.append(StageReport(name, plan.classify_stage(view, wanted)))
     return Survey(pools, tuple(stages))
 
 
@@ -159,11 +140,8 @@ def _cognito_pool_gone(arn: str, account_id: str | None, deadline: Deadline) -> 
     if account_id is not None and pool.account != account_id:
         return False  # another account's pool cannot be read from here
     try:
-        retries.call(
-            "DescribeUserPool",
-            lambda: aws.cognito(pool.region).describe_user_pool(UserPoolId=pool.pool_id),
-            deadline,
-        )
-    except ClientError as error:
-        return retries.describe(error)[0] == "ResourceNotFoundException"
-    return False
+        return not cognito.pool_exists(pool, deadline)
+    except AwsCallFailed as error:
+        if error.transient:
+            raise
+        return False  # it cannot be read from here (IAM refuses, say): not reported gone
