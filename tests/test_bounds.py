@@ -4,11 +4,14 @@ registry or a removal API Gateway refuses."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import boto3
+import pytest
 from conftest import REGISTRATION, World, log_lines
+from support import storage
 from support.verification import scheduled_run
 
 from localaws import dynamodb_ext
@@ -20,10 +23,7 @@ def mark_managed(world: World, pool: str) -> None:
     """What an operator holding UpdateItem on the registry can do by hand."""
     boto3.client("dynamodb").update_item(
         TableName=REGISTRY_TABLE,
-        Key={
-            "pk": {"S": f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"},
-            "sk": {"S": f"pool#{pool}"},
-        },
+        Key=storage.key(world.api.rest_api_id, world.api.authorizer_id, storage.pool_item_sk(pool)),
         UpdateExpression="SET managed = :true, arn = :arn",
         ExpressionAttributeValues={":true": {"BOOL": True}, ":arn": {"S": pool}},
     )
@@ -144,7 +144,7 @@ def partition_items(world: World) -> list[dict[str, Any]]:
         TableName=REGISTRY_TABLE,
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={
-            ":pk": {"S": f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"}
+            ":pk": {"S": storage.authorizer_pk(world.api.rest_api_id, world.api.authorizer_id)}
         },
     )
     return [dict(item) for item in found["Items"]]
@@ -172,8 +172,118 @@ def test_the_registry_a_pass_reads_grows_with_live_tenants_not_with_history(
     items = partition_items(world)
     kinds = sorted(str(item["sk"]["S"]).split("#", 1)[0] for item in items)
     assert kinds == ["authorizer", "owner", "pool", "stage", "stage"], (before, kinds)
-    (owner,) = [item for item in items if item["sk"]["S"].startswith("owner#")]
+    (owner,) = [item for item in items if storage.is_owner_item(item)]
     assert "handled" not in owner  # nothing lists every request that touched it
     assert world.live_everywhere(stayed)
     world.create_tenant("tenant-probe", world.tenant_pool("probe"))  # a pass after it all
     assert world.live_everywhere(stayed)
+
+
+# -- stages: the registrar publishes only its own, and a stage that vanishes holds nobody back
+# A tenant may name only a stage the registrar publishes (its StageNames parameter, which its
+# role's PublishToNamedStages grants); naming another is refused at once, for that tenant only.
+# A stage deleted while a pass publishes serves nothing, and every other stage is still
+# published and flushed. (Regressions found by an adversarial review.)
+#
+# IAM is emulated with injected AccessDenied answers matching exactly what template.yaml's role
+# does not allow (the local AWS does not evaluate IAM; tests/test_permissions.py checks the role
+# against the calls statically).
+
+
+ALLOWED = ("dev", "prod")  # template.yaml's StageNames parameter, as deployed for this API
+ACCESS_DENIED = (
+    "User: arn:aws:sts::123456789012:assumed-role/registrar/fn is not authorized to perform: "
+    "apigateway:{method} on resource: {path}"
+)
+
+
+def emulate_the_roles_stage_limits(world: World) -> None:
+    def deploys_elsewhere(info: RequestInfo) -> bool:
+        body = info.json_body() or {}
+        return body.get("stageName") not in ALLOWED
+
+    def touches_another_stage(info: RequestInfo) -> bool:
+        return info.stage_name is not None and info.stage_name not in ALLOWED
+
+    for operation, predicate in (
+        ("CreateDeployment", deploys_elsewhere),
+        ("UpdateStage", touches_another_stage),
+        ("FlushStageAuthorizersCache", touches_another_stage),
+    ):
+        world.aws.control_plane.inject(
+            operation,
+            403,
+            "AccessDeniedException",
+            ACCESS_DENIED.format(method="*", path="stage"),
+            predicate=predicate,
+            service="apigateway",
+        )
+
+
+def test_a_tenant_naming_a_stage_the_registrar_does_not_publish_affects_no_other_tenant(
+    world: World,
+) -> None:
+    # The shared API has one more stage than the registrar was deployed for.
+    initial = world.deployments()[0]["id"]
+    world.apigateway().create_stage(
+        restApiId=world.api.rest_api_id, stageName="qa", deploymentId=initial
+    )
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    emulate_the_roles_stage_limits(world)
+
+    # One tenant names the QA stage: it exists, but the registrar does not publish it.
+    odd = world.create_tenant("tenant-odd", world.tenant_pool("odd"), StageNames=["qa"])
+    assert odd.status == "ROLLBACK_COMPLETE"
+    assert odd.exchanges[0].reason.startswith(
+        "StageNames 'qa' is not a stage this registrar publishes (dev, prod) (request "
+    )
+
+    # Every other tenant, naming only the registrar's own stages, must be unaffected.
+    globex = world.tenant_pool("globex")
+    created = world.create_tenant("tenant-globex", globex)
+    deleted = world.cloudformation.delete_stack("tenant-acme")
+    assert created.status == "CREATE_COMPLETE", created.exchanges[0].reason
+    assert deleted.status == "DELETE_COMPLETE", deleted.exchanges[-1].reason
+    assert world.live_everywhere(globex)
+
+
+def test_a_stage_deleted_during_a_deletes_pass_leaves_no_other_stage_unpublished(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pass points each stage behind at the new deployment in name order; a stage deleted
+    after the pass read the stages answers UpdateStage with NotFound. The Delete still answers
+    SUCCESS only once every remaining stage serves the list without the pool, flushed: the
+    missing stage is not taken for a missing API or authorizer."""
+    initial = world.deployments()[0]["id"]
+    # A short-lived stage the registrar publishes too ("pr", for a pull request: it sorts
+    # before "prod").
+    world.apigateway().create_stage(
+        restApiId=world.api.rest_api_id, stageName="pr", deploymentId=initial
+    )
+    monkeypatch.setenv("STAGE_NAMES", "dev,pr,prod")
+    world.create_tenant("tenant-preview", world.tenant_pool("preview"), StageNames=["pr"])
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    assert world.live_everywhere(acme)
+    flushes = world.flushes()
+
+    held = world.aws.control_plane.inject_delay("CreateDeployment", 2.0)
+
+    def delete_pr_meanwhile() -> None:
+        assert held.held.wait(30)
+        world.apigateway().delete_stage(restApiId=world.api.rest_api_id, stageName="pr")
+        held.release()
+
+    remover = threading.Thread(target=delete_pr_meanwhile)
+    remover.start()
+    stack = world.cloudformation.delete_stack("tenant-acme")
+    remover.join()
+
+    assert stack.status == "DELETE_COMPLETE", stack.exchanges[-1].reason
+    assert acme not in world.provider_arns()
+    assert world.gone_everywhere(acme), (
+        f"Delete answered SUCCESS while prod still serves acme: prod={world.served('prod')}"
+    )
+    assert world.flushes() > flushes, "no stage's authorizer cache was flushed"

@@ -375,3 +375,35 @@ def test_the_give_up_counts_from_when_cloudformation_sent_the_request_however_la
 
     assert exchange.status == "FAILED"
     assert (time.monotonic() - started) / TIME_SCALE < 150 - late_by
+
+
+# -- a continuation Lambda will not take
+# When Lambda refuses to start the next continuation for the rest of the invocation, the
+# request's FAILED reason says so: it never claims that a ServiceTimeout it was far from had run
+# out. (A regression found by an adversarial review.)
+
+
+def test_a_request_that_cannot_go_on_never_blames_a_service_timeout_it_did_not_reach(
+    world: World,
+) -> None:
+    pool = world.tenant_pool("acme")
+    plane = world.aws.control_plane
+    plane.inject(
+        "CreateDeployment", 429, "TooManyRequestsException", "Too Many Requests",
+        headers={"Retry-After": "5"}, service="apigateway",
+    )  # fmt: skip
+    plane.inject("Invoke", 429, "TooManyRequestsException", "Rate Exceeded.", service="lambda")
+
+    def calm_for_the_rollback(exchange: object) -> None:
+        plane.clear()
+
+    world.cloudformation.on_exchange = calm_for_the_rollback
+    stack = world.create_tenant("tenant-acme", pool, ServiceTimeout=3600)
+    world.cloudformation.on_exchange = None
+    settled(world)
+    create = stack.exchanges[0]
+    waited = create.seconds / TIME_SCALE
+    assert create.status == "FAILED"
+    # Either the request goes on, or its reason says what happened: never that the
+    # ServiceTimeout ran out after about a minute.
+    assert not ("ServiceTimeout (3600 s)" in create.reason and waited < 600), create.reason

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import pytest
 from conftest import FUNCTION_TIMEOUT, TIME_SCALE, World
+from support.storage import STATUS_SK, addressed_sk, records_a_pass
 
 from authorizer_pools import cli, retries, timing
 from localaws.cloudformation import Exchange, InProcessFunction
@@ -82,27 +83,12 @@ ERRORS: dict[tuple[str, Kind], ErrorSpec] = {
 }
 
 
-def _registry_key(info: RequestInfo) -> str:
-    """The sort key a DynamoDB GetItem / UpdateItem addresses ("" when there is none)."""
-    body = info.json_body()
-    if not isinstance(body, dict):
-        return ""
-    key = body.get("Key")
-    if not isinstance(key, dict):
-        return ""
-    sk = key.get("sk")
-    return str(sk.get("S", "")) if isinstance(sk, dict) else ""
-
-
 Target = Callable[[RequestInfo], bool]
 TARGETS: dict[str, Target] = {
     # What a pass records once it saw the stages serve the list: after the authorizer changed.
-    "served record": lambda info: (
-        _registry_key(info) == "authorizer"
-        and "last_pass" in str((info.json_body() or {}).get("UpdateExpression", ""))
-    ),
+    "served record": records_a_pass,
     # What a waiting request reads: the authorizer's status.
-    "status reads": lambda info: _registry_key(info) == "authorizer",
+    "status reads": lambda info: addressed_sk(info) == STATUS_SK,
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import REGISTRATION, World, log_lines
+from support import storage
 from support.verification import repair_summary, scheduled_run
 
 from localaws.routes import RequestInfo
@@ -20,10 +21,7 @@ FAR_AHEAD = 10**9
 def write_by_hand(world: World, sk: str, expression: str, values: dict[str, Any]) -> None:
     boto3.client("dynamodb").update_item(
         TableName=REGISTRY_TABLE,
-        Key={
-            "pk": {"S": f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"},
-            "sk": {"S": sk},
-        },
+        Key=storage.key(world.api.rest_api_id, world.api.authorizer_id, sk),
         UpdateExpression=expression,
         ExpressionAttributeValues=values,
     )
@@ -33,8 +31,8 @@ def claim_every_stage_served_far_ahead(world: World) -> None:
     served = {name: {"N": str(FAR_AHEAD)} for name in world.api.stage_names}
     write_by_hand(
         world,
-        "authorizer",
-        "SET served = :served, last_pass = :far",
+        storage.STATUS_SK,
+        f"SET served = :served, {storage.PASS_RECORD} = :far",
         {":served": {"M": served}, ":far": {"N": str(FAR_AHEAD)}},
     )
 
@@ -101,14 +99,14 @@ def test_a_removal_counts_as_requested_only_through_a_deletion_the_function_reco
     world.add_behind_the_registrys_back(partner)
     write_by_hand(
         world,
-        f"pool#{partner}",
+        storage.pool_item_sk(partner),
         "SET managed = :true, arn = :arn",
         {":true": {"BOOL": True}, ":arn": {"S": partner}},
     )
     stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/made-up/1"
     write_by_hand(
         world,
-        f"owner#{partner}#{stack_id}#Registration",
+        storage.owner_item_sk(partner, stack_id, "Registration"),
         "SET live = :false, arn = :arn, stack_id = :stack, logical_id = :logical, "
         "deleted_by = :request",
         {
@@ -155,7 +153,7 @@ def test_a_removal_counts_as_requested_only_through_that_owners_end_of_that_pool
     }[named]
     write_by_hand(
         world,
-        f"owner#{acme}#{stack.stack_id}#{REGISTRATION}",
+        storage.owner_item_sk(acme, stack.stack_id, REGISTRATION),
         "SET live = :false, deleted_by = :request",
         {":false": {"BOOL": False}, ":request": {"S": forged}},
     )

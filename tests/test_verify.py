@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 from conftest import REGISTRATION, World, log_lines, template_function
+from support import storage
+from support.api_gateway import OUTAGE_MESSAGE
 from support.metrics import emitted
 from support.verification import scheduled_run
 
@@ -210,7 +213,7 @@ def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
     assert serves_exactly(world, acme, globex)
 
 
-# -- the repair run --------------------------------------------------------------------------
+# -- the repair run
 
 
 def test_the_scheduled_run_repairs_drift_without_any_tenant_event(
@@ -272,13 +275,13 @@ def test_a_registry_written_before_0_1_0_keeps_its_pools_managed_and_its_owners_
     managed, and no live owner is left for time to take."""
     legacy, globex = world.tenant_pool("legacy"), world.tenant_pool("globex")
     stack = world.cloudformation.new_stack("tenant-legacy")
-    pk = f"authorizer#{world.api.rest_api_id}#{world.api.authorizer_id}"
+    pk = storage.authorizer_pk(world.api.rest_api_id, world.api.authorizer_id)
     client = boto3.client("dynamodb")
     client.put_item(
         TableName=REGISTRY_TABLE,
         Item={
             "pk": {"S": pk},
-            "sk": {"S": f"owner#{legacy}#{stack.stack_id}#{REGISTRATION}"},
+            "sk": {"S": storage.owner_item_sk(legacy, stack.stack_id, REGISTRATION)},
             "arn": {"S": legacy},
             "stack_id": {"S": stack.stack_id},
             "logical_id": {"S": REGISTRATION},
@@ -292,7 +295,7 @@ def test_a_registry_written_before_0_1_0_keeps_its_pools_managed_and_its_owners_
         TableName=REGISTRY_TABLE,
         Item={
             "pk": {"S": pk},
-            "sk": {"S": f"pool#{legacy}"},
+            "sk": {"S": storage.pool_item_sk(legacy)},
             "arn": {"S": legacy},
             "owners": {"N": "1"},
             "version": {"N": "1"},
@@ -342,3 +345,103 @@ def test_a_repair_event_that_did_not_come_through_the_repair_alias_is_refused(
     assert result.payload == {"outcome": "refused"}
     assert '"ForgedRequests": 1' in result.logs
     assert not [call for call in world.calls() if call.service == "apigateway"]
+
+
+# -- every stage that counts as serving a removal had its authorizer cache flushed
+# A stage the scheduled run adopts (a deployment it did not make, whose export serves the wanted
+# list: the shared API's own pipeline) is flushed before it counts: otherwise a deleted tenant's
+# cached allows outlive its Delete's SUCCESS by up to the authorizer's TTL. (A regression found
+# by an adversarial review.)
+
+
+def test_a_stage_adopted_by_the_scheduled_run_is_flushed_before_a_removal_counts_as_live(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = world.tenant_pool("acme")
+    world.create_tenant("tenant-acme", acme)
+    flushed = {stage: world.flushes(stage) for stage in world.api.stage_names}
+
+    # The Delete removes acme from the authorizer, then cannot deploy: DELETE_FAILED.
+    world.cloudformation.function.timeout = 20.0  # type: ignore[attr-defined]
+    world.aws.control_plane.inject(
+        "CreateDeployment", 500, "InternalFailure", OUTAGE_MESSAGE, service="apigateway"
+    )
+    stack = world.cloudformation.delete_stack("tenant-acme")
+    assert stack.status == "DELETE_FAILED"
+    world.aws.control_plane.clear()
+    world.cloudformation.function.timeout = 60.0  # type: ignore[attr-defined]
+    # The shared API's pipeline deploys every stage meanwhile (it flushes nothing).
+    world.redeploy_every_stage()
+    # The scheduled run finds the stages already serving the right list.
+    scheduled_run(world)
+    # The operator retries the stack deletion.
+    stack = world.cloudformation.delete_stack("tenant-acme")
+    assert stack.status == "DELETE_COMPLETE", stack.exchanges[-1].reason
+    assert world.gone_everywhere(acme)
+
+    unflushed = [s for s in world.api.stage_names if world.flushes(s) == flushed[s]]
+    assert not unflushed, (
+        f"acme's Delete answered SUCCESS but {unflushed} never had its authorizer cache "
+        "flushed since acme was removed: cached allows for acme's tokens live on for up to "
+        "the TTL"
+    )
+
+
+# -- a stage counts as serving only once it was seen serving
+# A stage that moved between a pass's two reads of the stages (a late call of a stale worker,
+# the console, the shared API's pipeline) is not recorded as serving the list on its new
+# deployment: it is published again before any request naming it answers SUCCESS. (A
+# regression found by an adversarial review.)
+
+
+REGISTRAR_STAGES = ("dev", "prod")
+
+
+def point(world: World, stage: str, deployment_id: str) -> None:
+    world.apigateway().update_stage(
+        restApiId=world.api.rest_api_id,
+        stageName=stage,
+        patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment_id}],
+    )
+
+
+def test_a_stage_moved_while_another_is_published_counts_only_once_seen_serving(
+    world: World,
+) -> None:
+    acme = world.tenant_pool("acme")
+    # The shared API stack's own deployment: it lists only the operators' pool.
+    (initial,) = [d["id"] for d in world.deployments()]
+    world.create_tenant("tenant-acme", acme)
+    assert world.live_everywhere(acme)
+    # prod drifted (pointed back at the shared API's deployment): the next pass republishes it.
+    point(world, "prod", initial)
+
+    # While the worker's CreateDeployment for prod is in flight, dev is pointed back too (a
+    # late UpdateStage of a worker whose lease expired, or the console).
+    held = world.aws.control_plane.inject_delay("CreateDeployment", 2.0)
+
+    def move_dev_meanwhile() -> None:
+        assert held.held.wait(30)
+        point(world, "dev", initial)
+        held.release()
+
+    mover = threading.Thread(target=move_dev_meanwhile)
+    mover.start()
+    first = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(acme, StageNames=["prod"])}
+    )
+    mover.join()
+    assert first.status == "UPDATE_COMPLETE", first.exchanges[-1].reason
+    assert held.fired == 1, "dev was not moved in the window"
+    # Every stage was seen serving again before the answer: dev was published once more.
+    assert acme in (world.served("dev") or ()), "SUCCESS while dev serves an old deployment"
+
+    # Any later request naming dev, with no pool change: the pass must notice that dev does
+    # not serve acme, and publish it before answering SUCCESS.
+    second = world.cloudformation.update_stack(
+        "tenant-acme", {REGISTRATION: world.registration(acme, StageNames=list(REGISTRAR_STAGES))}
+    )
+    assert second.status == "UPDATE_COMPLETE", second.exchanges[-1].reason
+    assert acme in (world.served("dev") or ()), (
+        "SUCCESS for StageNames [dev, prod] while dev serves a deployment without the pool"
+    )
