@@ -7,16 +7,17 @@ without the worker, the lease or the registry around it.
 
 from __future__ import annotations
 
+import types
 from typing import cast
 
 import pytest
 from support.memory_api import MemoryApiGateway, MemoryTenure
 
-from authorizer_pools import plan
+from authorizer_pools import convergence, metrics, plan
 from authorizer_pools.plan import Bounds
 from authorizer_pools.reconcilers.pools import reconcile_pools
 from authorizer_pools.reconcilers.stages import StagesSeen, reconcile_stages
-from authorizer_pools.registry import Owner
+from authorizer_pools.registry import Owner, Registry
 from authorizer_pools.registry.state import (
     OwnerRecord,
     PoolRecord,
@@ -25,6 +26,7 @@ from authorizer_pools.registry.state import (
     Tombstone,
 )
 from authorizer_pools.tenure import Tenure
+from authorizer_pools.timing import Deadline
 
 pytestmark = pytest.mark.fast
 
@@ -278,3 +280,26 @@ def test_a_stage_whose_canary_serves_another_deployment_is_reported() -> None:
 
     assert seen.canary == ("prod",)
     assert tenure.served == [(7, ("dev", "prod"), ("prod",), True)]
+
+
+# -- the worker --------------------------------------------------------------------------------
+
+
+def test_a_worker_that_does_not_get_the_lease_emits_no_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a worker that held the lease reports what its passes did: on launch day most
+    requests find the lease taken, and an all-zero datapoint from each would drown the real
+    ones. (A regression found by an adversarial review.)"""
+    emitted: list[dict[str, float]] = []
+    monkeypatch.setattr(metrics, "emit", lambda values, **_: emitted.append(dict(values)))
+    registry = types.SimpleNamespace(
+        rest_api_id="api", authorizer_id="auth", lease=types.SimpleNamespace(take=lambda *_: False)
+    )
+
+    report = convergence.work_if_free(
+        cast(Registry, registry), "holder", Deadline(float("inf")), stages=STAGES, bounds=BOUNDS
+    )
+
+    assert report is None
+    assert emitted == []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import survey, timing
 from .errors import ResourceError
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args, out)
-    except (BotoCoreError, ResourceError, survey.Busy) as error:
+    except (ClientError, BotoCoreError, ResourceError, survey.Busy) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILED
 

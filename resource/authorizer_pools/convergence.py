@@ -200,9 +200,6 @@ def work_if_free(
         verify=verify,
         judge_removals=emit_metrics,
     )
-    try:
-        worked = worker.work_if_free(registry, holder, deadline, converge)
-    finally:
-        if emit_metrics:
-            converge.report.emit_metrics()
+    afterwards = converge.report.emit_metrics if emit_metrics else None
+    worked = worker.work_if_free(registry, holder, deadline, converge, afterwards=afterwards)
     return converge.report if worked else None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from . import cognito, convergence, plan, timing
 from .api_gateway import ApiGateway
 from .arns import ArnError, UserPoolArn
-from .errors import AwsCallFailed
+from .aws_errors import Refused
 from .plan import PoolState, PoolStatus, StageState
 from .registry import OwnerRecord, Registry
 from .timing import Deadline
@@ -141,7 +141,5 @@ def _cognito_pool_gone(arn: str, account_id: str | None, deadline: Deadline) -> 
         return False  # another account's pool cannot be read from here
     try:
         return not cognito.pool_exists(pool, deadline)
-    except AwsCallFailed as error:
-        if error.transient:
-            raise
+    except Refused:
         return False  # it cannot be read from here (IAM refuses, say): not reported gone

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from . import timing
+from .aws_errors import ConditionFailed, NotFound, Refused
 from .errors import AwsCallFailed, ResourceError
 from .registry import Registry, Status
 from .tenure import LEASE_MARGIN_SECONDS, LEASE_SECONDS, LeaseLost, Tenure
@@ -97,10 +98,18 @@ def await_pass(
         status = registry.lease.status(consistent=False)
 
 
-def work_if_free(registry: Registry, holder: str, deadline: Deadline, one_pass: Pass) -> bool:
+def work_if_free(
+    registry: Registry,
+    holder: str,
+    deadline: Deadline,
+    one_pass: Pass,
+    *,
+    afterwards: Callable[[], None] | None = None,
+) -> bool:
     """Be the authorizer's worker for a few passes if its lease is free (or already this
     request's); False when someone else holds it. The lease is released afterwards, even when
-    the worker used all its time: the others need not wait for it to expire."""
+    the worker used all its time: the others need not wait for it to expire. ``afterwards``
+    runs once the lease was taken and released, whatever the passes raised."""
     started = timing.clock.monotonic()
     now = timing.clock.time()
     if not registry.lease.take(holder, now, now + LEASE_SECONDS):
@@ -114,6 +123,8 @@ def work_if_free(registry: Registry, holder: str, deadline: Deadline, one_pass: 
             registry.bound_by(release).lease.release(holder)
         except ResourceError:
             logger.warning({"step": "release-lease", "outcome": "failed: it expires by itself"})
+        if afterwards is not None:
+            afterwards()
     return True
 
 
@@ -126,6 +137,8 @@ def _run(tenure: Tenure, one_pass: Pass) -> None:
         except LeaseLost:
             logger.warning({"step": "work", "outcome": "lease-lost", "holder": tenure.holder})
             return
+        except (NotFound, Refused, ConditionFailed):
+            raise  # an answer about the request, not the lease's time running out
         except AwsCallFailed:
             if tenure.deadline.allows(LEASE_MARGIN_SECONDS) and not tenure.held().allows(1.0):
                 return  # the lease's time ran out, not the request's: hand over
