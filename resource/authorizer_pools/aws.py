@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
 # Connect and read timeouts together stay under the worker's lease margin (15 s,
-# ``convergence.LEASE_MARGIN_SECONDS``): no call a worker makes can outlive its lease.
+# ``tenure.LEASE_MARGIN_SECONDS``): no call a worker makes can outlive its lease.
 CONNECT_SECONDS = 3
 READ_SECONDS = 10
 CONFIG = Config(
