@@ -147,7 +147,7 @@ test-fast: $(READY)
 	$(BIN)/pytest -m fast -p no:xdist
 
 demo: $(READY)
-	$(BIN)/python -m localaws.demo $(if $(KEEP),--keep)
+	$(BIN)/python -m demo $(if $(KEEP),--keep)
 
 # make bench QUICK=1: N in 1, 10, 50, and the outage with 20 tenants (about 12 minutes).
 bench: $(READY)

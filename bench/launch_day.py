@@ -31,13 +31,13 @@ from pathlib import Path
 
 import boto3
 
+from demo.shared_api import create_registry_table, create_shared_api
 from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
 from localaws.control_plane import ControlPlaneConfig
 from localaws.journal import CallRecord
 from localaws.lambda_runtime import FunctionConfig
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
-from localaws.shared_api import create_registry_table, create_shared_api
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRATION = "TenantPoolRegistration"

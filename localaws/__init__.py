@@ -25,7 +25,7 @@ The pieces, one module per concern:
 - ``cloudformation_ext``: DescribeStacks reports list parameters as given (``dev,prod``).
 - ``lambda_async``: Lambda's asynchronous Invoke: later, at least once, sometimes late.
 - ``cloudformation``: CloudFormation's side of the custom-resource protocol, with the event
-  shapes in ``events/``; ``shared_api`` makes ``examples/shared-api.yaml``'s resources.
+  shapes in ``events/``.
 - ``response_receiver``: CloudFormation's side of the pre-signed ResponseURL, over real HTTPS.
 - ``lambda_runtime``: invokes a handler the way AWS Lambda's Python runtime does
   (``lambda_bootstrap`` is its child-side script and imports nothing from this package).
@@ -33,7 +33,7 @@ The pieces, one module per concern:
 
 Where AWS behaviour is not documented, these modules refuse rather than forgive: an emulator
 kinder than AWS hides bugs. Each module cites the AWS documentation for what it reproduces.
-``demo`` (with ``demo_output``) is ``make demo``.
+The demo and the shared example API it stands up live beside ``smoke/``, in ``demo/``.
 """
 
 from __future__ import annotations

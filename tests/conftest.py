@@ -23,6 +23,14 @@ from template_model import ROOT, Deployment, load_template
 
 from authorizer_pools.registry import Owner, Registry
 from authorizer_pools.timing import Deadline
+from demo.shared_api import (
+    REGISTRY_TABLE,
+    SharedApi,
+    create_registry_table,
+    create_shared_api,
+    create_user_pool,
+    provider_arns,
+)
 from localaws.apigateway_deployments import served_provider_arns
 from localaws.apigateway_flush import FLUSH_JOURNAL
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
@@ -31,14 +39,6 @@ from localaws.lambda_runtime import FunctionConfig
 from localaws.response_receiver import ResponseReceiver
 from localaws.routes import RequestInfo
 from localaws.server import LocalAws
-from localaws.shared_api import (
-    REGISTRY_TABLE,
-    SharedApi,
-    create_registry_table,
-    create_shared_api,
-    create_user_pool,
-    provider_arns,
-)
 from localaws.users import answers, sign_in
 
 if TYPE_CHECKING:

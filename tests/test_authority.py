@@ -13,9 +13,9 @@ from support.verification import scheduled_run
 
 from authorizer_pools.registry.claims import claim_sk
 from authorizer_pools.registry.table import CLAIMS_PARTITION, partition_key
+from demo.shared_api import REGISTRY_TABLE
 from localaws.cloudformation import Exchange, LocalCloudFormation
 from localaws.cloudformation_records import RECORDS
-from localaws.shared_api import REGISTRY_TABLE
 
 
 def test_a_stack_cannot_register_another_tenants_pool(world: World) -> None:

@@ -14,9 +14,9 @@ from conftest import REGISTRATION, World, log_lines
 from support import storage
 from support.verification import scheduled_run
 
+from demo.shared_api import REGISTRY_TABLE
 from localaws import dynamodb_ext
 from localaws.routes import RequestInfo
-from localaws.shared_api import REGISTRY_TABLE
 
 
 def mark_managed(world: World, pool: str) -> None:

@@ -22,9 +22,9 @@ from conftest import REGISTRATION, TIME_SCALE, World, log_lines, template_functi
 from authorizer_pools.registry import Registry
 from authorizer_pools.request import parse
 from authorizer_pools.timing import Deadline
+from demo.shared_api import REGISTRY_TABLE
 from localaws.cloudformation import LambdaService, LocalCloudFormation, RequestType, Stack
 from localaws.lambda_runtime import InvocationResult
-from localaws.shared_api import REGISTRY_TABLE
 
 FORGED = "ForgedRequests"
 

@@ -31,6 +31,7 @@ from support.metrics import emitted
 from support.waiting import busy_for, continuations, on_continuation, settled
 
 from authorizer_pools import metrics
+from demo.shared_api import REGISTRY_TABLE
 from localaws.cloudformation import (
     Exchange,
     InProcessFunction,
@@ -39,7 +40,6 @@ from localaws.cloudformation import (
     Stack,
 )
 from localaws.routes import RequestInfo
-from localaws.shared_api import REGISTRY_TABLE
 
 MARKER = "AuthorizerPoolsContinuation"
 

@@ -24,7 +24,7 @@ def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:
         if name.startswith("AWS_"):
             del environment[name]  # the demo brings its own local AWS
     return subprocess.run(
-        [sys.executable, "-m", "localaws.demo", *arguments],
+        [sys.executable, "-m", "demo", *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -104,7 +104,7 @@ def test_the_kept_demo_prints_operator_lines_that_work() -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment.pop("PYTHONPATH", None)
     demo = subprocess.Popen(
-        [sys.executable, "-m", "localaws.demo", "--keep"],
+        [sys.executable, "-m", "demo", "--keep"],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ from typing import Any
 from conftest import World
 from template_model import ROOT, load_template
 
-from localaws.shared_api import MOCK_BODY
+from demo.shared_api import MOCK_BODY
 from localaws.users import call
 
 

@@ -24,8 +24,8 @@ from support.waiting import busy_for, on_continuation, settled
 from authorizer_pools import aws, tenure
 from authorizer_pools.registry import Registry
 from authorizer_pools.timing import Deadline
+from demo.shared_api import REGISTRY_TABLE
 from localaws.cloudformation import LambdaService, LocalCloudFormation
-from localaws.shared_api import REGISTRY_TABLE
 
 MARKER = "AuthorizerPoolsContinuation"
 THROTTLED = (

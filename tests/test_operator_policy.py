@@ -15,7 +15,7 @@ from support.iam import denied, iam_requests
 from template_model import Deployment, listed, load_template, policy_allows
 
 from authorizer_pools import cli
-from localaws.shared_api import REGISTRY_TABLE
+from demo.shared_api import REGISTRY_TABLE
 
 STACK_NAME = "shared-authorizer-pools"
 READ_THE_STACK = "ReadTheRegistrarStack"

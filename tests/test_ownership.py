@@ -16,9 +16,9 @@ from conftest import REGISTRATION, TIME_SCALE, World, log_lines
 from support.invariants import assert_invariant
 
 from authorizer_pools import cli, timing
+from demo.shared_api import REGISTRY_TABLE
 from localaws.cloudformation import Exchange
 from localaws.lambda_bootstrap import ScaledClock
-from localaws.shared_api import REGISTRY_TABLE
 
 
 def assert_replay_changes_nothing(world: World, earlier: Exchange) -> None:

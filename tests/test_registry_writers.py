@@ -12,8 +12,8 @@ from conftest import REGISTRATION, World, log_lines
 from support import storage
 from support.verification import repair_summary, scheduled_run
 
+from demo.shared_api import REGISTRY_TABLE
 from localaws.routes import RequestInfo
-from localaws.shared_api import REGISTRY_TABLE
 
 FAR_AHEAD = 10**9
 

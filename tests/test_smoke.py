@@ -22,10 +22,10 @@ from conftest import (
 )
 
 from authorizer_pools.api_gateway import ApiGateway
+from demo.shared_api import create_registry_table, create_shared_api, create_tenant_pool
 from localaws.cloudformation import InProcessFunction, LocalCloudFormation
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
-from localaws.shared_api import create_registry_table, create_shared_api, create_tenant_pool
 from smoke import dry_run
 from smoke.__main__ import main as smoke_main
 from smoke.account import (

@@ -65,11 +65,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from demo.shared_api import REGISTRY_TABLE
 from localaws import dynamodb_ext
 from localaws.cloudformation import Exchange, InProcessFunction, LocalCloudFormation, Stack
 from localaws.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
-from localaws.shared_api import REGISTRY_TABLE
 
 STACK_NAMES = ("tenant-a", "tenant-b", "tenant-c")
 LOGICAL_IDS = ("TenantPoolRegistration", "PoolRegistration")

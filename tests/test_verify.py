@@ -24,9 +24,9 @@ from support.metrics import emitted
 from support.verification import scheduled_run
 
 from authorizer_pools import cli
+from demo.shared_api import REGISTRY_TABLE
 from localaws import dynamodb_ext
 from localaws.cloudformation import InProcessFunction, LambdaService, LocalCloudFormation
-from localaws.shared_api import REGISTRY_TABLE
 
 # Past every tombstone's expiry (a week), as DynamoDB's TTL process sees it some day.
 A_WEEK_AND_A_DAY = 8 * 24 * 3600.0

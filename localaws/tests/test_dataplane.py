@@ -14,10 +14,10 @@ import jwt
 import pytest
 from moto.utilities.utils import load_resource
 
+from demo.shared_api import SharedApi, create_shared_api, create_tenant_pool
 from localaws.authorizer_cache import AUTHORIZER_CACHE
 from localaws.dataplane import DataPlane
 from localaws.server import LocalAws
-from localaws.shared_api import SharedApi, create_shared_api, create_tenant_pool
 from localaws.users import call, sign_in
 
 

@@ -41,17 +41,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from moto.utilities.utils import load_resource
 
-from localaws.apigateway_snapshots import MethodSnapshot
-from localaws.authorizer_cache import AUTHORIZER_CACHE
-from localaws.dataplane import DataPlane, _route
-from localaws.server import LocalAws
-from localaws.shared_api import (
+from demo.shared_api import (
     SharedApi,
     apigateway,
     cognito,
     create_shared_api,
     create_tenant_pool,
 )
+from localaws.apigateway_snapshots import MethodSnapshot
+from localaws.authorizer_cache import AUTHORIZER_CACHE
+from localaws.dataplane import DataPlane, _route
+from localaws.server import LocalAws
 from localaws.tests.test_dataplane import Clock, forged, publish
 from localaws.users import call, pool_id_of, sign_in
 

@@ -14,10 +14,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import Table
 
+from demo.shared_api import create_registry_table
 from localaws import dynamodb_ext
 from localaws.dispatch import _DYNAMODB_LOCK
 from localaws.server import LocalAws
-from localaws.shared_api import create_registry_table
 
 TABLE = "dynamodb-ext-test"
 

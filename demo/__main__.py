@@ -10,7 +10,7 @@ faster than the wall clock: API Gateway's quotas and the function's own waits by
 The story checks itself: every expectation is asserted, and the demo exits non-zero, naming the
 step, when one fails. Everything it started is stopped when it ends, whether it passed or not.
 
-Run: ``make demo`` (or ``python -m localaws.demo`` from the project root).
+Run: ``make demo`` (or ``python -m demo`` from the project root).
 """
 
 from __future__ import annotations
@@ -37,21 +37,21 @@ from cfnlint.decode import decode  # type: ignore[import-untyped]
 
 from authorizer_pools.registry import Registry
 from authorizer_pools.timing import Deadline
-from localaws.apigateway_deployments import served_provider_arns
-from localaws.apigateway_flush import FLUSH_JOURNAL
-from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
-from localaws.control_plane import ControlPlaneConfig
-from localaws.demo_output import Output
-from localaws.lambda_runtime import FunctionConfig
-from localaws.response_receiver import ResponseReceiver
-from localaws.server import LocalAws
-from localaws.shared_api import (
+from demo.output import Output
+from demo.shared_api import (
     SharedApi,
     create_registry_table,
     create_shared_api,
     create_tenant_pool,
     provider_arns,
 )
+from localaws.apigateway_deployments import served_provider_arns
+from localaws.apigateway_flush import FLUSH_JOURNAL
+from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
+from localaws.control_plane import ControlPlaneConfig
+from localaws.lambda_runtime import FunctionConfig
+from localaws.response_receiver import ResponseReceiver
+from localaws.server import LocalAws
 from localaws.users import answers, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
