@@ -198,7 +198,7 @@ def test_a_pool_registered_before_claims_existed_is_claimed_for_its_stack_for_go
     # ...and globex leaves; a week on, the registry has forgotten its pool.
     assert world.cloudformation.delete_stack("tenant-globex").status == "DELETE_COMPLETE"
     taken_by_ttl(world, storage.owner_item_sk(globex, globex_stack.stack_id, REGISTRATION))
-    taken_by_ttl(world, storage.pool_item_sk(globex))
+    taken_by_ttl(world, storage.pool_sk(globex))
 
     back = world.cloudformation.update_stack(
         "tenant-acme", {REGISTRATION: world.registration(acme)}

@@ -23,7 +23,7 @@ def mark_managed(world: World, pool: str) -> None:
     """What an operator holding UpdateItem on the registry can do by hand."""
     boto3.client("dynamodb").update_item(
         TableName=REGISTRY_TABLE,
-        Key=storage.key(world.api.rest_api_id, world.api.authorizer_id, storage.pool_item_sk(pool)),
+        Key=storage.key(world.api.rest_api_id, world.api.authorizer_id, storage.pool_sk(pool)),
         UpdateExpression="SET managed = :true, arn = :arn",
         ExpressionAttributeValues={":true": {"BOOL": True}, ":arn": {"S": pool}},
     )

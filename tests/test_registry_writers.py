@@ -99,7 +99,7 @@ def test_a_removal_counts_as_requested_only_through_a_deletion_the_function_reco
     world.add_behind_the_registrys_back(partner)
     write_by_hand(
         world,
-        storage.pool_item_sk(partner),
+        storage.pool_sk(partner),
         "SET managed = :true, arn = :arn",
         {":true": {"BOOL": True}, ":arn": {"S": partner}},
     )

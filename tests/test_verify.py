@@ -295,7 +295,7 @@ def test_a_registry_written_before_0_1_0_keeps_its_pools_managed_and_its_owners_
         TableName=REGISTRY_TABLE,
         Item={
             "pk": {"S": pk},
-            "sk": {"S": storage.pool_item_sk(legacy)},
+            "sk": {"S": storage.pool_sk(legacy)},
             "arn": {"S": legacy},
             "owners": {"N": "1"},
             "version": {"N": "1"},

@@ -84,9 +84,12 @@ def call[T](
                 raise
             if kind is Kind.AMBIGUOUS and not idempotent:
                 raise AmbiguousOutcome(operation, error) from error
-            throttled = isinstance(error, ClientError) and aws_errors.is_throttling(error)
-            if throttled and not retry_throttling:
-                raise Throttled(operation, error) from error  # type: ignore[arg-type]
+            if (
+                not retry_throttling
+                and isinstance(error, ClientError)
+                and aws_errors.is_throttling(error)
+            ):
+                raise Throttled(operation, error) from error
             pause(operation, error, attempt, deadline, backoff)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from authorizer_pools.registry.owners import Owner, owner_sk, pool_sk
+from authorizer_pools.registry.owners import OWNER_PREFIX, Owner, owner_sk, pool_sk
 from authorizer_pools.registry.table import (
     AUTHORIZER_PARTITION,
     AUTHORIZER_SK,
@@ -18,7 +18,6 @@ from localaws.routes import RequestInfo
 STATUS_SK = AUTHORIZER_SK
 # What a pass writes when it records the stages it saw serve the list.
 PASS_RECORD = "last_pass"
-_OWNER_PREFIX = owner_sk("", Owner("", "")).split("#", 1)[0] + "#"
 
 
 def authorizer_pk(rest_api_id: str, authorizer_id: str) -> str:
@@ -34,13 +33,9 @@ def owner_item_sk(arn: str, stack_id: str, logical_id: str) -> str:
     return owner_sk(arn, Owner(stack_id, logical_id))
 
 
-def pool_item_sk(arn: str) -> str:
-    return pool_sk(arn)
-
-
 def is_owner_item(item: Mapping[str, Any]) -> bool:
     """An item (as DynamoDB returns it) that records an owner, live or gone."""
-    return str(item["sk"]["S"]).startswith(_OWNER_PREFIX)
+    return str(item["sk"]["S"]).startswith(OWNER_PREFIX)
 
 
 def is_request_item(item: Mapping[str, Any]) -> bool:
@@ -72,7 +67,7 @@ def records_a_pass(info: RequestInfo) -> bool:
 
 def owner_write(info: RequestInfo) -> bool:
     """A write that makes an owner live."""
-    return registry_write(_OWNER_PREFIX, "SET live = :true")(info)
+    return registry_write(OWNER_PREFIX, "SET live = :true")(info)
 
 
 def registry_write(*needles: str) -> Callable[[RequestInfo], bool]:
@@ -85,3 +80,20 @@ def registry_write(*needles: str) -> Callable[[RequestInfo], bool]:
         )
 
     return matches
+
+
+__all__ = [
+    "PASS_RECORD",
+    "STATUS_SK",
+    "addressed_sk",
+    "authorizer_pk",
+    "is_owner_item",
+    "is_request_item",
+    "key",
+    "owner_item_sk",
+    "owner_write",
+    "pool_sk",
+    "records_a_pass",
+    "registry_write",
+    "touches_requests",
+]

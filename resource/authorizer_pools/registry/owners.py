@@ -49,12 +49,16 @@ class Owner:
         return f"{self.stack_name}/{self.logical_id}"
 
 
+OWNER_PREFIX = "owner#"
+POOL_PREFIX = "pool#"
+
+
 def owner_sk(arn: str, owner: Owner) -> str:
-    return f"owner#{arn}#{owner.stack_id}#{owner.logical_id}"
+    return f"{OWNER_PREFIX}{arn}#{owner.stack_id}#{owner.logical_id}"
 
 
 def pool_sk(arn: str) -> str:
-    return f"pool#{arn}"
+    return f"{POOL_PREFIX}{arn}"
 
 
 class Owners:
@@ -170,7 +174,7 @@ class Owners:
 
     def stacks(self, arn: str) -> tuple[frozenset[str], frozenset[str]]:
         """The stacks with a live owner of the pool, and those with any owner item of it."""
-        items = list(self.partition.query(f"owner#{arn}#"))
+        items = list(self.partition.query(f"{OWNER_PREFIX}{arn}#"))
         live = frozenset(str(item.get("stack_id")) for item in items if item.get("live") is True)
         return live, frozenset(str(item.get("stack_id")) for item in items)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..answer import FAILED
 from . import migrations
-from .owners import UNDO, Owner
+from .owners import OWNER_PREFIX, POOL_PREFIX, UNDO, Owner
 from .requests import RequestRecord
 from .table import Partition
 
@@ -103,7 +103,7 @@ def read_state(partition: Partition) -> RegistryState:
     tombstones: dict[str, list[Tombstone]] = {}
     for item in partition.query():
         sk = str(item.get("sk", ""))
-        if sk.startswith("owner#"):
+        if sk.startswith(OWNER_PREFIX):
             owner = Owner(str(item.get("stack_id", "")), str(item.get("logical_id", "")))
             if item.get("live") is not True:
                 arn = str(item.get("arn", ""))
@@ -119,8 +119,8 @@ def read_state(partition: Partition) -> RegistryState:
                 expiring=migrations.live_owner_with_a_ttl(item),
             )
             owners.setdefault(record.arn, []).append(record)
-        elif sk.startswith("pool#") and is_managed(item):
-            arn = sk.removeprefix("pool#")
+        elif sk.startswith(POOL_PREFIX) and is_managed(item):
+            arn = sk.removeprefix(POOL_PREFIX)
             pools[arn] = PoolRecord(
                 arn, item.get("present"), item.get("kept"), item.get("last_change")
             )
