@@ -25,7 +25,7 @@ QUICK = (1, 10, 50)
 # timeouts alike), so that two shared cores can stand in for that many Lambda containers, each
 # with its own CPU. At N=200 and x8, 200 registrations reach the registry within about 1.5
 # model seconds (about 1 to 1.5 at x16), once moto's transactions stopped copying the whole
-# table per item (localaws/dynamodb_ext.py); before, 2.5.
+# table per item (localaws/dynamodb/model.py); before, 2.5.
 REAL_TIME_UP_TO = 25
 OUTAGE_TENANTS = 200
 QUICK_OUTAGE_TENANTS = 20

@@ -1,7 +1,7 @@
 """Launch day: N tenant registrations at once on 2 stages, then their deletions, each in its own
 Lambda-like process, against the quota-faithful model of API Gateway's control plane.
 
-The model (``localaws/control_plane.py``) is moto behind API Gateway's documented quotas,
+The model (``localaws/middleware/``) is moto behind API Gateway's documented quotas,
 compressed in time by one uniform factor (``time_scale``) applied to the quotas, the service
 times, and the functions' own waits (their injectable clocks):
 
@@ -32,11 +32,12 @@ from pathlib import Path
 import boto3
 
 from demo.shared_api import create_registry_table, create_shared_api
-from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
-from localaws.control_plane import ControlPlaneConfig
-from localaws.journal import CallRecord
-from localaws.lambda_runtime import FunctionConfig
-from localaws.response_receiver import ResponseReceiver
+from demo.world import FUNCTION_CLOCK, registrar_cloudformation
+from localaws.awslambda.runtime import ClockSeam, FunctionConfig
+from localaws.cloudformation.response_receiver import ResponseReceiver
+from localaws.cloudformation.stacks import Exchange, LambdaService, Stack
+from localaws.middleware.control_plane import ControlPlaneConfig
+from localaws.middleware.journal import CallRecord
 from localaws.server import LocalAws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ class Implementation:
     name: str
     code_dir: Path
     handler: str
-    clock_module: str
+    clock: ClockSeam
     warm_up: tuple[str, ...] = ()
 
 
@@ -66,10 +67,12 @@ PROJECT = Implementation(
     "this project",
     ROOT / "resource",
     "authorizer_pools.handler.handler",
-    "authorizer_pools.timing",
+    FUNCTION_CLOCK,
     warm_up=("authorizer_pools.aws:apigateway", "authorizer_pools.aws:dynamodb"),
 )
-SEED = Implementation("seed", ROOT / "bench" / "seed", "seed_handler.handler", "seed_handler")
+SEED = Implementation(
+    "seed", ROOT / "bench" / "seed", "seed_handler.handler", ClockSeam("seed_handler")
+)
 
 
 @dataclass
@@ -246,7 +249,7 @@ class Bench:
                 "LOG_LEVEL": "WARNING",
             },
             time_scale=time_scale,
-            clock_module=implementation.clock_module,
+            clock=implementation.clock,
             warm_up=implementation.warm_up,
         )
         properties: dict[str, object] = {
@@ -264,7 +267,7 @@ class Bench:
         config, properties = self.deployment(implementation, f"bench-{self.runs}", time_scale)
         with LambdaService(config) as service:
             service.prewarm(tenants)
-            cloudformation = LocalCloudFormation(
+            cloudformation = registrar_cloudformation(
                 service,
                 self.receiver,
                 service_timeout=SERVICE_TIMEOUT * self.time_scale + 60,

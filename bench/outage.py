@@ -28,7 +28,8 @@ from bench.launch_day import (
     SERVICE_TIMEOUT,
     Bench,
 )
-from localaws.cloudformation import LambdaService, LocalCloudFormation
+from demo.world import registrar_cloudformation
+from localaws.cloudformation.stacks import LambdaService
 
 OUTAGE_SECONDS = 20 * 60.0
 TIME_SCALE = 0.5
@@ -58,7 +59,7 @@ def run(bench: Bench, tenants: int, time_scale: float = TIME_SCALE) -> Outage:
     table = str(config.environment["REGISTRY_TABLE"])
     with LambdaService(config) as service:
         service.prewarm(tenants)
-        cloudformation = LocalCloudFormation(
+        cloudformation = registrar_cloudformation(
             service,
             bench.receiver,
             service_timeout=SERVICE_TIMEOUT * time_scale + 60,

@@ -27,7 +27,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,29 +34,30 @@ import boto3
 from botocore.config import Config
 from cfnlint.decode import decode  # type: ignore[import-untyped]
 
-from authorizer_pools.registry import Registry
-from authorizer_pools.timing import Deadline
 from demo.output import Output
 from demo.shared_api import (
-    SharedApi,
     create_registry_table,
     create_shared_api,
     create_tenant_pool,
-    provider_arns,
 )
-from localaws.apigateway_deployments import served_provider_arns
-from localaws.apigateway_flush import FLUSH_JOURNAL
-from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
-from localaws.control_plane import ControlPlaneConfig
-from localaws.lambda_runtime import FunctionConfig
-from localaws.response_receiver import ResponseReceiver
+from demo.world import (
+    ACCOUNT,
+    FUNCTION_CLOCK,
+    FUNCTION_NAME,
+    REGION,
+    REGISTRATION,
+    World,
+    registrar_cloudformation,
+)
+from localaws.awslambda.runtime import FunctionConfig
+from localaws.cloudformation.response_receiver import ResponseReceiver
+from localaws.cloudformation.stacks import Exchange, LambdaService, Stack
+from localaws.dataplane.users import answers, sign_in
+from localaws.middleware.control_plane import ControlPlaneConfig
 from localaws.server import LocalAws
-from localaws.users import answers, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
-REGISTRATION = "TenantPoolRegistration"  # examples/tenant.yaml's logical id
-ACCOUNT, REGION = "123456789012", "us-east-1"
 TIME_SCALE = 0.1  # ten times faster than real time
 FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
 ANSWER_TIMEOUT = 120.0  # real seconds to wait for an answer before calling the stack hung
@@ -70,80 +70,40 @@ class DemoFailed(Exception):
     """An expectation of the story did not hold."""
 
 
-# -- what the story knows about the world ---------------------------------------------------
-
-
-@dataclass
-class World:
-    aws: LocalAws
-    api: SharedApi
-    table: str
-    # The pooled tier's pool, created with the shared API: no tenant stack holds it, so the
-    # registrar's SharedUserPoolArns names it (template.yaml's parameter).
-    pooled_tier_pool: str
-    labels: dict[str, str] = field(default_factory=dict)  # pool ARN -> a name people read
-    flushes_seen: dict[str, int] = field(default_factory=dict)
-
-    def owners(self) -> dict[str, list[str]]:
-        """The ownership registry, as the function keeps it: pool ARN -> "stack/logical id"."""
-        registry = Registry(
-            self.table, self.api.rest_api_id, self.api.authorizer_id, Deadline(float("inf"))
-        )
-        return {
-            arn: sorted(str(record.owner) for record in records)
-            for arn, records in registry.state().owners.items()
-        }
-
-    def label(self, arn: str) -> str:
-        return self.labels.get(arn, arn)
-
-    def short(self, arn: str) -> str:
-        pool_id = arn.rsplit("/", 1)[-1]
-        return pool_id if len(pool_id) <= 20 else pool_id[:16] + "…"
-
-    def provider_arns(self) -> list[str]:
-        return provider_arns(self.api)
-
-    def served(self, stage: str) -> tuple[str, ...]:
-        found = served_provider_arns(
-            ACCOUNT, REGION, self.api.rest_api_id, stage, self.api.authorizer_id
-        )
-        return found or ()
-
-    def stage_deployment(self, stage: str) -> tuple[str, str]:
-        client = boto3.client("apigateway")
-        deployment_id = client.get_stage(restApiId=self.api.rest_api_id, stageName=stage)[
-            "deploymentId"
-        ]
-        created = client.get_deployment(restApiId=self.api.rest_api_id, deploymentId=deployment_id)[
-            "createdDate"
-        ]
-        return deployment_id, created.strftime("%H:%M:%S")
-
-    def invoke_urls(self) -> dict[str, str]:
-        return {
-            stage: self.aws.invoke_url(self.api.rest_api_id, stage)
-            for stage in self.api.stage_names
-        }
-
-    def orders_url(self, stage: str) -> str:
-        return self.invoke_urls()[stage] + "/orders"
-
-    def flushes(self, stage: str) -> int:
-        records = FLUSH_JOURNAL.records(api_id=self.api.rest_api_id, stage_name=stage)
-        return len(records)
-
-
 # -- the story -----------------------------------------------------------------------------
 
 
 class Story:
-    def __init__(self, output: Output, world: World, cloudformation: LocalCloudFormation) -> None:
+    def __init__(self, output: Output, world: World, pooled_tier_pool: str) -> None:
         self.out = output
         self.world = world
-        self.cloudformation = cloudformation
+        self.cloudformation = world.cloudformation
+        # The pooled tier's pool, created with the shared API: no tenant stack holds it, so the
+        # registrar's SharedUserPoolArns names it (template.yaml's parameter).
+        self.pooled_tier_pool = pooled_tier_pool
         self.step = ""
         self.tokens: dict[str, str] = {}  # user label -> the ID token that user holds
+        self.labels: dict[str, str] = {  # pool ARN -> a name people read
+            world.api.operators_pool_arn: "operators",
+            pooled_tier_pool: "pooled",
+        }
+        self.flushes_seen: dict[str, int] = {}
+
+    def label(self, arn: str) -> str:
+        return self.labels.get(arn, arn)
+
+    @staticmethod
+    def short(arn: str) -> str:
+        pool_id = arn.rsplit("/", 1)[-1]
+        return pool_id if len(pool_id) <= 20 else pool_id[:16] + "…"
+
+    def stage_deployment(self, stage: str) -> tuple[str, str]:
+        """The deployment a stage serves, and when it was made."""
+        client = self.world.apigateway()
+        api_id = self.world.api.rest_api_id
+        deployment_id = client.get_stage(restApiId=api_id, stageName=stage)["deploymentId"]
+        created = client.get_deployment(restApiId=api_id, deploymentId=deployment_id)
+        return deployment_id, created["createdDate"].strftime("%H:%M:%S")
 
     # Helpers ---------------------------------------------------------------------------
 
@@ -164,7 +124,7 @@ class Story:
         properties = event["ResourceProperties"]
         pool = properties.get("UserPoolArn", "")
         sent = f"{event['RequestType']:<6} {exchange.stack_name}/{exchange.logical_id}"
-        detail = f"UserPoolArn={self.world.label(pool)}"
+        detail = f"UserPoolArn={self.label(pool)}"
         if "PhysicalResourceId" in event:
             detail += f"  PhysicalResourceId={self.short_id(event['PhysicalResourceId'])}"
         self.out.line(f"   → {sent}  {self.out.paint(detail, 'dim')}")
@@ -182,7 +142,7 @@ class Story:
         authorizer, _, arn = rest.partition(":")
         if not arn.startswith("arn:"):
             return physical_id
-        return f"{api}:{authorizer}:…/{self.world.short(arn)}"
+        return f"{api}:{authorizer}:…/{self.short(arn)}"
 
     def show_state(self) -> None:
         world = self.world
@@ -195,14 +155,14 @@ class Story:
                 note = self.out.paint(
                     "unmanaged (no registration named it: never removed)", "yellow"
                 )
-            self.out.line(f"     • {world.label(arn):<10} {world.short(arn):<20} {note}")
+            self.out.line(f"     • {self.label(arn):<10} {self.short(arn):<20} {note}")
         self.out.line("   stages")
         for stage in world.api.stage_names:
-            deployment_id, created = world.stage_deployment(stage)
+            deployment_id, created = self.stage_deployment(stage)
             flushes = world.flushes(stage)
-            new_flushes = flushes - world.flushes_seen.get(stage, 0)
-            world.flushes_seen[stage] = flushes
-            serves = ", ".join(world.label(arn) for arn in world.served(stage)) or "nothing"
+            new_flushes = flushes - self.flushes_seen.get(stage, 0)
+            self.flushes_seen[stage] = flushes
+            serves = ", ".join(self.label(arn) for arn in world.served(stage) or ()) or "nothing"
             self.out.line(
                 f"     {stage:<5} deployment {deployment_id} ({created})  "
                 f"cache flushes +{new_flushes}  serves: {serves}"
@@ -246,18 +206,18 @@ class Story:
         expected = [world.api.operators_pool_arn, *arns]
         self.expect(
             sorted(listed) == sorted(expected),
-            f"providerARNs are {[world.label(a) for a in listed]}, "
-            f"expected {[world.label(a) for a in expected]}",
+            f"providerARNs are {[self.label(a) for a in listed]}, "
+            f"expected {[self.label(a) for a in expected]}",
         )
         for stage in world.api.stage_names:
-            served = world.served(stage)
+            served = world.served(stage) or ()
             self.expect(
                 set(served) == set(expected),
-                f"stage {stage} serves {[world.label(a) for a in served]}, "
-                f"expected {[world.label(a) for a in expected]}",
+                f"stage {stage} serves {[self.label(a) for a in served]}, "
+                f"expected {[self.label(a) for a in expected]}",
             )
         for arn in absent:
-            self.expect(arn not in listed, f"{world.label(arn)} is still on the authorizer")
+            self.expect(arn not in listed, f"{self.label(arn)} is still on the authorizer")
 
     # The steps -------------------------------------------------------------------------
 
@@ -338,7 +298,7 @@ class Story:
     def malformed_arn(self) -> None:
         self.begin(4, "a tenant stack with a malformed pool ARN")
         before = (self.world.provider_arns(), len(self.deployments()))
-        self.world.labels[MALFORMED_ARN] = "'not a pool'"
+        self.labels[MALFORMED_ARN] = "'not a pool'"
         stack = self.cloudformation.create_stack(
             "tenant-typo", {REGISTRATION: self.registration(MALFORMED_ARN)}
         )
@@ -360,7 +320,7 @@ class Story:
 
     def pooled_tier(self, tenant_pools: list[str]) -> str:
         self.begin(5, "two small tenants share one pool (pooled tier); one of them leaves")
-        shared = self.world.pooled_tier_pool
+        shared = self.pooled_tier_pool
         stacks = self.all_at_once(
             "waiting for 2 answers",
             [
@@ -404,7 +364,7 @@ class Story:
             client.create_deployment(restApiId=api.rest_api_id, stageName=stage)
         self.out.line("   (an update of shared-api.yaml set ProviderARNs back to its own list)")
         self.show_state()
-        users = {self.world.label(arn): arn for arn in registered}
+        users = {self.label(arn): arn for arn in registered}
         self.out.line("   users signing in now (a token already cached stays allowed up to 300 s)")
         self.users_call(users, dict.fromkeys(users, 401), fresh=True)
         for arguments, expected in (
@@ -439,7 +399,7 @@ class Story:
                 stack.status == "DELETE_COMPLETE",
                 f"{stack.name} is {stack.status}: {stack.exchanges[-1].reason}",
             )
-        users = {self.world.label(arn): arn for arn in pools}
+        users = {self.label(arn): arn for arn in pools}
         self.users_call(users, dict.fromkeys(users, 401))
         self.users_call({"operators": self.world.api.operators_pool_arn}, {"operators": 200})
         self.expect_live([], absent=pools)
@@ -461,7 +421,7 @@ class Story:
     def tenant_pool(self, tenant: str, version: int = 1) -> str:
         name = tenant if version == 1 else f"{tenant}-v{version}"
         arn = create_tenant_pool(name)
-        self.world.labels[arn] = name
+        self.labels[arn] = name
         return arn
 
     def deployments(self) -> list[Any]:
@@ -523,45 +483,40 @@ def run(
         )
         shown = code_dir.relative_to(ROOT) if code_dir.is_relative_to(ROOT) else code_dir
         output.line(f"   function  {handler} from {shown}/, one process per execution")
-        world = World(
-            aws, create_shared_api(), create_registry_table(), create_tenant_pool("pooled")
-        )
-        world.labels[world.api.operators_pool_arn] = "operators"
-        world.labels[world.pooled_tier_pool] = "pooled"
+        api, table = create_shared_api(), create_registry_table()
+        pooled_tier_pool = create_tenant_pool("pooled")
         config = FunctionConfig(
             code_dir=code_dir,
             handler=handler,
             timeout=FUNCTION_TIMEOUT,
-            function_name="shared-authorizer-pools-Function",
+            function_name=FUNCTION_NAME,
             environment={
                 **aws.env(),
                 "SSL_CERT_FILE": str(ca_bundle(receiver, Path(scratch))),
                 # CloudFormation's response bucket is the receiver.
                 "AWS_ENDPOINT_URL_S3": receiver.endpoint_url,
                 # template.yaml's parameters, as its Environment passes them.
-                "REST_API_ID": world.api.rest_api_id,
-                "AUTHORIZER_ID": world.api.authorizer_id,
-                "STAGE_NAMES": ",".join(world.api.stage_names),
+                "REST_API_ID": api.rest_api_id,
+                "AUTHORIZER_ID": api.authorizer_id,
+                "STAGE_NAMES": ",".join(api.stage_names),
                 "ALLOWED_USER_POOL_ARNS": "",
-                "PROTECTED_USER_POOL_ARNS": world.api.operators_pool_arn,
-                "SHARED_USER_POOL_ARNS": world.pooled_tier_pool,
-                "REGISTRY_TABLE": world.table,
+                "PROTECTED_USER_POOL_ARNS": api.operators_pool_arn,
+                "SHARED_USER_POOL_ARNS": pooled_tier_pool,
+                "REGISTRY_TABLE": table,
                 "LOG_LEVEL": "INFO",
             },
             time_scale=time_scale,
-            clock_module="authorizer_pools.timing",
+            clock=FUNCTION_CLOCK,
         )
         with LambdaService(config) as service:
-            story = Story(
-                output,
-                world,
-                LocalCloudFormation(
-                    service,
-                    receiver,
-                    service_timeout=ANSWER_TIMEOUT,
-                    lambda_async=aws.control_plane.lambda_async,
-                ),
+            cloudformation = registrar_cloudformation(
+                service,
+                receiver,
+                service_timeout=ANSWER_TIMEOUT,
+                lambda_async=aws.control_plane.lambda_async,
             )
+            world = World(aws, api, cloudformation, receiver, table)
+            story = Story(output, world, pooled_tier_pool)
             story.cloudformation.on_exchange = story.show_exchange
             story.run()
             output.line()
@@ -573,20 +528,12 @@ def run(
 def operator_command(world: World) -> list[str]:
     """``python -m authorizer_pools`` naming this demo's authorizer, registry, stages and
     protected pool (the registrar's parameters: the demo has no registrar stack for --stack)."""
-    api = world.api
     return [
         "-m",
         "authorizer_pools",
-        "--rest-api-id",
-        api.rest_api_id,
-        "--authorizer-id",
-        api.authorizer_id,
-        "--table",
-        world.table,
-        "--stage-names",
-        ",".join(api.stage_names),
+        *world.cli_target(),
         "--protected-user-pool-arns",
-        api.operators_pool_arn,
+        world.api.operators_pool_arn,
     ]
 
 
@@ -598,8 +545,8 @@ def keep_running(output: Output, aws: LocalAws, world: World) -> None:
     output.always(
         "\nThe local AWS keeps running until Ctrl-C. Try it (the token is an operators' user's,"
         " valid for an hour):\n"
-        f"  curl -i -H 'Authorization: {token}' {world.orders_url(api.stage_names[-1])}\n"
-        f"  curl -i {world.orders_url(api.stage_names[-1])}        # no token: 401\n"
+        f"  curl -i -H 'Authorization: {token}' {world.invoke_urls()[api.stage_names[-1]]}/orders\n"
+        f"  curl -i {world.invoke_urls()[api.stage_names[-1]]}/orders        # no token: 401\n"
         f"  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
         f" AWS_REGION={aws.region} AWS_DEFAULT_REGION={aws.region}"
         f" AWS_ENDPOINT_URL={aws.endpoint_url}\n"

@@ -1,39 +1,34 @@
 """localaws: a strict local stand-in for the AWS services this project talks to.
 
-The pieces, one module per concern:
+One subpackage per service, one module per concern, and the harness beside them:
 
-- ``apigateway_ext``: installs into moto's API Gateway models the documented behaviour the
-  custom resource relies on, made of: ``apigateway_authorizers`` (per-ARN ``/providerARNs``
-  patches), ``apigateway_deployments`` (CreateDeployment keeping the stage, what a stage
-  serves), ``apigateway_snapshots`` (each deployment's copy of the API), ``apigateway_canary``
-  and ``apigateway_stage_updates`` (canary releases, UpdateStage), on ``apigateway_state`` (the
-  model lock). ``apigateway_flush`` (FlushStageAuthorizersCache) and ``apigateway_export``
-  (GetExport of a stage) answer in moto's place.
-- ``control_plane``: a WSGI middleware that models API Gateway's control plane, made of:
-  ``routes`` (which call a request is: service, region, account, operation), ``quotas``
-  (per-account token buckets), ``conflicts`` (409 on concurrent modification), ``faults``
-  (injected faults and stalls), ``journal`` (counters and a call journal) and ``dispatch`` (who
-  answers: ``apigateway_flush``, ``apigateway_export``, ``lambda_async`` or moto), on ``clocks``
-  (injectable time).
-- ``server``: ``LocalAws``, moto's server app behind that middleware on a loopback port, and
-  the data plane on another.
-- ``dataplane``: API Gateway's data plane: each stage served, requests authorized by
-  COGNITO_USER_POOLS authorizers against what the stage's deployment lists, on
-  ``authorizer_cache`` (results per authorizer and token until the TTL or a flush).
-  ``users`` is a tenant's user: signs in to a pool and calls a stage.
-- ``dynamodb_ext``: DynamoDB transactions as cheap as DynamoDB's, and its TTL process.
-- ``cloudformation_ext``: DescribeStacks reports list parameters as given (``dev,prod``).
-- ``lambda_async``: Lambda's asynchronous Invoke: later, at least once, sometimes late.
-- ``cloudformation``: CloudFormation's side of the custom-resource protocol, with the event
-  shapes in ``events/``.
-- ``response_receiver``: CloudFormation's side of the pre-signed ResponseURL, over real HTTPS.
-- ``lambda_runtime``: invokes a handler the way AWS Lambda's Python runtime does
-  (``lambda_bootstrap`` is its child-side script and imports nothing from this package).
-- ``wire``: AWS error answers in each protocol's wire format, as botocore parses them.
+- ``apigateway``: moto's API Gateway models with the documented behaviour they lack
+  (``patches`` installs ``authorizers``, ``deployments``, ``snapshots``, ``canary``,
+  ``stage_updates`` over ``state``), and the calls answered in moto's place (``flush``,
+  ``export``).
+- ``middleware``: API Gateway's control plane as a WSGI middleware in front of moto
+  (``control_plane``): ``routes``, ``quotas``, ``conflicts``, ``faults``, ``journal``,
+  ``dispatch``, on ``clocks``.
+- ``dataplane``: every stage served, requests authorized by COGNITO_USER_POOLS authorizers
+  against what the stage's deployment lists (``gateway``, ``cache``); ``users`` signs a tenant's
+  user in and calls a stage.
+- ``cloudformation``: CloudFormation's side of the custom-resource protocol (``stacks``, with
+  the event shapes in ``events/``), its record of each stack (``records``), the pre-signed
+  ResponseURL over real HTTPS (``response_receiver``), and DescribeStacks as CloudFormation
+  reports parameters (``patches``).
+- ``awslambda``: a handler run the way AWS Lambda's Python runtime runs it (``runtime``, with
+  ``bootstrap`` the child's own script), and asynchronous Invoke (``async_invoke``).
+- ``dynamodb``: transactions as cheap as DynamoDB's, and its TTL process (``model``).
+- ``eventbridge``: rules that send CloudTrail's and CloudFormation's events to a Lambda target.
+- ``server``: ``LocalAws``, moto's server app behind the middleware on a loopback port, and the
+  data plane on another; ``wire``: AWS error answers in each protocol's wire format.
+- ``moto_gaps``: every documented AWS behaviour moto lacks that this package reproduces, in
+  one table, with ``install()``.
 
 Where AWS behaviour is not documented, these modules refuse rather than forgive: an emulator
 kinder than AWS hides bugs. Each module cites the AWS documentation for what it reproduces.
-The demo and the shared example API it stands up live beside ``smoke/``, in ``demo/``.
+Nothing here knows the product: the resource type, the property naming a pool and the
+function's clock are parameters (``demo/world.py`` passes them).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Reproduces what unmodified boto3 code sees of AWS when ``AWS_ENDPOINT_URL`` points at it
 (boto3 documentation, "Configuring service-specific endpoints": the variable applies to every
-service), with moto's API Gateway extended by ``apigateway_ext``, its DynamoDB transactions made
-as cheap as DynamoDB's (and its TTL process available) by ``dynamodb_ext``, and its control
-plane modelled by ``control_plane``.
+service), with moto's API Gateway extended by ``apigateway.patches``, its DynamoDB transactions made
+as cheap as DynamoDB's (and its TTL process available) by ``dynamodb.patches``, and its control
+plane modelled by ``middleware.control_plane``.
 The server is moto's own ``DomainDispatcherApplication`` with
 ``MotoRequestHandler`` (``moto/moto_server/threaded_moto_server.py``), on a threaded werkzeug
 server bound to 127.0.0.1 port 0, so tests never fight over a port.
@@ -33,11 +33,13 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
-from localaws import apigateway_ext, cloudformation_ext, cloudformation_records, dynamodb_ext
-from localaws.authorizer_cache import AUTHORIZER_CACHE
-from localaws.clocks import Clock
-from localaws.control_plane import ControlPlane, ControlPlaneConfig
-from localaws.dataplane import PREFIX, USER_REQUEST, DataPlane
+from localaws import moto_gaps
+from localaws.apigateway import patches as apigateway_patches
+from localaws.cloudformation import records as cloudformation_records
+from localaws.dataplane.cache import AUTHORIZER_CACHE
+from localaws.dataplane.gateway import PREFIX, USER_REQUEST, DataPlane
+from localaws.middleware.clocks import Clock
+from localaws.middleware.control_plane import ControlPlane, ControlPlaneConfig
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -97,7 +99,7 @@ class _TrackingServer(ThreadedWSGIServer):
 
 
 class LocalAws:
-    """moto + ``apigateway_ext`` + ``ControlPlane`` on ``http://127.0.0.1:<free port>``."""
+    """moto + ``apigateway.patches`` + ``ControlPlane`` on ``http://127.0.0.1:<free port>``."""
 
     def __init__(
         self,
@@ -120,9 +122,7 @@ class LocalAws:
     def start(self) -> LocalAws:
         if self._server is not None:
             raise RuntimeError("LocalAws is already running")
-        apigateway_ext.install()
-        dynamodb_ext.install()
-        cloudformation_ext.install()
+        moto_gaps.install()
         control_plane = ControlPlane(
             DomainDispatcherApplication(create_backend_app), self._config, clock=self._clock
         )
@@ -180,7 +180,7 @@ class LocalAws:
 
     @property
     def data_plane_url(self) -> str:
-        """Where every stage of every API is served (``dataplane``)."""
+        """Where every stage of every API is served (``dataplane.gateway``)."""
         if self._data_plane is None:
             raise RuntimeError("LocalAws is not running")
         return f"http://127.0.0.1:{self._data_plane.server_address[1]}"
@@ -231,7 +231,7 @@ class LocalAws:
         """Forget every moto resource, the flush journal, CloudFormation's record of the local
         driver's stacks and the control plane's state."""
         moto_api_backend.reset()
-        apigateway_ext.forget_history()
+        apigateway_patches.forget_history()
         AUTHORIZER_CACHE.clear()
         cloudformation_records.RECORDS.clear()
         if self._control_plane is not None:

@@ -6,49 +6,37 @@ own sender PUTs its answer to the receiver over HTTPS, trusting its CA through S
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import ssl
-import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from template_model import ROOT, Deployment, load_template
 
-from authorizer_pools.registry import Owner, Registry
-from authorizer_pools.timing import Deadline
 from demo.shared_api import (
     REGISTRY_TABLE,
     SharedApi,
     create_registry_table,
     create_shared_api,
     create_user_pool,
-    provider_arns,
 )
-from localaws.apigateway_deployments import served_provider_arns
-from localaws.apigateway_flush import FLUSH_JOURNAL
-from localaws.cloudformation import InProcessFunction, LocalCloudFormation, Stack
-from localaws.journal import CallRecord
-from localaws.lambda_runtime import FunctionConfig
-from localaws.response_receiver import ResponseReceiver
-from localaws.routes import RequestInfo
+from demo.world import (
+    ACCOUNT,
+    FUNCTION_CLOCK,
+    FUNCTION_NAME,
+    REGION,
+    registrar_cloudformation,
+)
+from demo.world import World as SharedWorld
+from localaws.awslambda.runtime import FunctionConfig
+from localaws.cloudformation.response_receiver import ResponseReceiver
+from localaws.cloudformation.stacks import InProcessFunction
 from localaws.server import LocalAws
-from localaws.users import answers, sign_in
 
-if TYPE_CHECKING:
-    from mypy_boto3_apigateway import APIGatewayClient
-
-ACCOUNT = "123456789012"
-FUNCTION_AGENT = "cognito-authorizer-pools"
-OTHERS_RETRY = Config(retries={"max_attempts": 10, "mode": "standard"})
-REGION = "us-east-1"
-REGISTRATION = "TenantPoolRegistration"
 # The in-process handler runs on compressed time: its clock and its Lambda deadline run ten times
 # faster than the wall clock (the local AWS answers at its own speed). FUNCTION_TIMEOUT is in
 # model seconds: room for retries of transient faults, short enough that a test of giving up in
@@ -120,18 +108,8 @@ def log_lines(logs: str) -> list[dict[str, Any]]:
     return lines
 
 
-@dataclass
-class World:
-    """A shared API on the local AWS, CloudFormation in front of the function, and ways to look
-    at what a user would check."""
-
-    aws: LocalAws
-    api: SharedApi
-    cloudformation: LocalCloudFormation
-    receiver: ResponseReceiver
-
-    def tenant_pool(self, name: str) -> str:
-        return create_user_pool(name)
+class World(SharedWorld):
+    """The shared World, plus what only a test in this process does."""
 
     def shared_pool(self, name: str) -> str:
         """A pool the registrar lets any registration name (SharedUserPoolArns): a pooled
@@ -140,131 +118,6 @@ class World:
         listed = os.environ.get("SHARED_USER_POOL_ARNS", "")
         os.environ["SHARED_USER_POOL_ARNS"] = ",".join(filter(None, (listed, pool)))
         return pool
-
-    def registration(self, pool_arn: str, **overrides: Any) -> dict[str, Any]:
-        properties: dict[str, Any] = {
-            "UserPoolArn": pool_arn,
-            "RestApiId": self.api.rest_api_id,
-            "AuthorizerId": self.api.authorizer_id,
-            "StageNames": list(self.api.stage_names),
-        }
-        properties.update(overrides)
-        return {key: value for key, value in properties.items() if value is not None}
-
-    def create_tenant(self, name: str, pool_arn: str, **overrides: Any) -> Stack:
-        return self.cloudformation.create_stack(
-            name, {REGISTRATION: self.registration(pool_arn, **overrides)}
-        )
-
-    def provider_arns(self) -> list[str]:
-        return provider_arns(self.api)
-
-    def served(self, stage_name: str) -> tuple[str, ...] | None:
-        """The pools the stage's current deployment trusts (what callers really get)."""
-        return served_provider_arns(
-            ACCOUNT, REGION, self.api.rest_api_id, stage_name, self.api.authorizer_id
-        )
-
-    def live_everywhere(self, pool_arn: str) -> bool:
-        return all(pool_arn in (self.served(stage) or ()) for stage in self.api.stage_names)
-
-    def gone_everywhere(self, pool_arn: str) -> bool:
-        return all(pool_arn not in (self.served(stage) or ()) for stage in self.api.stage_names)
-
-    def sign_in(self, pool_arn: str, username: str = "user") -> str:
-        """A fresh ID token of a user of the pool, as the tenant's web client holds it."""
-        return sign_in(pool_arn, username)
-
-    def answers(self, token: str, path: str = "/orders") -> dict[str, int]:
-        """What each stage answers a GET with this token: what the tenant's user sees."""
-        urls = {
-            stage: self.aws.invoke_url(self.api.rest_api_id, stage)
-            for stage in self.api.stage_names
-        }
-        return answers(urls, token, path)
-
-    @contextlib.contextmanager
-    def bystander(self, token: str) -> Iterator[list[dict[str, int]]]:
-        """The user calls every stage just before each API Gateway call the function makes,
-        as real traffic would land between them; the stages cache those answers too. Yields
-        the answers seen meanwhile."""
-        seen: list[dict[str, int]] = []
-        active = True
-
-        def call_between(info: RequestInfo) -> None:
-            agent = info.headers.get("User-Agent", info.headers.get("user-agent", ""))
-            if active and info.service == "apigateway" and FUNCTION_AGENT in agent:
-                seen.append(self.answers(token))
-
-        self.aws.control_plane.observe(call_between)
-        try:
-            yield seen
-        finally:
-            active = False
-
-    def everywhere(self, status: int) -> dict[str, int]:
-        return dict.fromkeys(self.api.stage_names, status)
-
-    def apigateway(self) -> APIGatewayClient:
-        """A client for the test's own changes (someone else's drift): it retries API Gateway's
-        throttling as CloudFormation or the console would, so that a CreateDeployment right after
-        the function's (one per 5 s per account) does not fail the test."""
-        return boto3.client("apigateway", config=OTHERS_RETRY)
-
-    def deployments(self) -> list[dict[str, Any]]:
-        found = self.apigateway().get_deployments(restApiId=self.api.rest_api_id)
-        return [dict(item) for item in found["items"]]
-
-    def flushes(self, stage_name: str | None = None) -> int:
-        return len(FLUSH_JOURNAL.records(api_id=self.api.rest_api_id, stage_name=stage_name))
-
-    def calls(self) -> list[CallRecord]:
-        """The calls the function made (its user agent says so), not the test's own."""
-        return [
-            call for call in self.aws.control_plane.journal() if FUNCTION_AGENT in call.user_agent
-        ]
-
-    def owners(self) -> dict[str, list[str]]:
-        """The registry's owners, per pool ARN: "stack/logical id"."""
-        registry = Registry(
-            REGISTRY_TABLE, self.api.rest_api_id, self.api.authorizer_id, Deadline(1e18)
-        )
-        return {
-            arn: sorted(str(record.owner) for record in records)
-            for arn, records in registry.state().owners.items()
-        }
-
-    def record_owner(self, pool_arn: str, stack_name: str) -> None:
-        """Record an owner as a request does before its worker runs (another container's
-        request, caught between its owner change and its pass)."""
-        registry = Registry(
-            REGISTRY_TABLE, self.api.rest_api_id, self.api.authorizer_id, Deadline(1e18)
-        )
-        stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{uuid.uuid4()}"
-        registry.owners.add(pool_arn, Owner(stack_id, REGISTRATION), str(uuid.uuid4()))
-
-    def remove_behind_the_registrys_back(self, *pools: str) -> None:
-        """What the console, a script, or the shared API's own stack update does."""
-        for pool in pools:
-            self.apigateway().update_authorizer(
-                restApiId=self.api.rest_api_id,
-                authorizerId=self.api.authorizer_id,
-                patchOperations=[{"op": "remove", "path": "/providerARNs", "value": pool}],
-            )
-
-    def add_behind_the_registrys_back(self, *pools: str) -> None:
-        """What the console or a script does."""
-        for pool in pools:
-            self.apigateway().update_authorizer(
-                restApiId=self.api.rest_api_id,
-                authorizerId=self.api.authorizer_id,
-                patchOperations=[{"op": "add", "path": "/providerARNs", "value": pool}],
-            )
-
-    def redeploy_every_stage(self) -> None:
-        """The shared API's own stack or pipeline deploys every stage (it flushes nothing)."""
-        for stage in self.api.stage_names:
-            self.apigateway().create_deployment(restApiId=self.api.rest_api_id, stageName=stage)
 
     def deployed(self, **parameters: str | list[str]) -> Deployment:
         """template.yaml as deployed for this world's shared API, its operators' pool protected
@@ -282,23 +135,6 @@ class World:
             region=REGION,
         )
 
-    def cli_target(self) -> list[str]:
-        """The operator CLI's options naming this world's authorizer, registry and stages."""
-        return [
-            "--rest-api-id",
-            self.api.rest_api_id,
-            "--authorizer-id",
-            self.api.authorizer_id,
-            "--table",
-            REGISTRY_TABLE,
-            "--stage-names",
-            ",".join(self.api.stage_names),
-        ]
-
-    def snapshot(self) -> tuple[list[str], int, int]:
-        """What a change would alter: the pool list, the deployment count, the flush count."""
-        return self.provider_arns(), len(self.deployments()), self.flushes()
-
 
 def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -> World:
     """A clean local AWS with a new shared API and registry, and CloudFormation in front of
@@ -313,13 +149,14 @@ def fresh_world(local_aws: LocalAws, receiver: ResponseReceiver, handler: Any) -
     function = InProcessFunction(
         handler,
         timeout=FUNCTION_TIMEOUT,
+        function_name=FUNCTION_NAME,
         region=REGION,
         time_scale=TIME_SCALE,
-        clock_module="authorizer_pools.timing",
+        clock=FUNCTION_CLOCK,
     )
     # The function's continuations of itself (lambda:InvokeFunction) reach it.
     local_aws.control_plane.lambda_async.attach(function, time_scale=TIME_SCALE)
-    cloudformation = LocalCloudFormation(
+    cloudformation = registrar_cloudformation(
         function,
         receiver,
         service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30,
@@ -379,14 +216,14 @@ def template_function(
         code_dir=ROOT / function["CodeUri"],
         handler=function["Handler"],
         timeout=timeout,
-        function_name="shared-authorizer-pools-Function",
+        function_name=FUNCTION_NAME,
         environment={
             **environment,
             **{name: os.environ[name] for name in REGISTRAR_VARIABLES if name in os.environ},
             "LOG_LEVEL": log_level,
         },
         time_scale=time_scale,
-        clock_module="authorizer_pools.timing",
+        clock=FUNCTION_CLOCK,
     )
 
 

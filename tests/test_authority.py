@@ -7,15 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from conftest import REGISTRATION, World
+from conftest import World
 from support import storage
 from support.verification import scheduled_run
 
 from authorizer_pools.registry.claims import claim_sk
 from authorizer_pools.registry.table import CLAIMS_PARTITION, partition_key
 from demo.shared_api import REGISTRY_TABLE
-from localaws.cloudformation import Exchange, LocalCloudFormation
-from localaws.cloudformation_records import RECORDS
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.records import RECORDS
+from localaws.cloudformation.stacks import Exchange
 
 
 def test_a_stack_cannot_register_another_tenants_pool(world: World) -> None:
@@ -37,11 +38,11 @@ def test_a_stack_cannot_register_another_tenants_pool(world: World) -> None:
 
 
 def test_a_pool_no_stack_holds_is_refused_unless_shared(world: World) -> None:
-    cloudformation = LocalCloudFormation(
+    cloudformation = registrar_cloudformation(
         world.cloudformation.function,
         world.receiver,
         service_timeout=world.cloudformation.service_timeout,
-        own_pools=False,  # pools made outside CloudFormation (the console, a script)
+        pool_property=None,  # pools made outside CloudFormation (the console, a script)
     )
     loose = world.tenant_pool("made-by-hand")
 
@@ -219,11 +220,10 @@ def test_a_pool_registered_before_claims_existed_is_claimed_for_its_stack_for_go
 
 
 def test_a_rollback_never_registers_a_pool_the_owner_did_not_have_live(world: World) -> None:
-    cfn = LocalCloudFormation(
+    cfn = registrar_cloudformation(
         world.cloudformation.function,
         world.receiver,
         service_timeout=world.cloudformation.service_timeout,
-        own_pools=True,
     )
     # A pool made outside CloudFormation (an internal app's, with self sign-up): no stack holds
     # it and it is not in SharedUserPoolArns.

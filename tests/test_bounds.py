@@ -10,13 +10,14 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import World, log_lines
 from support import storage
 from support.verification import scheduled_run
 
 from demo.shared_api import REGISTRY_TABLE
-from localaws import dynamodb_ext
-from localaws.routes import RequestInfo
+from demo.world import REGISTRATION
+from localaws.dynamodb import model as dynamodb_model
+from localaws.middleware.routes import RequestInfo
 
 
 def mark_managed(world: World, pool: str) -> None:
@@ -167,7 +168,7 @@ def test_the_registry_a_pass_reads_grows_with_live_tenants_not_with_history(
         world.cloudformation.delete_stack(f"tenant-gone-{n}")
     before = len(partition_items(world))
 
-    dynamodb_ext.expire_items(REGISTRY_TABLE, time.time() + 8 * 24 * 3600)
+    dynamodb_model.expire_items(REGISTRY_TABLE, time.time() + 8 * 24 * 3600)
 
     items = partition_items(world)
     kinds = sorted(str(item["sk"]["S"]).split("#", 1)[0] for item in items)

@@ -17,14 +17,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from conftest import REGISTRATION, TIME_SCALE, World, log_lines, template_function
+from conftest import TIME_SCALE, World, log_lines, template_function
 
 from authorizer_pools.registry import Registry
 from authorizer_pools.request import parse
 from authorizer_pools.timing import Deadline
 from demo.shared_api import REGISTRY_TABLE
-from localaws.cloudformation import LambdaService, LocalCloudFormation, RequestType, Stack
-from localaws.lambda_runtime import InvocationResult
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.awslambda.runtime import InvocationResult
+from localaws.cloudformation.stacks import LambdaService, RequestType, Stack
 
 FORGED = "ForgedRequests"
 
@@ -281,7 +282,7 @@ def test_an_event_that_is_not_a_request_answers_no_earlier_request(
     served a registration just before."""
     config = template_function(aws_environment, time_scale=0.1, timeout=60)
     with LambdaService(config) as service:
-        cloudformation = LocalCloudFormation(service, world.receiver, service_timeout=30)
+        cloudformation = registrar_cloudformation(service, world.receiver, service_timeout=30)
         stack = cloudformation.create_stack(
             "tenant-acme", {REGISTRATION: world.registration(world.tenant_pool("acme"))}
         )

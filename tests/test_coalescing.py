@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import REGISTRATION, World, template_function
+from conftest import World, template_function
 
-from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.stacks import Exchange, LambdaService, LocalCloudFormation, Stack
 
 TENANTS = 16
 DEV_ONLY = 4  # the first four name only dev
@@ -31,7 +32,7 @@ def cloudformation(world: World, aws_environment: dict[str, str]) -> Iterator[Lo
     )
     with LambdaService(config) as service:
         service.prewarm(TENANTS)
-        yield LocalCloudFormation(
+        yield registrar_cloudformation(
             service, world.receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 60
         )
 

@@ -16,9 +16,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import REGISTRATION, World, template_function
+from conftest import World, template_function
 
-from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.stacks import LambdaService, Stack
 
 TENANTS = 20
 # Ten times faster: faster still, and the CPU time of twenty processes on two cores would take
@@ -66,7 +67,7 @@ def all_at_once(names: list[str], action: object) -> list[Stack]:
 def test_twenty_tenants_created_then_deleted_at_once_all_succeed_and_no_pool_is_lost(
     world: World, lambda_service: LambdaService
 ) -> None:
-    cloudformation = LocalCloudFormation(
+    cloudformation = registrar_cloudformation(
         lambda_service,
         world.receiver,
         service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 60,

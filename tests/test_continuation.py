@@ -19,27 +19,21 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from conftest import (
-    FUNCTION_TIMEOUT,
-    REGISTRATION,
-    TIME_SCALE,
-    World,
-    template_function,
-)
+from conftest import FUNCTION_TIMEOUT, TIME_SCALE, World, template_function
 from support.invariants import assert_invariant
 from support.metrics import emitted
 from support.waiting import busy_for, continuations, on_continuation, settled
 
 from authorizer_pools import metrics
 from demo.shared_api import REGISTRY_TABLE
-from localaws.cloudformation import (
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.stacks import (
     Exchange,
     InProcessFunction,
     LambdaService,
-    LocalCloudFormation,
     Stack,
 )
-from localaws.routes import RequestInfo
+from localaws.middleware.routes import RequestInfo
 
 MARKER = "AuthorizerPoolsContinuation"
 
@@ -110,7 +104,7 @@ def test_1_nothing_grows_with_the_number_of_waiting_requests(
     pools = [world.tenant_pool(f"tenant-{n}") for n in range(count)]
     with LambdaService(config) as service:
         world.aws.control_plane.lambda_async.attach(service)
-        cloudformation = LocalCloudFormation(
+        cloudformation = registrar_cloudformation(
             service, world.receiver, service_timeout=3600 * TIME_SCALE
         )
         busy = busy_for(world, 120.0)

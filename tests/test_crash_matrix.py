@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pytest
-from conftest import REGISTRATION, World, template_function
+from conftest import World, template_function
 from support.crashes import Crasher
 from support.storage import PASS_RECORD, owner_write, registry_write
 
-from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
-from localaws.response_receiver import ReceivedAnswer
-from localaws.routes import RequestInfo
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.response_receiver import ReceivedAnswer
+from localaws.cloudformation.stacks import LambdaService, LocalCloudFormation, Stack
+from localaws.middleware.routes import RequestInfo
 
 # Faster than the other tests' 0.1: a give-up here takes 480 model s.
 SCALE = 0.03
@@ -110,7 +111,7 @@ def test_a_crash_at_any_point_still_answers_once_in_time_and_leaves_aws_consiste
         plane.lambda_async.attach(service, time_scale=SCALE)
         crasher = Crasher(world, service, point.call)
         timeout = SERVICE_TIMEOUT[point.scenario]
-        cloudformation = LocalCloudFormation(
+        cloudformation = registrar_cloudformation(
             service,
             world.receiver,
             service_timeout=timeout * SCALE + 20,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from conftest import REGISTRATION, World
+from conftest import World
 from crhelper import CfnResource
 from support.metrics import emitted
 
@@ -20,7 +20,8 @@ from authorizer_pools import metrics
 from authorizer_pools.answer import FAILED, SUCCESS, Answer, Reply
 from authorizer_pools.request import Request
 from authorizer_pools.response_url import verify
-from localaws.lambda_runtime import make_context
+from demo.world import REGISTRATION
+from localaws.awslambda.runtime import make_context
 
 
 @pytest.fixture

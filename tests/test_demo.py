@@ -14,7 +14,7 @@ from pathlib import Path
 
 from template_model import ROOT
 
-BOOTSTRAP = "lambda_bootstrap.py"
+BOOTSTRAP = "localaws/awslambda/bootstrap.py"
 
 
 def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:

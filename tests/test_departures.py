@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import World, log_lines
 from support.verification import repair_summary, scheduled_run
 
-from localaws.cloudformation_records import RECORDS
-from localaws.routes import RequestInfo
+from demo.world import REGISTRATION
+from localaws.cloudformation.records import RECORDS
+from localaws.middleware.routes import RequestInfo
 
 
 def gone_without_telling_the_registrar(world: World, name: str) -> None:

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, REGION, World, log_lines
+from conftest import World, log_lines
 
-from localaws.cloudformation import InProcessFunction
-from localaws.eventbridge import AliasTarget, LocalEventBridge
+from demo.world import ACCOUNT, REGION
+from localaws.cloudformation.stacks import InProcessFunction
+from localaws.eventbridge.rules import AliasTarget, LocalEventBridge
 
 SHARED_API_STACK = "shared-api"
 PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/shared-api-pipeline"

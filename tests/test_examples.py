@@ -11,7 +11,7 @@ from conftest import World
 from template_model import ROOT, load_template
 
 from demo.shared_api import MOCK_BODY
-from localaws.users import call
+from localaws.dataplane.users import call
 
 
 def resources_of(name: str, kind: str) -> list[dict[str, Any]]:

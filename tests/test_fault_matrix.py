@@ -32,11 +32,11 @@ from conftest import FUNCTION_TIMEOUT, TIME_SCALE, World
 from support.storage import STATUS_SK, addressed_sk, records_a_pass
 
 from authorizer_pools import cli, retries, timing
-from localaws.cloudformation import Exchange, InProcessFunction
-from localaws.faults import InjectedFault
-from localaws.journal import CallRecord
-from localaws.lambda_bootstrap import ScaledClock
-from localaws.routes import RequestInfo
+from localaws.awslambda.bootstrap import ScaledClock
+from localaws.cloudformation.stacks import Exchange, InProcessFunction
+from localaws.middleware.faults import InjectedFault
+from localaws.middleware.journal import CallRecord
+from localaws.middleware.routes import RequestInfo
 
 Kind = Literal["transient", "permanent"]
 Step = Literal["Create", "Delete", "reconcile"]

@@ -6,11 +6,12 @@ instead: see test_polling.)"""
 from __future__ import annotations
 
 import pytest
-from conftest import REGISTRATION, TIME_SCALE, World
+from conftest import TIME_SCALE, World
 from support.api_gateway import OUTAGE_MESSAGE
 
-from localaws.cloudformation import Exchange
-from localaws.faults import TransientKind
+from demo.world import REGISTRATION
+from localaws.cloudformation.stacks import Exchange
+from localaws.middleware.faults import TransientKind
 
 # (operation, service) of every call on the Create and Delete paths.
 CALLS = [

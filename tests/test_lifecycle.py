@@ -4,9 +4,10 @@ replayed Create, Update that replaces, cleanup Delete, rollbacks, Delete."""
 from __future__ import annotations
 
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import World, log_lines
 
 from authorizer_pools.errors import REASON_LIMIT
+from demo.world import REGISTRATION
 
 
 def test_create_registers_the_pool_and_makes_it_live_on_every_stage(world: World) -> None:

@@ -4,10 +4,11 @@ never the pre-signed ResponseURL's signature, whatever the log level."""
 from __future__ import annotations
 
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import World, log_lines
 from support.lifecycle import run_lifecycle
 
-from localaws.cloudformation import Stack
+from demo.world import REGISTRATION
+from localaws.cloudformation.stacks import Stack
 
 
 @pytest.fixture

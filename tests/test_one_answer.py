@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import REGISTRATION, TIME_SCALE, World, log_lines, template_function
+from conftest import TIME_SCALE, World, log_lines, template_function
 from support.crashes import Crasher
 from support.storage import owner_write, registry_write, touches_requests
 from support.waiting import busy_for, on_continuation, settled
@@ -25,7 +25,8 @@ from authorizer_pools import aws, tenure
 from authorizer_pools.registry import Registry
 from authorizer_pools.timing import Deadline
 from demo.shared_api import REGISTRY_TABLE
-from localaws.cloudformation import LambdaService, LocalCloudFormation
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.stacks import LambdaService, LocalCloudFormation
 
 MARKER = "AuthorizerPoolsContinuation"
 THROTTLED = (
@@ -52,7 +53,7 @@ def service(world: World, aws_environment: dict[str, str]) -> Iterator[LambdaSer
 def cloudformation_for(
     world: World, service: LambdaService, patience: float
 ) -> LocalCloudFormation:
-    return LocalCloudFormation(
+    return registrar_cloudformation(
         service,
         world.receiver,
         service_timeout=patience * TIME_SCALE + 30,

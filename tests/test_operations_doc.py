@@ -9,10 +9,12 @@ import re
 from typing import Any
 
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import World, log_lines
 from support.lifecycle import run_lifecycle
 from support.verification import scheduled_run
 from template_model import ROOT
+
+from demo.world import REGISTRATION
 
 OPERATIONS = ROOT / "docs" / "operations.md"
 

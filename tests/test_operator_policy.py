@@ -10,12 +10,13 @@ import re
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, REGION, World, create_registrar_stand_in
+from conftest import World, create_registrar_stand_in
 from support.iam import denied, iam_requests
 from template_model import Deployment, listed, load_template, policy_allows
 
 from authorizer_pools import cli
 from demo.shared_api import REGISTRY_TABLE
+from demo.world import ACCOUNT, REGION
 
 STACK_NAME = "shared-authorizer-pools"
 READ_THE_STACK = "ReadTheRegistrarStack"

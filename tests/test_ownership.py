@@ -12,13 +12,14 @@ import sys
 
 import boto3
 import pytest
-from conftest import REGISTRATION, TIME_SCALE, World, log_lines
+from conftest import TIME_SCALE, World, log_lines
 from support.invariants import assert_invariant
 
 from authorizer_pools import cli, timing
 from demo.shared_api import REGISTRY_TABLE
-from localaws.cloudformation import Exchange
-from localaws.lambda_bootstrap import ScaledClock
+from demo.world import REGISTRATION
+from localaws.awslambda.bootstrap import ScaledClock
+from localaws.cloudformation.stacks import Exchange
 
 
 def assert_replay_changes_nothing(world: World, earlier: Exchange) -> None:

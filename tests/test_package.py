@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REGISTRATION, World, registrar_environment
+from conftest import World, registrar_environment
 from template_model import ROOT, load_template
 
-from localaws.cloudformation import LambdaService, LocalCloudFormation
-from localaws.lambda_runtime import FunctionConfig, invoke
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.awslambda.runtime import FunctionConfig, invoke
+from localaws.cloudformation.stacks import LambdaService
 
 ZIP = ROOT / "build" / "function.zip"
 
@@ -69,7 +70,7 @@ def deployed_zip(
 def test_the_zip_as_lambda_runs_it_registers_and_removes_a_pool(
     world: World, deployed_zip: LambdaService
 ) -> None:
-    cloudformation = LocalCloudFormation(deployed_zip, world.receiver, service_timeout=90)
+    cloudformation = registrar_cloudformation(deployed_zip, world.receiver, service_timeout=90)
     pool = world.tenant_pool("acme")
 
     created = cloudformation.create_stack("tenant-acme", {REGISTRATION: world.registration(pool)})

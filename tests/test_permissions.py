@@ -3,9 +3,11 @@ whole lifecycle must be allowed by template.yaml's role, deployed for this share
 
 from __future__ import annotations
 
-from conftest import REGISTRATION, World
+from conftest import World
 from support.iam import denied
 from support.waiting import busy_for, settled
+
+from demo.world import REGISTRATION
 
 
 def test_every_call_of_a_whole_lifecycle_is_allowed_by_the_role(world: World) -> None:

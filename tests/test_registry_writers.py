@@ -8,12 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import World, log_lines
 from support import storage
 from support.verification import repair_summary, scheduled_run
 
 from demo.shared_api import REGISTRY_TABLE
-from localaws.routes import RequestInfo
+from demo.world import REGISTRATION
+from localaws.middleware.routes import RequestInfo
 
 FAR_AHEAD = 10**9
 

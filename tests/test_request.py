@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from authorizer_pools.request import CONTINUATION_MARKER, NotARequest, StackArn, parse
-from localaws.cloudformation import EVENTS
+from localaws.cloudformation.stacks import EVENTS
 
 # The fast tier (make test-fast): no local AWS, seconds in all.
 pytestmark = pytest.mark.fast

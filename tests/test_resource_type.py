@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import REGISTRATION, World
+from conftest import World
 
-from localaws.cloudformation import ResourceState
-from localaws.cloudformation_records import RECORDS
+from demo.world import REGISTRATION
+from localaws.cloudformation.records import RECORDS
+from localaws.cloudformation.stacks import ResourceState
 
 # The fast tier (make test-fast): no local AWS, seconds in all.
 pytestmark = pytest.mark.fast

@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import REGISTRATION, World, log_lines
+from conftest import World, log_lines
 
-from localaws.cloudformation import Exchange
+from demo.world import REGISTRATION
+from localaws.cloudformation.stacks import Exchange
 
 OUTAGE_MESSAGE = "An internal error occurred. Please try again later."
 

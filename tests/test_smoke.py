@@ -11,20 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import (
-    ACCOUNT,
-    FUNCTION_TIMEOUT,
-    REGION,
-    REGISTRAR_VARIABLES,
-    REGISTRATION,
-    TIME_SCALE,
-    create_registrar_stand_in,
-)
+from conftest import FUNCTION_TIMEOUT, REGISTRAR_VARIABLES, TIME_SCALE, create_registrar_stand_in
 
 from authorizer_pools.api_gateway import ApiGateway
 from demo.shared_api import create_registry_table, create_shared_api, create_tenant_pool
-from localaws.cloudformation import InProcessFunction, LocalCloudFormation
-from localaws.response_receiver import ResponseReceiver
+from demo.world import ACCOUNT, FUNCTION_CLOCK, REGION, REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.response_receiver import ResponseReceiver
+from localaws.cloudformation.stacks import InProcessFunction, LocalCloudFormation
 from localaws.server import LocalAws
 from smoke import dry_run
 from smoke.__main__ import main as smoke_main
@@ -112,10 +105,10 @@ class LocalStacks:
             region=REGION,
             function_name=f"{name}-Function",
             time_scale=TIME_SCALE,
-            clock_module="authorizer_pools.timing",
+            clock=FUNCTION_CLOCK,
         )
         self.local_aws.control_plane.lambda_async.attach(function, time_scale=TIME_SCALE)
-        self.cloudformation = LocalCloudFormation(
+        self.cloudformation = registrar_cloudformation(
             function, self.receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 30
         )
         outputs = {"ServiceToken": function.arn, "RegistryTableName": table}

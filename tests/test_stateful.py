@@ -66,9 +66,9 @@ from hypothesis.stateful import (
 )
 
 from demo.shared_api import REGISTRY_TABLE
-from localaws import dynamodb_ext
-from localaws.cloudformation import Exchange, InProcessFunction, LocalCloudFormation, Stack
-from localaws.response_receiver import ResponseReceiver
+from localaws.cloudformation.response_receiver import ResponseReceiver
+from localaws.cloudformation.stacks import Exchange, InProcessFunction, LocalCloudFormation, Stack
+from localaws.dynamodb import model as dynamodb_model
 from localaws.server import LocalAws
 
 STACK_NAMES = ("tenant-a", "tenant-b", "tenant-c")
@@ -403,7 +403,7 @@ class TenantStacks(RuleBasedStateMachine):
     @rule()
     def time_passes(self) -> None:
         """A week and a day: DynamoDB's TTL process deletes every tombstone."""
-        dynamodb_ext.expire_items(REGISTRY_TABLE, time.time() + 8 * 24 * 3600)
+        dynamodb_model.expire_items(REGISTRY_TABLE, time.time() + 8 * 24 * 3600)
         self.replayable_from = len(self.history)
 
     @rule()

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import REGISTRATION, World, template_function
+from conftest import World, template_function
 from support.invariants import assert_invariant
 
-from localaws.cloudformation import Exchange, LambdaService, LocalCloudFormation, Stack
-from localaws.cloudformation_records import RECORDS
-from localaws.lambda_runtime import InvocationResult
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.awslambda.runtime import InvocationResult
+from localaws.cloudformation.records import RECORDS
+from localaws.cloudformation.stacks import Exchange, LambdaService, LocalCloudFormation, Stack
 
 TIME_SCALE = 0.1  # see test_concurrency: CPU time on two cores must stay small in model time
 FUNCTION_TIMEOUT = 900.0  # template.yaml's, in model seconds
@@ -35,7 +36,7 @@ def cloudformation(
 ) -> Iterator[LocalCloudFormation]:
     config = template_function(aws_environment, time_scale=TIME_SCALE, timeout=FUNCTION_TIMEOUT)
     with LambdaService(config) as service:
-        yield LocalCloudFormation(
+        yield registrar_cloudformation(
             service, world.receiver, service_timeout=FUNCTION_TIMEOUT * TIME_SCALE + 60
         )
 

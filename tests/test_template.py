@@ -13,7 +13,7 @@ from template_model import ROOT, Deployment, load_template, policy_allows
 
 import authorizer_pools
 from authorizer_pools import metrics, settings
-from localaws import lambda_runtime
+from localaws.awslambda import runtime as lambda_runtime
 
 # The fast tier (make test-fast): no local AWS, seconds in all.
 pytestmark = pytest.mark.fast

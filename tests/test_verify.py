@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from conftest import REGISTRATION, World, log_lines, template_function
+from conftest import World, log_lines, template_function
 from support import storage
 from support.api_gateway import OUTAGE_MESSAGE
 from support.metrics import emitted
@@ -25,8 +25,9 @@ from support.verification import scheduled_run
 
 from authorizer_pools import cli
 from demo.shared_api import REGISTRY_TABLE
-from localaws import dynamodb_ext
-from localaws.cloudformation import InProcessFunction, LambdaService, LocalCloudFormation
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.cloudformation.stacks import InProcessFunction, LambdaService
+from localaws.dynamodb import model as dynamodb_model
 
 # Past every tombstone's expiry (a week), as DynamoDB's TTL process sees it some day.
 A_WEEK_AND_A_DAY = 8 * 24 * 3600.0
@@ -82,7 +83,7 @@ def test_time_never_deletes_a_live_owner(world: World) -> None:
         fail_after_resources=True,
     )
 
-    expired = dynamodb_ext.expire_items(REGISTRY_TABLE, time.time() + A_WEEK_AND_A_DAY)
+    expired = dynamodb_model.expire_items(REGISTRY_TABLE, time.time() + A_WEEK_AND_A_DAY)
 
     assert world.owners()[acme] == [f"tenant-acme/{REGISTRATION}"], f"{expired} items expired"
     world.cloudformation.delete_stack("tenant-acme")
@@ -187,7 +188,7 @@ def test_a_late_call_from_a_worker_whose_lease_expired_is_found_and_undone(
         predicate=lambda info: info.stage_name == "prod",
     )
     with LambdaService(config) as service:
-        cloudformation = LocalCloudFormation(service, world.receiver, service_timeout=120.0)
+        cloudformation = registrar_cloudformation(service, world.receiver, service_timeout=120.0)
         with ThreadPoolExecutor(max_workers=2) as pool:
             first = pool.submit(
                 cloudformation.create_stack,
@@ -310,7 +311,7 @@ def test_a_registry_written_before_0_1_0_keeps_its_pools_managed_and_its_owners_
     )
 
     world.create_tenant("tenant-globex", globex)  # any pass
-    dynamodb_ext.expire_items(REGISTRY_TABLE, time.time() + A_WEEK_AND_A_DAY)
+    dynamodb_model.expire_items(REGISTRY_TABLE, time.time() + A_WEEK_AND_A_DAY)
     assert legacy in world.owners(), "time took a live owner"
     assert serves_exactly(world, legacy, globex)
 

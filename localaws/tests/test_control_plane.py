@@ -1,5 +1,5 @@
-"""localaws.control_plane: quotas, conflicts, faults, stalls and the journal, on a clock tests
-control."""
+"""localaws.middleware.control_plane: quotas, conflicts, faults, stalls and the journal, on a
+clock tests control."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.test import Client, EnvironBuilder
 
-from localaws import dynamodb_ext
-from localaws.clocks import ManualClock
-from localaws.conflicts import CONFLICT_MESSAGE
-from localaws.control_plane import ControlPlane, ControlPlaneConfig
-from localaws.dispatch import _DYNAMODB_LOCK
-from localaws.faults import InjectedDelay
-from localaws.quotas import BucketSpec
-from localaws.routes import RequestInfo, identify
+from localaws.dynamodb import model as dynamodb_model
+from localaws.middleware.clocks import ManualClock
+from localaws.middleware.conflicts import CONFLICT_MESSAGE
+from localaws.middleware.control_plane import ControlPlane, ControlPlaneConfig
+from localaws.middleware.dispatch import _DYNAMODB_LOCK
+from localaws.middleware.faults import InjectedDelay
+from localaws.middleware.quotas import BucketSpec
+from localaws.middleware.routes import RequestInfo, identify
 from localaws.server import LocalAws
 
 if TYPE_CHECKING:
@@ -385,7 +385,7 @@ def test_delay_arguments_are_checked(harness: Harness) -> None:
 
 
 def test_the_dynamodb_lock_is_the_one_ttl_expiry_takes() -> None:
-    assert _DYNAMODB_LOCK is dynamodb_ext.MODEL_LOCK
+    assert _DYNAMODB_LOCK is dynamodb_model.MODEL_LOCK
 
 
 # -- through moto and botocore ----------------------------------------------------------------

@@ -15,10 +15,10 @@ import pytest
 from moto.utilities.utils import load_resource
 
 from demo.shared_api import SharedApi, create_shared_api, create_tenant_pool
-from localaws.authorizer_cache import AUTHORIZER_CACHE
-from localaws.dataplane import DataPlane
+from localaws.dataplane.cache import AUTHORIZER_CACHE
+from localaws.dataplane.gateway import DataPlane
+from localaws.dataplane.users import call, sign_in
 from localaws.server import LocalAws
-from localaws.users import call, sign_in
 
 
 class Clock:

@@ -19,8 +19,8 @@ where the local data plane has become kinder than AWS again:
   still open or not;
 - concurrent requests each get their own token's answer.
 
-AWS sources are cited where the review gave one, or where ``dataplane`` and
-``authorizer_cache`` cite one for the same behaviour.
+AWS sources are cited where the review gave one, or where ``dataplane.gateway`` and
+``dataplane.cache`` cite one for the same behaviour.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ from demo.shared_api import (
     create_shared_api,
     create_tenant_pool,
 )
-from localaws.apigateway_snapshots import MethodSnapshot
-from localaws.authorizer_cache import AUTHORIZER_CACHE
-from localaws.dataplane import DataPlane, _route
+from localaws.apigateway.snapshots import MethodSnapshot
+from localaws.dataplane.cache import AUTHORIZER_CACHE
+from localaws.dataplane.gateway import DataPlane, _route
+from localaws.dataplane.users import call, pool_id_of, sign_in
 from localaws.server import LocalAws
 from localaws.tests.test_dataplane import Clock, forged, publish
-from localaws.users import call, pool_id_of, sign_in
 
 PRIVATE_KEY = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json")).key
 PUBLIC_JWKS = load_resource("cognitoidp/resources/jwks-public.json")

@@ -1,4 +1,4 @@
-"""localaws.lambda_runtime: a handler runs as Lambda's Python runtime would run it."""
+"""localaws.awslambda.runtime: a handler runs as Lambda's Python runtime would run it."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from localaws.lambda_runtime import (
+from localaws.awslambda.runtime import (
     FunctionConfig,
     LambdaContainer,
     invoke,
     invoke_in_process,
 )
-from localaws.response_receiver import ResponseReceiver
+from localaws.cloudformation.response_receiver import ResponseReceiver
 from localaws.server import LocalAws
 
 TESTS_DIR = Path(__file__).resolve().parent

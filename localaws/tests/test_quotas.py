@@ -1,12 +1,12 @@
-"""localaws.quotas: token buckets on a clock tests control (the middleware's use of them is in
-test_control_plane)."""
+"""localaws.middleware.quotas: token buckets on a clock tests control (the middleware's use of
+them is in test_control_plane)."""
 
 from __future__ import annotations
 
 import pytest
 
-from localaws.clocks import ManualClock
-from localaws.quotas import BucketSpec, TokenBucket
+from localaws.middleware.clocks import ManualClock
+from localaws.middleware.quotas import BucketSpec, TokenBucket
 
 
 def test_account_bucket_allows_a_burst_of_40_then_10_per_second() -> None:

@@ -1,4 +1,4 @@
-"""localaws.response_receiver: CloudFormation's end of the pre-signed ResponseURL."""
+"""localaws.cloudformation.response_receiver: CloudFormation's end of the pre-signed ResponseURL."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 
-from localaws.response_receiver import ResponseReceiver, validate_answer
+from localaws.cloudformation.response_receiver import ResponseReceiver, validate_answer
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/tenant-a/0f7d2d4c"
 LOGICAL_ID = "TenantPool"
@@ -139,7 +139,9 @@ def test_a_put_to_another_host_or_an_expired_url_is_refused_as_s3_would(
     url = new_url(trusted, request_id)
     body = json.dumps(answer(request_id)).encode()
     assert put(trusted, url, body, host="localhost") == 403
-    monkeypatch.setattr("localaws.response_receiver.time.time", lambda: 4_000_000_000.0)
+    monkeypatch.setattr(
+        "localaws.cloudformation.response_receiver.time.time", lambda: 4_000_000_000.0
+    )
     assert put(trusted, url, body) == 403
     assert trusted.answers(request_id) == []
     assert [r.reason for r in trusted.rejected()] == [

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localaws.apigateway_flush import FLUSH_JOURNAL
+from localaws.apigateway.flush import FLUSH_JOURNAL
 from localaws.server import PROXY_VARIABLES, LocalAws
 
 

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from localaws.cloudformation import LambdaService
-from localaws.lambda_runtime import LambdaContainer
-from localaws.response_receiver import ReceivedAnswer
-from localaws.routes import RequestInfo
+from localaws.awslambda.runtime import LambdaContainer
+from localaws.cloudformation.response_receiver import ReceivedAnswer
+from localaws.cloudformation.stacks import LambdaService
+from localaws.middleware.routes import RequestInfo
 from localaws.wire import HttpAnswer
 
 if TYPE_CHECKING:

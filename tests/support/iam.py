@@ -8,10 +8,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import boto3
-from conftest import ACCOUNT, REGION
 from template_model import policy_allows
 
-from localaws.journal import CallRecord
+from demo.world import ACCOUNT, REGION
+from localaws.middleware.journal import CallRecord
 
 POOL_KEY = "apigateway:Request/CognitoUserPoolProviderArn"
 AUTHORIZER_TYPE = "apigateway:Resource/AuthorizerType"

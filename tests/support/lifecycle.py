@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import REGISTRATION, World, registrar_environment
+from conftest import World, registrar_environment
 from template_model import ROOT, load_template
 
-from localaws.cloudformation import LambdaService, LocalCloudFormation, Stack
-from localaws.lambda_runtime import FunctionConfig
+from demo.world import REGISTRATION, registrar_cloudformation
+from localaws.awslambda.runtime import FunctionConfig
+from localaws.cloudformation.stacks import LambdaService, Stack
 
 
 def run_lifecycle(world: World, environment: dict[str, str]) -> Stack:
@@ -18,7 +19,7 @@ def run_lifecycle(world: World, environment: dict[str, str]) -> Stack:
         environment={**environment, **registrar_environment(world.api)},
     )
     with LambdaService(config) as service:
-        cloudformation = LocalCloudFormation(service, world.receiver, service_timeout=90)
+        cloudformation = registrar_cloudformation(service, world.receiver, service_timeout=90)
         pool = world.tenant_pool("acme")
         stack = cloudformation.create_stack("tenant-acme", {REGISTRATION: world.registration(pool)})
         cloudformation.delete_stack("tenant-acme")

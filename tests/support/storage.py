@@ -13,7 +13,7 @@ from authorizer_pools.registry.table import (
     REQUESTS_PARTITION,
     partition_key,
 )
-from localaws.routes import RequestInfo
+from localaws.middleware.routes import RequestInfo
 
 STATUS_SK = AUTHORIZER_SK
 # What a pass writes when it records the stages it saw serve the list.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from localaws.cloudformation import InProcessFunction
-from localaws.lambda_runtime import InvocationResult
+from localaws.awslambda.runtime import InvocationResult
+from localaws.cloudformation.stacks import InProcessFunction
 
 if TYPE_CHECKING:
     from conftest import World

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from conftest import TIME_SCALE
 
-from localaws.cloudformation import InProcessFunction
+from localaws.cloudformation.stacks import InProcessFunction
 
 if TYPE_CHECKING:
     from conftest import World

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from localaws.clocks import Clock
-from localaws.routes import RequestInfo
+from localaws.middleware.clocks import Clock
+from localaws.middleware.routes import RequestInfo
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,17 @@
 replacements of the modules that reproduce each behaviour (each module's docstring cites its
 sources):
 
-- ``apigateway_authorizers``: per-ARN ``/providerARNs`` patches on UpdateAuthorizer and
+- ``apigateway.authorizers``: per-ARN ``/providerARNs`` patches on UpdateAuthorizer and
   CreateAuthorizer with API Gateway's validation of Cognito user pool ARNs.
-- ``apigateway_deployments``: CreateDeployment keeping the stage and snapshotting the API
-  (``apigateway_snapshots``) per deployment, DeleteDeployment refusing a served deployment, and
+- ``apigateway.deployments``: CreateDeployment keeping the stage and snapshotting the API
+  (``apigateway.snapshots``) per deployment, DeleteDeployment refusing a served deployment, and
   what a stage serves (``served_provider_arns``, ``served_provider_arn_lists``,
   ``served_deployments``, ``find_api``).
-- ``apigateway_canary`` and ``apigateway_stage_updates``: canary releases on stages (CreateStage,
+- ``apigateway.canary`` and ``apigateway.stage_updates``: canary releases on stages (CreateStage,
   GetStage, UpdateStage).
 
-Not patched into moto but answered by the control-plane middleware: ``apigateway_flush``
-(FlushStageAuthorizersCache and ``FLUSH_JOURNAL``) and ``apigateway_export`` (GetExport of a
+Not patched into moto but answered by the control-plane middleware: ``apigateway.flush``
+(FlushStageAuthorizersCache and ``FLUSH_JOURNAL``) and ``apigateway.export`` (GetExport of a
 stage). Where AWS's behaviour is not documented, these modules refuse: an emulator kinder than
 AWS hides bugs.
 """
@@ -28,18 +28,18 @@ from typing import Any
 from moto.apigateway.models import APIGatewayBackend, Authorizer, RestAPI, Stage
 from moto.apigateway.responses import APIGatewayResponse
 
-from localaws.apigateway_authorizers import apply_operations, create_authorizer, update_authorizer
-from localaws.apigateway_canary import create_stage_response, stage_to_json
-from localaws.apigateway_deployments import (
+from localaws.apigateway.authorizers import apply_operations, create_authorizer, update_authorizer
+from localaws.apigateway.canary import create_stage_response, stage_to_json
+from localaws.apigateway.deployments import (
     backend_create_deployment,
     create_deployment,
     create_deployment_response,
     delete_deployment,
 )
-from localaws.apigateway_flush import FLUSH_JOURNAL
-from localaws.apigateway_snapshots import SNAPSHOTS
-from localaws.apigateway_stage_updates import update_stage
-from localaws.apigateway_state import MODEL_LOCK, ORIGINALS
+from localaws.apigateway.flush import FLUSH_JOURNAL
+from localaws.apigateway.snapshots import SNAPSHOTS
+from localaws.apigateway.stage_updates import update_stage
+from localaws.apigateway.state import MODEL_LOCK, ORIGINALS
 
 _INSTALL_LOCK = threading.Lock()
 

@@ -33,7 +33,7 @@ from typing import Any
 from moto.apigateway.exceptions import BadRequestException
 from moto.apigateway.models import APIGatewayBackend, RestAPI, Stage
 
-from localaws.apigateway_canary import (
+from localaws.apigateway.canary import (
     DEPLOYMENT_DOES_NOT_EXIST,
     OVERRIDES,
     Canary,
@@ -41,7 +41,7 @@ from localaws.apigateway_canary import (
     parse_percent_traffic,
     set_canary,
 )
-from localaws.apigateway_state import MODEL_LOCK
+from localaws.apigateway.state import MODEL_LOCK
 
 # AWS's answers to canary requests, as recorded against AWS by LocalStack's validated snapshot
 # tests (tests/aws/services/apigateway/test_apigateway_canary.snapshot.json).

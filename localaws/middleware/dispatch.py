@@ -4,13 +4,13 @@ short of AWS, else moto.
 Reproduces:
 
 - FlushStageAuthorizersCache, which moto does not route, and GetExport of a stage, whose moto
-  version ignores the stage and knows no authorizer, answered by ``apigateway_flush`` and
-  ``apigateway_export``. Both are reads of the API (never 409) and count in the account quota
+  version ignores the stage and knows no authorizer, answered by ``apigateway.flush`` and
+  ``apigateway.export``. Both are reads of the API (never 409) and count in the account quota
   like every other call.
-- Lambda's asynchronous ``Invoke`` of the functions attached to ``lambda_async`` (moto would
-  need Docker): delivered later, on its own thread, at least once (``lambda_async``).
+- Lambda's asynchronous ``Invoke`` of the functions attached to ``awslambda.async_invoke``
+  (moto would need Docker): delivered later, on its own thread, at least once.
 - CloudFormation's ``DescribeStackResource`` and ``DescribeStacks`` of the stacks the local
-  driver runs, as CloudFormation records them phase by phase (``cloudformation_records``).
+  driver runs, as CloudFormation records them phase by phase (``cloudformation.records``).
 - DynamoDB applying each write, condition included, atomically (developer guide, "Condition
   expressions"; transactions are all-or-nothing). moto's models check and then write without a
   lock, so concurrent requests could both pass one condition; one request at a time restores
@@ -22,20 +22,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from localaws import cloudformation_records, dynamodb_ext
-from localaws.apigateway_export import get_export
-from localaws.apigateway_flush import flush_stage_authorizers_cache
-from localaws.routes import EXPORT_TYPE, RequestInfo
+from localaws.apigateway.export import get_export
+from localaws.apigateway.flush import flush_stage_authorizers_cache
+from localaws.cloudformation import records as cloudformation_records
+from localaws.dynamodb import model as dynamodb_model
+from localaws.middleware.routes import EXPORT_TYPE, RequestInfo
 from localaws.wire import HttpAnswer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
-    from localaws.lambda_async import AsyncInvocations
+    from localaws.awslambda.async_invoke import AsyncInvocations
 
-# One DynamoDB request at a time; shared with ``dynamodb_ext.expire_items`` so that TTL expiry is
+# One DynamoDB request at a time; shared with ``dynamodb_model.expire_items`` so that TTL expiry is
 # atomic with requests.
-_DYNAMODB_LOCK = dynamodb_ext.MODEL_LOCK
+_DYNAMODB_LOCK = dynamodb_model.MODEL_LOCK
 
 
 def dispatch(
@@ -44,7 +45,7 @@ def dispatch(
     info: RequestInfo,
     environ: WSGIEnvironment,
 ) -> HttpAnswer:
-    """The answer to the call: from ``apigateway_flush`` or ``apigateway_export``, from
+    """The answer to the call: from ``apigateway.flush`` or ``apigateway.export``, from
     ``invocations`` (Lambda's asynchronous invocations) or from ``app`` (moto's server
     application)."""
     if info.operation == "FlushStageAuthorizersCache":

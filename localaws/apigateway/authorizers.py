@@ -39,7 +39,7 @@ from moto.apigateway.models import APIGatewayBackend, Authorizer
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.utilities.utils import get_partition
 
-from localaws.apigateway_state import MODEL_LOCK, ORIGINALS
+from localaws.apigateway.state import MODEL_LOCK, ORIGINALS
 
 PROVIDER_ARNS_PATH = "/providerARNs"
 COGNITO_USER_POOLS = "COGNITO_USER_POOLS"

@@ -2,10 +2,10 @@
 
 A stage serves the deployment it points at, not the API's current state (API Gateway developer
 guide, "Deploy a REST API"). moto
-keeps no snapshot; ``apigateway_deployments`` records one per deployment here, with its
+keeps no snapshot; ``apigateway.deployments`` records one per deployment here, with its
 authorizers (name, type, identity source, ``providerARNs``) and its methods, each method's
 integration as its ``x-amazon-apigateway-integration`` object (developer guide,
-"x-amazon-apigateway-integration object") for ``apigateway_export``. ``SNAPSHOTS`` is guarded
+"x-amazon-apigateway-integration object") for ``apigateway.export``. ``SNAPSHOTS`` is guarded
 by ``apigateway_state.MODEL_LOCK``.
 """
 

@@ -9,7 +9,7 @@ object … in Python"):
   Lambda reuses warm environments; ``invoke`` is a cold start in a fresh process;
 - the code directory is ``/var/task``: first on ``sys.path`` and the working directory, while
   the tests directory and the project root are not importable (the child runs
-  ``lambda_bootstrap.py`` under ``python -I``); the venv's site-packages stand for the runtime's
+  ``awslambda.bootstrap`` under ``python -I``); the venv's site-packages stand for the runtime's
   boto3 (crhelper would be vendored in the zip);
 - the function timeout: at the deadline the process is killed and the invocation reported as
   timed out (``Sandbox.Timedout``, "Task timed out after N seconds"); the environment is gone, so
@@ -46,17 +46,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from localaws.lambda_bootstrap import (
+from localaws.awslambda.bootstrap import (
     LambdaContext,
     RequestIdFilter,
     lambda_log_handler,
     run_handler,
 )
 
-BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 # Paths that must never be importable in the child: the project root (which holds this package
 # and the tests) and the tests directory.
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 HARNESS_PATHS = (_ROOT, _ROOT / "tests")
 DEFAULT_INIT_TIMEOUT = 10.0  # Lambda's init phase limit
 RUNTIME_VERSION = "python3.13"
@@ -84,6 +84,17 @@ RESERVED_VARIABLES = frozenset(
 
 
 @dataclass(frozen=True)
+class ClockSeam:
+    """Where a function keeps its one injectable clock: module ``module``'s attribute
+    ``attribute``, an object with ``monotonic()``, ``time()``, ``from_wall_time(seconds)`` and
+    ``sleep(seconds)``. On compressed time the runtime replaces it with a ``ScaledClock`` after
+    the handler's import (a name, not an object: a Lambda-like process imports it itself)."""
+
+    module: str
+    attribute: str = "clock"
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """A Lambda function's configuration, as far as running it locally needs."""
 
@@ -96,10 +107,10 @@ class FunctionConfig:
     account_id: str = "123456789012"
     memory_mb: int = 128
     # Compressed time: real seconds per model second. ``timeout`` stays in model seconds; the
-    # process is killed after ``timeout * time_scale`` real ones, and ``clock_module``'s
-    # ``clock`` attribute (the function's injectable clock) is replaced by a scaled clock.
+    # process is killed after ``timeout * time_scale`` real ones, and the function's clock
+    # (``clock``) is replaced by a scaled one.
     time_scale: float = 1.0
-    clock_module: str | None = None
+    clock: ClockSeam | None = None
     # "module:function" callables run once at init, after the handler's import: the bench's
     # stand-in for the CPU each real Lambda container has to itself (it creates boto3 clients
     # before the clock starts, which two shared cores would otherwise serialise).
@@ -261,8 +272,8 @@ class LambdaContainer:
         for path in HARNESS_PATHS:
             command += ["--forbid-path", str(path)]
         command += ["--time-scale", repr(self.config.time_scale)]
-        if self.config.clock_module:
-            command += ["--clock-module", self.config.clock_module]
+        if self.config.clock is not None:
+            command += ["--clock-seam", f"{self.config.clock.module}:{self.config.clock.attribute}"]
         for callable_name in self.config.warm_up:
             command += ["--warm-up", callable_name]
         with open(init_out, "wb") as out, open(init_err, "wb") as err:

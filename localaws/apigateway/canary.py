@@ -9,8 +9,8 @@ Here a stage carries ``canarySettings`` (``deploymentId``, ``percentTraffic``,
 ``stageVariableOverrides``, ``useStageCache``), which GetStage returns, and:
 
 - ``CreateStage`` with ``canarySettings`` (its ``deploymentId`` must exist).
-- ``CreateDeployment`` with ``canarySettings``: ``apigateway_deployments``.
-- ``UpdateStage`` of the canary, its promotion and its end: ``apigateway_stage_updates``.
+- ``CreateDeployment`` with ``canarySettings``: ``apigateway.deployments``.
+- ``UpdateStage`` of the canary, its promotion and its end: ``apigateway.stage_updates``.
 
 Where AWS's behaviour is not documented, this module refuses (HTTP 400 BadRequestException): a
 CreateStage canary without ``deploymentId``. An emulator kinder than AWS hides bugs.
@@ -28,7 +28,7 @@ from moto.apigateway.models import RestAPI, Stage
 from moto.apigateway.responses import APIGatewayResponse
 from moto.core.common_types import TYPE_RESPONSE
 
-from localaws.apigateway_state import MODEL_LOCK, ORIGINALS
+from localaws.apigateway.state import MODEL_LOCK, ORIGINALS
 
 # AWS's answers to canary requests, as recorded against AWS by LocalStack's validated snapshot
 # tests (tests/aws/services/apigateway/test_apigateway_canary.snapshot.json).

@@ -6,7 +6,7 @@ Reproduces:
   new deployment, creating the stage if it does not exist (API Gateway API reference,
   CreateDeployment). moto replaces the Stage object and so loses its settings.
 - Deployment ``createdDate`` keeps moto's one-second resolution, as AWS reports it.
-- Each deployment records an ``apigateway_snapshots`` snapshot of the API (developer guide,
+- Each deployment records an ``apigateway.snapshots`` snapshot of the API (developer guide,
   "Deploy a REST API": a stage serves the deployment it points at, not the API's current state);
   ``served_provider_arns`` / ``served_provider_arn_lists`` tell what a stage really serves, so
   tests can check that a change reported as done is live, and ``served_deployments`` /
@@ -50,7 +50,7 @@ from moto.apigateway.responses import APIGatewayResponse
 from moto.apigateway.utils import ApigwDeploymentIdentifier
 from moto.core.common_types import TYPE_RESPONSE
 
-from localaws.apigateway_canary import (
+from localaws.apigateway.canary import (
     CANARY_NEEDS_EXISTING_STAGE,
     CANARY_NEEDS_STAGE_NAME,
     Canary,
@@ -58,8 +58,8 @@ from localaws.apigateway_canary import (
     canary_of,
     set_canary,
 )
-from localaws.apigateway_snapshots import SNAPSHOTS, DeploymentSnapshot, snapshot_of
-from localaws.apigateway_state import MODEL_LOCK, ORIGINALS, api_or_none
+from localaws.apigateway.snapshots import SNAPSHOTS, DeploymentSnapshot, snapshot_of
+from localaws.apigateway.state import MODEL_LOCK, ORIGINALS, api_or_none
 
 
 def create_deployment(

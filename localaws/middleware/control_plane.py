@@ -20,20 +20,26 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from localaws import lambda_async
-from localaws.clocks import Clock, SystemClock
-from localaws.conflicts import (
+from localaws.awslambda import async_invoke as lambda_async
+from localaws.middleware.clocks import Clock, SystemClock
+from localaws.middleware.conflicts import (
     DEFAULT_OTHER_SERVICE_TIME,
     DEFAULT_SERVICE_TIMES,
     BusyApis,
     ServiceTime,
     conflict_answer,
 )
-from localaws.dispatch import dispatch
-from localaws.faults import FaultPredicate, Faults, InjectedDelay, InjectedFault, TransientKind
-from localaws.journal import CallRecord, Journal, OperationCounters
-from localaws.quotas import ACCOUNT_QUOTA, CREATE_DEPLOYMENT_QUOTA, BucketSpec, Quotas
-from localaws.routes import RequestInfo, identify
+from localaws.middleware.dispatch import dispatch
+from localaws.middleware.faults import (
+    FaultPredicate,
+    Faults,
+    InjectedDelay,
+    InjectedFault,
+    TransientKind,
+)
+from localaws.middleware.journal import CallRecord, Journal, OperationCounters
+from localaws.middleware.quotas import ACCOUNT_QUOTA, CREATE_DEPLOYMENT_QUOTA, BucketSpec, Quotas
+from localaws.middleware.routes import RequestInfo, identify
 from localaws.wire import HttpAnswer
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Child side of ``localaws.lambda_runtime``: one process plays one Lambda execution environment.
+"""Child side of ``localaws.awslambda.runtime``: one process plays one Lambda execution environment.
 
 Reproduces what AWS Lambda's Python runtime does (AWS Lambda developer guide: "Define Lambda
 function handler in Python", "Using the Lambda context object to retrieve Python function
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--response-fd", type=int, required=True)
     parser.add_argument("--forbid-path", action="append", default=[])
     parser.add_argument("--time-scale", type=float, default=1.0)
-    parser.add_argument("--clock-module", default=None)
+    parser.add_argument("--clock-seam", default=None)
     parser.add_argument("--warm-up", action="append", default=[])
     args = parser.parse_args(argv)
 
@@ -310,10 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"[ERROR] {exc.error['errorType']}: {exc.error['errorMessage']}\n")
         channel.send({"type": "init", "ok": False, "error": exc.error})
         return 1
-    if args.clock_module:
-        # The function's one injectable clock (its module attribute ``clock``).
-        clock_module = importlib.import_module(args.clock_module)
-        clock_module.clock = ScaledClock(args.time_scale)  # type: ignore[attr-defined]
+    if args.clock_seam:
+        # The function's one injectable clock, "module:attribute" (runtime.ClockSeam).
+        module_name, attribute = args.clock_seam.split(":")
+        setattr(importlib.import_module(module_name), attribute, ScaledClock(args.time_scale))
     for callable_name in args.warm_up:
         module_name, function_name = callable_name.split(":")
         getattr(importlib.import_module(module_name), function_name)()

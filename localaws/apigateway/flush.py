@@ -13,8 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from localaws.apigateway_state import MODEL_LOCK, api_or_none
-from localaws.authorizer_cache import AUTHORIZER_CACHE, StageKey
+from localaws.apigateway.state import MODEL_LOCK, api_or_none
+from localaws.dataplane.cache import AUTHORIZER_CACHE, StageKey
 from localaws.wire import HttpAnswer, empty_answer, error_answer
 
 

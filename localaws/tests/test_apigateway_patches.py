@@ -1,4 +1,4 @@
-"""localaws.apigateway_ext: the documented API Gateway behaviour moto lacks (per-ARN patches,
+"""localaws.apigateway.patches: the documented API Gateway behaviour moto lacks (per-ARN patches,
 CreateDeployment keeping the stage, the cache flush, canary releases, GetExport), through boto3."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.apigateway.models import Authorizer, RestAPI, Stage
 
-from localaws import apigateway_ext
-from localaws.apigateway_deployments import served_provider_arn_lists, served_provider_arns
-from localaws.apigateway_flush import FLUSH_JOURNAL
+from localaws.apigateway import patches as apigateway_patches
+from localaws.apigateway.deployments import served_provider_arn_lists, served_provider_arns
+from localaws.apigateway.flush import FLUSH_JOURNAL
 from localaws.server import LocalAws
 
 if TYPE_CHECKING:
@@ -389,12 +389,12 @@ def test_flush_of_a_missing_stage_or_api_is_not_found(
 
 
 def test_install_is_idempotent(world: World) -> None:
-    apigateway_ext.install()
+    apigateway_patches.install()
     patched = Authorizer.apply_operations
-    apigateway_ext.install()
-    assert apigateway_ext.is_installed()
+    apigateway_patches.install()
+    assert apigateway_patches.is_installed()
     assert Authorizer.apply_operations is patched
-    assert RestAPI.create_deployment.__module__ == "localaws.apigateway_deployments"
+    assert RestAPI.create_deployment.__module__ == "localaws.apigateway.deployments"
 
 
 # -- canary releases --------------------------------------------------------------------------
@@ -483,7 +483,7 @@ def served(world: World) -> Served:
 def test_moto_alone_has_no_canary(served: Served) -> None:
     # What the extension is for: moto 5.2.5 ignores canarySettings and moves the base on
     # "replace /canarySettings/deploymentId".
-    apigateway_ext.uninstall()
+    apigateway_patches.uninstall()
     try:
         stage = Stage(name="prod", deployment_id="base")
         stage.apply_operations(
@@ -492,7 +492,7 @@ def test_moto_alone_has_no_canary(served: Served) -> None:
         assert stage.deployment_id == "other"
         assert "canarySettings" not in stage.to_json()
     finally:
-        apigateway_ext.install()
+        apigateway_patches.install()
 
 
 def test_a_canary_deployment_becomes_the_canary_and_leaves_the_base(served: Served) -> None:

@@ -4,15 +4,16 @@ moto's CloudFormation runs custom resources only through Docker-backed Lambda, a
 so this module plays the part itself, as the CloudFormation user guide describes it
 ("Custom resources", "Custom resource request objects", "Custom resource response objects"):
 
-- events shaped like ``localaws/events/{create,update,delete}.json``: every scalar property a
-  string, ``PhysicalResourceId`` on Update and Delete, ``OldResourceProperties`` on Update, a
-  fresh ``RequestId`` and a pre-signed-looking ``ResponseURL`` per request;
+- events shaped like ``events/{create,update,delete}.json`` (beside this module): every
+  scalar property a string, ``PhysicalResourceId`` on Update and Delete,
+  ``OldResourceProperties`` on Update, a fresh ``RequestId`` and a pre-signed-looking
+  ``ResponseURL`` per request;
 - each event delivered to the function as Lambda delivers CloudFormation's asynchronous
   invocation: possibly more than once, and, when the invocation fails (raises, times out, is
   killed), retried twice by Lambda after about one and then two more minutes
-  (``lambda_async``);
+  (``awslambda.async_invoke``);
 - CloudFormation's own record of each stack and resource, phase by phase, for the function to
-  check a request against (``cloudformation_records``): the resource in progress while its
+  check a request against (``cloudformation.records``): the resource in progress while its
   request is out, complete or failed once answered, the stack's status through creation,
   update, cleanup, rollback and deletion;
 - the answer read back from the HTTPS ResponseURL, never from the function's return value; no
@@ -41,19 +42,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from localaws.cloudformation_records import RECORDS
-from localaws.lambda_async import AsyncInvocations
-from localaws.lambda_bootstrap import ScaledClock
-from localaws.lambda_runtime import (
+from localaws.awslambda.async_invoke import AsyncInvocations
+from localaws.awslambda.bootstrap import ScaledClock
+from localaws.awslambda.runtime import (
+    ClockSeam,
     FunctionConfig,
     InvocationResult,
     LambdaContainer,
     invoke_in_process,
 )
-from localaws.response_receiver import ReceivedAnswer, ResponseReceiver
+from localaws.cloudformation.records import RECORDS
+from localaws.cloudformation.response_receiver import ReceivedAnswer, ResponseReceiver
 
 EVENTS = Path(__file__).resolve().parent / "events"
-RESOURCE_TYPE = "Custom::AuthorizerUserPool"
 RequestType = Literal["Create", "Update", "Delete"]
 Properties = Mapping[str, Any]
 
@@ -94,25 +95,25 @@ class InProcessFunction:
     """The handler called in this process (fast; one invocation at a time, as crhelper's module
     level helper holds per-invocation state).
 
-    With ``time_scale`` and ``clock_module``, time is compressed as in ``FunctionConfig``: the
-    module's ``clock`` (the function's injectable clock) is a scaled one during each delivery,
-    and ``timeout`` is in model seconds."""
+    With ``time_scale`` and ``clock``, time is compressed as in ``FunctionConfig``: the
+    function's injectable clock is a scaled one during each delivery, and ``timeout`` is in
+    model seconds."""
 
     def __init__(
         self,
         handler: Callable[[Any, Any], Any],
         *,
         timeout: float,
-        function_name: str = "shared-authorizer-pools-Function",
+        function_name: str = "localaws-function",
         region: str = "us-east-1",
         account_id: str = "123456789012",
         time_scale: float = 1.0,
-        clock_module: str | None = None,
+        clock: ClockSeam | None = None,
     ) -> None:
         self.handler = handler
         self.timeout = timeout
         self.time_scale = time_scale
-        self.clock_module = importlib.import_module(clock_module) if clock_module else None
+        self.clock = clock
         self.function_name = function_name
         self.region = region
         self.account_id = account_id
@@ -124,9 +125,10 @@ class InProcessFunction:
     ) -> InvocationResult:
         """One invocation; ``qualifier``: through that alias (its ARN in the context)."""
         with self._lock:
-            saved = getattr(self.clock_module, "clock", None)
-            if self.clock_module is not None:
-                self.clock_module.clock = ScaledClock(self.time_scale)  # type: ignore[attr-defined]
+            holder = importlib.import_module(self.clock.module) if self.clock else None
+            saved = getattr(holder, self.clock.attribute) if holder and self.clock else None
+            if holder is not None and self.clock is not None:
+                setattr(holder, self.clock.attribute, ScaledClock(self.time_scale))
             try:
                 return invoke_in_process(
                     self.handler,
@@ -139,8 +141,8 @@ class InProcessFunction:
                     qualifier=qualifier,
                 )
             finally:
-                if self.clock_module is not None:
-                    self.clock_module.clock = saved  # type: ignore[attr-defined]
+                if holder is not None and self.clock is not None:
+                    setattr(holder, self.clock.attribute, saved)
 
 
 class LambdaService:
@@ -255,8 +257,8 @@ class LocalCloudFormation:
         account_id: str = "123456789012",
         on_exchange: Callable[[Exchange], None] | None = None,
         lambda_async: AsyncInvocations | None = None,
-        resource_type: str = RESOURCE_TYPE,
-        own_pools: bool = True,
+        resource_type: str,
+        pool_property: str | None = None,
     ) -> None:
         self.function = function
         self.receiver = receiver
@@ -268,10 +270,10 @@ class LocalCloudFormation:
         self.lambda_async = lambda_async
         # The type tenant templates give the custom resource.
         self.resource_type = resource_type
-        # A registration's pool that no stack holds is declared beside it in its stack, as
-        # examples/tenant.yaml does (CloudFormation creates it first: the registration refers
-        # to it); False: pools are whatever stacks already hold.
-        self.own_pools = own_pools
+        # The property naming a Cognito user pool (by ARN) that a stack declares beside the
+        # resource, when no stack holds that pool yet (CloudFormation creates it first: the
+        # resource refers to it); None: pools are whatever stacks already hold.
+        self.pool_property = pool_property
         self.stacks: dict[str, Stack] = {}
         self._lock = threading.Lock()
 
@@ -298,8 +300,9 @@ class LocalCloudFormation:
         a replaced physical id leaves the resource as it is: it shows the new id)."""
         stack_id, logical_id = str(event["StackId"]), str(event["LogicalResourceId"])
         kind = str(event["RequestType"])
-        if kind != "Delete" and self.own_pools:
-            self._declare_pool(stack_id, logical_id, event.get("ResourceProperties") or {})
+        if kind != "Delete" and self.pool_property is not None:
+            properties = event.get("ResourceProperties") or {}
+            self._declare_pool(stack_id, logical_id, str(properties.get(self.pool_property, "")))
         current = RECORDS.get(stack_id, logical_id)
         if (
             kind == "Delete"
@@ -319,8 +322,7 @@ class LocalCloudFormation:
         )
 
     @staticmethod
-    def _declare_pool(stack_id: str, logical_id: str, properties: Mapping[str, Any]) -> None:
-        arn = str(properties.get("UserPoolArn", ""))
+    def _declare_pool(stack_id: str, logical_id: str, arn: str) -> None:
         pool_id = arn.rsplit("/", 1)[-1] if ":userpool/" in arn else ""
         if pool_id and RECORDS.holder_of(pool_id) is None:
             RECORDS.resource(

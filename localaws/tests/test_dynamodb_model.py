@@ -1,4 +1,4 @@
-"""dynamodb_ext: moto's transactions, copying each table once for their rollback, answer and
+"""dynamodb_model: moto's transactions, copying each table once for their rollback, answer and
 store exactly what moto's own do; ``expire_items`` deletes what DynamoDB's TTL process would."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import Table
 
 from demo.shared_api import create_registry_table
-from localaws import dynamodb_ext
-from localaws.dispatch import _DYNAMODB_LOCK
+from localaws.dynamodb import model as dynamodb_model
+from localaws.middleware.dispatch import _DYNAMODB_LOCK
 from localaws.server import LocalAws
 
 TABLE = "dynamodb-ext-test"
@@ -66,7 +66,7 @@ def test_a_transaction_copies_the_table_once_and_still_rolls_back(
             copies.append(value)
         return copy.deepcopy(value, memo)
 
-    monkeypatch.setattr(dynamodb_ext, "copy", SimpleNamespace(deepcopy=counting))
+    monkeypatch.setattr(dynamodb_model, "copy", SimpleNamespace(deepcopy=counting))
 
     table.transact_write_items(TransactItems=[bump(f"item-{n}", 0) for n in range(10)])
     assert values(table, "item-0", "item-9") == [1, 1]
@@ -130,7 +130,7 @@ def test_expiry_deletes_only_items_whose_number_ttl_has_passed(ttl_table: Any) -
     put(ttl_table, "no-ttl", other={"N": "1"})
     put(ttl_table, "milliseconds", expires_at={"N": str(int(NOW - 10) * 1000)})
 
-    assert dynamodb_ext.expire_items(TTL_TABLE, NOW) == 2
+    assert dynamodb_model.expire_items(TTL_TABLE, NOW) == 2
     assert keys(ttl_table) == [
         "exactly-now",
         "future",
@@ -140,9 +140,9 @@ def test_expiry_deletes_only_items_whose_number_ttl_has_passed(ttl_table: Any) -
         "string",
     ]
     # Time passes: the items due by then go, the others are never deleted.
-    assert dynamodb_ext.expire_items(TTL_TABLE, NOW + 2 * DAY) == 2
+    assert dynamodb_model.expire_items(TTL_TABLE, NOW + 2 * DAY) == 2
     assert keys(ttl_table) == ["milliseconds", "nested", "no-ttl", "string"]
-    assert dynamodb_ext.expire_items(TTL_TABLE, NOW + 2 * DAY) == 0
+    assert dynamodb_model.expire_items(TTL_TABLE, NOW + 2 * DAY) == 0
 
 
 def test_items_expired_more_than_five_years_ago_are_never_deleted(ttl_table: Any) -> None:
@@ -150,7 +150,7 @@ def test_items_expired_more_than_five_years_ago_are_never_deleted(ttl_table: Any
     put(ttl_table, "zero", expires_at={"N": "0"})
     put(ttl_table, "ancient", expires_at={"N": str(int(NOW - six_years))})
     put(ttl_table, "recent", expires_at={"N": str(int(NOW - 4 * 365 * DAY))})
-    assert dynamodb_ext.expire_items(TTL_TABLE, NOW) == 1
+    assert dynamodb_model.expire_items(TTL_TABLE, NOW) == 1
     assert keys(ttl_table) == ["ancient", "zero"]
 
 
@@ -160,13 +160,13 @@ def test_a_table_without_ttl_enabled_loses_nothing(ttl_table: Any) -> None:
         TableName=TTL_TABLE,
         TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": False},
     )
-    assert dynamodb_ext.expire_items(TTL_TABLE, NOW) == 0
+    assert dynamodb_model.expire_items(TTL_TABLE, NOW) == 0
     assert keys(ttl_table) == ["past"]
 
 
 def test_expiry_of_a_missing_table_is_refused(local_aws: LocalAws) -> None:
     with pytest.raises(LookupError, match="no-such-table"):
-        dynamodb_ext.expire_items("no-such-table", NOW)
+        dynamodb_model.expire_items("no-such-table", NOW)
 
 
 def test_expiry_waits_for_the_request_being_served(ttl_table: Any) -> None:
@@ -174,7 +174,7 @@ def test_expiry_waits_for_the_request_being_served(ttl_table: Any) -> None:
     deleted: list[int] = []
     with _DYNAMODB_LOCK:  # as the control plane holds it while moto serves a request
         worker = threading.Thread(
-            target=lambda: deleted.append(dynamodb_ext.expire_items(TTL_TABLE, NOW))
+            target=lambda: deleted.append(dynamodb_model.expire_items(TTL_TABLE, NOW))
         )
         worker.start()
         worker.join(0.2)
@@ -196,7 +196,7 @@ def test_the_registry_table_expires_items_on_expires_at(
             TableName=name,
             Item={"pk": {"S": "p"}, "sk": {"S": "s"}, "expires_at": {"N": str(int(NOW))}},
         )
-        assert dynamodb_ext.expire_items(name, NOW + DAY) == 1
+        assert dynamodb_model.expire_items(name, NOW + DAY) == 1
     finally:
         client.update_table(TableName=name, DeletionProtectionEnabled=False)
         client.delete_table(TableName=name)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.iam.models import get_account_id_from
 
-from localaws import lambda_async
+from localaws.awslambda import async_invoke as lambda_async
 from localaws.wire import WireProtocol
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from localaws.conflicts import CONFLICT_MESSAGE
-from localaws.quotas import TOO_MANY_REQUESTS_MESSAGE
-from localaws.routes import RequestInfo
+from localaws.middleware.conflicts import CONFLICT_MESSAGE
+from localaws.middleware.quotas import TOO_MANY_REQUESTS_MESSAGE
+from localaws.middleware.routes import RequestInfo
 from localaws.wire import HttpAnswer, error_answer
 
 FaultPredicate = Callable[[RequestInfo], bool]

@@ -21,7 +21,7 @@ using Amazon Cognito user pools as an authorizer"; API reference, Authorizer):
 - A token's identity is valid when its RS256 signature verifies with the issuing pool's JWKS and
   its issuer ``https://cognito-idp.{region}.amazonaws.com/{pool id}`` is a pool that exists and
   that the served deployment's authorizer lists. That result is cached per authorizer and token
-  for the deployed authorizer's TTL (``authorizer_cache``).
+  for the deployed authorizer's TTL (``dataplane.cache``).
 - On every request, cached or not: the token has not expired; its ``aud`` matches the
   authorizer's ``identityValidationExpression`` when it has one (API reference, Authorizer:
   "API Gateway will match the aud field of the incoming token from the client against the
@@ -52,9 +52,9 @@ import jwt
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.utilities.utils import load_resource
 
-from localaws.apigateway_deployments import find_api, served_deployments
-from localaws.apigateway_snapshots import AuthorizerSnapshot, DeploymentSnapshot, MethodSnapshot
-from localaws.authorizer_cache import AUTHORIZER_CACHE, DEFAULT_RESULT_TTL, StageKey
+from localaws.apigateway.deployments import find_api, served_deployments
+from localaws.apigateway.snapshots import AuthorizerSnapshot, DeploymentSnapshot, MethodSnapshot
+from localaws.dataplane.cache import AUTHORIZER_CACHE, DEFAULT_RESULT_TTL, StageKey
 from localaws.wire import new_request_id
 
 if TYPE_CHECKING:

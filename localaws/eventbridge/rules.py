@@ -11,8 +11,8 @@ CloudTrail"; CloudFormation user guide, "CloudFormation events in EventBridge"):
   does; a field the pattern names and the event lacks never matches (``anything-but``
   included);
 - a matching rule's Lambda target (here the function's ``repair`` alias, as template.yaml's
-  rules name it) is invoked asynchronously (``lambda_async``: later, at least once, retried on
-  failure) with the whole event;
+  rules name it) is invoked asynchronously (``awslambda.async_invoke``: later, at least once,
+  retried on failure) with the whole event;
 - every API Gateway call that changed something (a 2xx ``PATCH``, ``POST``, ``PUT`` or
   ``DELETE`` of an API) becomes an "AWS API Call via CloudTrail" event from ``aws.apigateway``,
   with ``eventName``, ``requestParameters.restApiId`` and the caller's role in
@@ -35,8 +35,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from localaws.lambda_async import AsyncInvocations, Deliverable
-from localaws.routes import RequestInfo
+from localaws.awslambda.async_invoke import AsyncInvocations, Deliverable
+from localaws.middleware.routes import RequestInfo
 from localaws.wire import HttpAnswer
 
 FUNCTION_AGENT = "cognito-authorizer-pools"

@@ -13,7 +13,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from localaws.clocks import Clock
+from localaws.middleware.clocks import Clock
 from localaws.wire import HttpAnswer, error_answer
 
 TOO_MANY_REQUESTS_MESSAGE = "Too Many Requests"

@@ -5,7 +5,7 @@ Reproduces: ``GetExport``
 developer guide, "Export a REST API from API Gateway" and the ``x-amazon-apigateway-authorizer``
 / ``-authtype`` / ``-integration`` extension pages). moto's export ignores the stage and the
 type, reads the API's *current* state and knows no authorizer. ``get_export`` builds the
-document from the stage's base deployment snapshot (``apigateway_snapshots``):
+document from the stage's base deployment snapshot (``apigateway.snapshots``):
 ``securitySchemes`` (OpenAPI 3) or ``securityDefinitions`` (Swagger 2) keyed by authorizer name,
 each ``{"type": "apiKey", "name": <identity-source header>, "in": "header"}``, with
 ``x-amazon-apigateway-authtype`` and ``x-amazon-apigateway-authorizer`` (for Cognito:
@@ -34,14 +34,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from localaws.apigateway_authorizers import COGNITO_USER_POOLS
-from localaws.apigateway_snapshots import (
+from localaws.apigateway.authorizers import COGNITO_USER_POOLS
+from localaws.apigateway.snapshots import (
     SNAPSHOTS,
     AuthorizerSnapshot,
     DeploymentSnapshot,
     MethodSnapshot,
 )
-from localaws.apigateway_state import MODEL_LOCK, api_or_none
+from localaws.apigateway.state import MODEL_LOCK, api_or_none
 from localaws.wire import HttpAnswer, error_answer, new_request_id
 
 # GetExport (API reference): exportType 'oas30' or 'swagger'; parameters

@@ -1,0 +1,1 @@
+"""Lambda: a handler run as the Python runtime runs it, and asynchronous Invoke."""

@@ -1,0 +1,1 @@
+"""CloudFormation's side of the custom-resource protocol, its records and its reads."""

@@ -1,0 +1,1 @@
+"""API Gateway's data plane: stages served, Cognito tokens authorized, results cached."""

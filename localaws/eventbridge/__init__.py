@@ -1,0 +1,1 @@
+"""EventBridge rules with CloudTrail and CloudFormation as their sources."""
