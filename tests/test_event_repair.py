@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import World, log_lines
 
-from demo.world import ACCOUNT, REGION
+from demo.world import ACCOUNT, FUNCTION_AGENT, REGION
 from localaws.cloudformation.stacks import InProcessFunction
 from localaws.eventbridge.rules import AliasTarget, LocalEventBridge
 
@@ -58,6 +58,7 @@ def bus(world: World) -> Iterator[LocalEventBridge]:
         region=REGION,
         function_role=str(world.deployed().resolve({"Fn::GetAtt": ["FunctionRole", "Arn"]})),
         other_role=PIPELINE_ROLE,
+        function_agent=FUNCTION_AGENT,
     )
     world.aws.control_plane.after(events.trail)
     yield events

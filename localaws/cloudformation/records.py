@@ -1,6 +1,6 @@
 """CloudFormation's own record of the stacks the local driver runs, as its read APIs show it.
 
-``cloudformation.LocalCloudFormation`` plays CloudFormation for tenant stacks; moto knows
+``cloudformation.stacks.LocalCloudFormation`` plays CloudFormation for its stacks; moto knows
 nothing of them. This module keeps what CloudFormation itself would record of each stack and
 its custom resources, phase by phase, and answers the reads a custom-resource provider can check
 a request against (CloudFormation API reference, ``DescribeStackResource``, ``DescribeStacks``
@@ -18,8 +18,7 @@ and ``ListStackResources``; user guide, "Stack status codes" and "Resource statu
 - a stack or resource it does not know is ``ValidationError`` ("Stack with id … does not
   exist", "Resource … does not exist for stack …"), as CloudFormation answers.
 
-Stacks this module does not know (those made through moto's CreateStack, such as the
-registrar's stand-in) are left to moto.
+Stacks this module does not know (those made through moto's CreateStack) are left to moto.
 """
 
 from __future__ import annotations

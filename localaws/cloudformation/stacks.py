@@ -268,7 +268,7 @@ class LocalCloudFormation:
         self.on_exchange = on_exchange
         # Lambda's retries of a failed invocation of CloudFormation's (none when not given).
         self.lambda_async = lambda_async
-        # The type tenant templates give the custom resource.
+        # The type the stacks' templates give the custom resource.
         self.resource_type = resource_type
         # The property naming a Cognito user pool (by ARN) that a stack declares beside the
         # resource, when no stack holds that pool yet (CloudFormation creates it first: the

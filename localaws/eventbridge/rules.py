@@ -1,4 +1,4 @@
-"""EventBridge, as far as the registrar's repair rules need it, with CloudTrail as its source.
+"""EventBridge, as far as a function's repair rules need it, with CloudTrail as its source.
 
 Reproduces (EventBridge user guide, "Amazon EventBridge event patterns", "Content filtering in
 Amazon EventBridge event patterns"; CloudTrail user guide, "Creating rules for AWS API calls via
@@ -10,15 +10,16 @@ CloudTrail"; CloudFormation user guide, "CloudFormation events in EventBridge"):
   matches the event's nested object field by field; ``$or`` matches when any of its patterns
   does; a field the pattern names and the event lacks never matches (``anything-but``
   included);
-- a matching rule's Lambda target (here the function's ``repair`` alias, as template.yaml's
-  rules name it) is invoked asynchronously (``awslambda.async_invoke``: later, at least once,
+- a matching rule's Lambda target (a function, or one of its aliases: ``AliasTarget``) is
+  invoked asynchronously (``awslambda.async_invoke``: later, at least once,
   retried on failure) with the whole event;
 - every API Gateway call that changed something (a 2xx ``PATCH``, ``POST``, ``PUT`` or
   ``DELETE`` of an API) becomes an "AWS API Call via CloudTrail" event from ``aws.apigateway``,
   with ``eventName``, ``requestParameters.restApiId`` and the caller's role in
   ``userIdentity.sessionContext.sessionIssuer.arn``. Here every caller signs with the same test
-  credentials, so the role is told by the User-Agent: the registrar's calls (its
-  ``user_agent_extra``) carry ``function_role``, everyone else's ``other_role``. CloudTrail
+  credentials, so the role is told by the User-Agent: the function's calls (those carrying
+  ``function_agent``, its ``user_agent_extra``) carry ``function_role``, everyone else's
+  ``other_role``. CloudTrail
   delivers events minutes late, in batches, best effort; here at once, or all together when
   the test says so (:meth:`LocalEventBridge.held`): the model's "within seconds" is the
   rule's, not CloudTrail's.
@@ -38,8 +39,6 @@ from typing import Any
 from localaws.awslambda.async_invoke import AsyncInvocations, Deliverable
 from localaws.middleware.routes import RequestInfo
 from localaws.wire import HttpAnswer
-
-FUNCTION_AGENT = "cognito-authorizer-pools"
 
 
 class AliasTarget:
@@ -106,11 +105,15 @@ class LocalEventBridge:
         region: str,
         function_role: str,
         other_role: str,
+        function_agent: str,
     ) -> None:
         self.invocations = invocations
         self.account_id = account_id
         self.region = region
         self.function_role = function_role
+        # What the function's User-Agent carries (its user_agent_extra): how a call is told to
+        # be the function's when every caller signs with the same test credentials.
+        self.function_agent = function_agent
         self.other_role = other_role
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
@@ -165,7 +168,7 @@ class LocalEventBridge:
             # Only API Gateway's changes of an API (is_mutating says so) are modelled.
             return
         agent = info.headers.get("user-agent", "")
-        role = self.function_role if FUNCTION_AGENT in agent else self.other_role
+        role = self.function_role if self.function_agent in agent else self.other_role
         self.put_event(
             "aws.apigateway",
             "AWS API Call via CloudTrail",
