@@ -18,8 +18,6 @@ from bench.launch_day import PROJECT, SEED, Bench, Implementation
 
 FULL = (1, 10, 50, 200)
 QUICK = (1, 10, 50)
-# The full run also measures the alternative way to publish on several stages, to show why the
-# function deploys once and points the other stages at that deployment.
 # Up to this many containers, the model runs in real time. Beyond, it runs in slow motion by
 # one uniform factor (quotas, service times, both implementations' waits and their network
 # timeouts alike), so that two shared cores can stand in for that many Lambda containers, each
