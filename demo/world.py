@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from authorizer_pools.aws import USER_AGENT_EXTRA
 from authorizer_pools.registry import Owner, Registry
 from authorizer_pools.timing import Deadline
 from demo.shared_api import REGISTRY_TABLE, SharedApi, create_user_pool, provider_arns
@@ -41,8 +42,8 @@ POOL_PROPERTY = "UserPoolArn"
 # template.yaml's function: its name, and its one injectable clock (authorizer_pools.timing).
 FUNCTION_NAME = "shared-authorizer-pools-Function"
 FUNCTION_CLOCK = ClockSeam("authorizer_pools.timing", "clock")
-# The user agent every boto3 call of the function carries (authorizer_pools.aws).
-FUNCTION_AGENT = "cognito-authorizer-pools"
+# What every boto3 call of the function carries in its User-Agent.
+FUNCTION_AGENT = USER_AGENT_EXTRA
 # Someone else's changes (the console, a pipeline) retry API Gateway's throttling as the console
 # or CloudFormation would.
 OTHERS_RETRY = Config(retries={"max_attempts": 10, "mode": "standard"})

@@ -8,8 +8,8 @@ goes from here, with the module that reproduces it.
 
 The table was checked against ``MOTO_CHECKED``. ``localaws/tests/test_moto_gaps.py`` fails
 when the installed moto is another version (re-check each gap against it: the module named
-has its tests) and when ``install()`` replaces a moto method this table does not list, or
-lists one it does not replace.
+has its tests), and when starting a ``LocalAws`` replaces any function, method or property of
+any loaded moto module that this table does not list, or leaves one it lists in place.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Reproduces what unmodified boto3 code sees of AWS when ``AWS_ENDPOINT_URL`` points at it
 (boto3 documentation, "Configuring service-specific endpoints": the variable applies to every
-service), with moto's API Gateway extended by ``apigateway.patches``, its DynamoDB transactions made
-as cheap as DynamoDB's (and its TTL process available) by ``dynamodb.patches``, and its control
-plane modelled by ``middleware.control_plane``.
+service), with every gap between moto and AWS that ``moto_gaps`` lists made up for (API
+Gateway's authorizers, deployments and canaries, DynamoDB transactions as cheap as DynamoDB's,
+DescribeStacks' parameters) and its control plane modelled by ``middleware.control_plane``.
 The server is moto's own ``DomainDispatcherApplication`` with
 ``MotoRequestHandler`` (``moto/moto_server/threaded_moto_server.py``), on a threaded werkzeug
 server bound to 127.0.0.1 port 0, so tests never fight over a port.

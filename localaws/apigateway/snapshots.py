@@ -6,7 +6,7 @@ keeps no snapshot; ``apigateway.deployments`` records one per deployment here, w
 authorizers (name, type, identity source, ``providerARNs``) and its methods, each method's
 integration as its ``x-amazon-apigateway-integration`` object (developer guide,
 "x-amazon-apigateway-integration object") for ``apigateway.export``. ``SNAPSHOTS`` is guarded
-by ``apigateway_state.MODEL_LOCK``.
+by ``apigateway.state.MODEL_LOCK``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What the API Gateway extension modules share: the lock on moto's models, moto's own methods
-that ``apigateway_patches.install()`` replaced (the patches call them), and the lookup of an API.
+that ``apigateway.patches.install()`` replaced (the patches call them), and the lookup of an API.
 """
 
 from __future__ import annotations

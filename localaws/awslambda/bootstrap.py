@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.clock_seam:
         # The function's one injectable clock, "module:attribute" (runtime.ClockSeam).
-        module_name, attribute = args.clock_seam.split(":")
+        module_name, _, attribute = args.clock_seam.rpartition(":")
         setattr(importlib.import_module(module_name), attribute, ScaledClock(args.time_scale))
     for callable_name in args.warm_up:
         module_name, function_name = callable_name.split(":")

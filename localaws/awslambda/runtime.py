@@ -93,6 +93,14 @@ class ClockSeam:
     module: str
     attribute: str = "clock"
 
+    def __post_init__(self) -> None:
+        names = [*self.module.split("."), self.attribute]
+        if not all(name.isidentifier() for name in names):
+            raise ValueError(
+                f"ClockSeam({self.module!r}, {self.attribute!r}): not a module path "
+                "and an attribute name"
+            )
+
 
 @dataclass(frozen=True)
 class FunctionConfig:
@@ -336,18 +344,19 @@ class LambdaContainer:
 
     # -- invocation ------------------------------------------------------------------------
 
-    def invoke(self, event: Any) -> InvocationResult:
-        """Invoke once. A dead environment (timeout, crash) is replaced by a cold one first."""
+    def invoke(self, event: Any, *, qualifier: str | None = None) -> InvocationResult:
+        """Invoke once. A dead environment (timeout, crash) is replaced by a cold one first.
+        ``qualifier``: through that alias (the context's ARN then ends with it)."""
         payload_event = json.loads(json.dumps(event))  # Lambda passes JSON, nothing else
         if not self._lock.acquire(blocking=False):
             # One environment runs one invocation at a time; Lambda would use another one.
             raise RuntimeError("this Lambda container is busy with another invocation")
         try:
-            return self._invoke(payload_event)
+            return self._invoke(payload_event, qualifier)
         finally:
             self._lock.release()
 
-    def _invoke(self, event: Any) -> InvocationResult:
+    def _invoke(self, event: Any, qualifier: str | None = None) -> InvocationResult:
         if not self.alive or self._process is None:
             self._start()
         cold_start, self._fresh = self._fresh, False
@@ -378,7 +387,9 @@ class LambdaContainer:
             "request_id": request_id,
             "event": event,
             "deadline_ms": deadline_ms,
-            "invoked_function_arn": self.config.function_arn,
+            "invoked_function_arn": (
+                f"{self.config.function_arn}:{qualifier}" if qualifier else self.config.function_arn
+            ),
             "stdout_path": str(stdout_path),
             "stderr_path": str(stderr_path),
         }

@@ -113,6 +113,11 @@ class InProcessFunction:
         self.handler = handler
         self.timeout = timeout
         self.time_scale = time_scale
+        # Imported now, as a Lambda-like process imports it at init: a seam that names no
+        # module or no clock fails here, not on a delivery (a continuation's, on its own thread).
+        self._clock_holder = importlib.import_module(clock.module) if clock else None
+        if clock is not None and not hasattr(self._clock_holder, clock.attribute):
+            raise ValueError(f"{clock.module} has no {clock.attribute!r} to replace")
         self.clock = clock
         self.function_name = function_name
         self.region = region
@@ -125,7 +130,7 @@ class InProcessFunction:
     ) -> InvocationResult:
         """One invocation; ``qualifier``: through that alias (its ARN in the context)."""
         with self._lock:
-            holder = importlib.import_module(self.clock.module) if self.clock else None
+            holder = self._clock_holder
             saved = getattr(holder, self.clock.attribute) if holder and self.clock else None
             if holder is not None and self.clock is not None:
                 setattr(holder, self.clock.attribute, ScaledClock(self.time_scale))
@@ -157,7 +162,10 @@ class LambdaService:
         self._busy: dict[LambdaContainer, Mapping[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def deliver(self, event: Mapping[str, Any]) -> InvocationResult:
+    def deliver(
+        self, event: Mapping[str, Any], *, qualifier: str | None = None
+    ) -> InvocationResult:
+        """One invocation in a free environment; ``qualifier``: through that alias."""
         with self._lock:
             container = self._idle.pop() if self._idle else None
             if container is None:
@@ -165,7 +173,7 @@ class LambdaService:
                 self._all.append(container)
             self._busy[container] = event
         try:
-            return container.invoke(dict(event))
+            return container.invoke(dict(event), qualifier=qualifier)
         finally:
             with self._lock:
                 del self._busy[container]

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from localaws.awslambda.runtime import (
+    ClockSeam,
     FunctionConfig,
     LambdaContainer,
     invoke,
     invoke_in_process,
 )
 from localaws.cloudformation.response_receiver import ResponseReceiver
+from localaws.cloudformation.stacks import InProcessFunction
 from localaws.server import LocalAws
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -202,6 +204,14 @@ def test_the_context_is_lambdas(code_dir: Path) -> None:
     assert 0 < context["remaining"] <= 30_000
 
 
+def test_an_invocation_through_an_alias_carries_its_arn(code_dir: Path) -> None:
+    with LambdaContainer(config(code_dir)) as container:
+        result = container.invoke({}, qualifier="repair")
+    assert result.payload["context"]["invoked_function_arn"] == (
+        "arn:aws:lambda:us-east-1:123456789012:function:tenant-pools:repair"
+    )
+
+
 def test_the_environment_is_lambdas_not_the_hosts(
     code_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -332,6 +342,18 @@ def test_in_process_invocation_builds_the_same_context_and_captures_logs() -> No
     assert re.search(
         rf"^\[WARNING\]\t\S+Z\t{result.request_id}\tto the log$", result.stderr, re.MULTILINE
     )
+
+
+def test_a_clock_seam_that_names_no_clock_is_refused_before_any_delivery() -> None:
+    def handler(event: Any, context: Any) -> Any:
+        return None
+
+    with pytest.raises(ModuleNotFoundError):
+        InProcessFunction(handler, timeout=5, clock=ClockSeam("no_such_module_here"))
+    with pytest.raises(ValueError, match="no 'no_such_clock'"):
+        InProcessFunction(handler, timeout=5, clock=ClockSeam("time", "no_such_clock"))
+    with pytest.raises(ValueError, match="not a module path"):
+        ClockSeam("timing", "odd:name")
 
 
 def test_in_process_errors_and_late_returns() -> None:

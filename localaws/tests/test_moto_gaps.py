@@ -14,30 +14,35 @@ from localaws.moto_gaps import GAPS, MOTO_CHECKED, replaced
 ROOT = Path(__file__).resolve().parents[2]
 
 # Run in a fresh interpreter: this session's LocalAws has installed the replacements already.
+# Every loaded moto module is scanned, its functions and its classes' members, before and after
+# a LocalAws starts (moto's own resets swap data, such as the instances_tracked lists: only
+# what can be called, or a property, counts as a replacement).
 _DIFF = """
-import inspect, json
-import moto.apigateway.models, moto.apigateway.responses
-import moto.cloudformation.models, moto.dynamodb.models
-MODULES = (moto.apigateway.models, moto.apigateway.responses,
-           moto.cloudformation.models, moto.dynamodb.models)
-def attributes():
+import inspect, json, sys
+from localaws.server import LocalAws
+def behaviour():
     seen = {}
-    for module in MODULES:
-        for _, owner in inspect.getmembers(module, inspect.isclass):
-            if not owner.__module__.startswith("moto."):
-                continue
-            for name, value in vars(owner).items():
-                seen[f"{owner.__module__}.{owner.__qualname__}.{name}"] = value
-    return seen
-before = attributes()
-from localaws import moto_gaps
-moto_gaps.install()
-after = attributes()
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "moto" or name.startswith("moto.")):
+            continue
+        for key, value in list(vars(module).items()):
+            seen[f"{name}.{key}"] = value
+            if inspect.isclass(value) and value.__module__ == name:
+                for attribute, member in list(vars(value).items()):
+                    seen[f"{name}.{value.__qualname__}.{attribute}"] = member
+    return {
+        key: value for key, value in seen.items()
+        if callable(value) or isinstance(value, (property, classmethod, staticmethod))
+    }
+before = behaviour()
+with LocalAws():
+    pass
+after = behaviour()
 changed = {}
 for key, value in after.items():
-    if before.get(key) is not value:
+    if key in before and before[key] is not value:
         function = value.fget if isinstance(value, property) else value
-        changed[key] = function.__module__
+        changed[key] = getattr(function, "__module__", "")
 print(json.dumps(changed))
 """
 
@@ -49,7 +54,7 @@ def test_the_gaps_were_checked_against_the_moto_installed() -> None:
     )
 
 
-def test_install_replaces_exactly_the_moto_methods_the_gaps_list_with_their_modules() -> None:
+def test_the_local_aws_replaces_exactly_the_moto_methods_the_gaps_list_with_their_modules() -> None:
     found = subprocess.run(
         [sys.executable, "-c", _DIFF], cwd=ROOT, capture_output=True, text=True, check=True
     )

@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 # ``tenure.LEASE_MARGIN_SECONDS``): no call a worker makes can outlive its lease.
 CONNECT_SECONDS = 3
 READ_SECONDS = 10
+# In every call's User-Agent: how CloudTrail's records (and the repair rule) tell the
+# function's own calls from anyone else's.
+USER_AGENT_EXTRA = "cognito-authorizer-pools"
 CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
     connect_timeout=CONNECT_SECONDS,
     read_timeout=READ_SECONDS,
-    user_agent_extra="cognito-authorizer-pools",
+    user_agent_extra=USER_AGENT_EXTRA,
 )
 # The longest one attempt of any call can take: a call started before a deadline less this
 # ends before the deadline.
