@@ -30,6 +30,7 @@ Only the rules put here exist: nothing is delivered otherwise.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -39,6 +40,24 @@ from typing import Any
 from localaws.awslambda.async_invoke import AsyncInvocations, Deliverable
 from localaws.middleware.routes import RequestInfo
 from localaws.wire import HttpAnswer
+
+
+def scheduled_event(
+    rule_name: str, *, account_id: str = "123456789012", region: str = "us-east-1"
+) -> dict[str, Any]:
+    """The event a schedule rule sends its target (EventBridge user guide, "Creating a rule
+    that runs on a schedule"; the event's fields as in "Amazon EventBridge events")."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account_id}:rule/{rule_name}"],
+        "detail": {},
+    }
 
 
 class AliasTarget:

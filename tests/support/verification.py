@@ -7,21 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from localaws.awslambda.runtime import InvocationResult
 from localaws.cloudformation.stacks import InProcessFunction
+from localaws.eventbridge.rules import scheduled_event
 
 if TYPE_CHECKING:
     from conftest import World
 
-SCHEDULED_EVENT = {
-    "version": "0",
-    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-12-01T00:00:00Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/registrar-repair"],
-    "detail": {},
-}
+SCHEDULED_EVENT = scheduled_event("registrar-repair")
 
 
 def scheduled_run(world: World) -> InvocationResult:
