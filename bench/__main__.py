@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, outage, report
+from bench import cold_start, outage, registered, report
 from bench.launch_day import PROJECT, SEED, Bench, Implementation
 
 FULL = (1, 10, 50, 200)
@@ -34,6 +34,7 @@ def time_scale(tenants: int) -> float:
 
 
 PLOT = Path(__file__).resolve().parent / "launch-day.png"
+REGISTERED_PLOT = Path(__file__).resolve().parent / "registered.png"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,12 +70,18 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 runs.append(bench.run(implementation, tenants, scale))
         outage_line = _outage(bench, QUICK_OUTAGE_TENANTS if args.quick else OUTAGE_TENANTS)
+        sizes_registered = registered.QUICK_SIZES if args.quick else registered.SIZES
+        print(
+            f"  running registered, then one more: {', '.join(map(str, sizes_registered))} pools …",
+            flush=True,
+        )
+        registered_results = registered.run(bench, sizes_registered)
     print()
     print(report.table(runs))
     print()
     print(report.explain_floor())
     report.plot(runs, PLOT)
-    print(f"\nplot: {PLOT.relative_to(Path.cwd()) if PLOT.is_relative_to(Path.cwd()) else PLOT}")
+    print(f"\nplot: {_shown(PLOT)}")
     print()
     print(cold_start.report())
     for run in runs:
@@ -108,7 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         f"read_units_per_waiter_s={ours.create.read_units_per_waiter_second():.2f}"
     )
     print(outage_line)
+    print()
+    print("registered, then one more: one tenant's Create and Delete, and a scheduled run")
+    print(registered.table(registered_results))
+    registered.plot(registered_results, REGISTERED_PLOT)
+    print(f"plot: {_shown(REGISTERED_PLOT)}")
+    for result in registered_results:
+        print(result.line())
     return 0
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def _outage(bench: Bench, tenants: int) -> str:
