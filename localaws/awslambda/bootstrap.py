@@ -29,6 +29,15 @@ Protocol with the parent (JSON lines over two inherited pipes): after init the c
 ``{"request_id", "event", "deadline_ms", "invoked_function_arn", "stdout_path", "stderr_path"}``
 it redirects file descriptors 1 and 2 to those files for the invocation and answers
 ``{"type": "result", "ok": ..., "payload": ..., "error": ...}``. End of input ends the process.
+
+With ``--control-fd`` instead of the two pipes, the process is a fork server
+(``runtime.ForkServer``): it runs init once, answers the init message on that Unix socket, then
+for each message there (a JSON line with the environment's ``log_stream_name``, and the two pipe
+ends as ancillary file descriptors) forks one execution environment of its own, which speaks the
+protocol above on those pipes; the server answers ``{"type": "forked", "pid": ...}`` and, when a
+child ends, ``{"type": "exit", "pid": ..., "status": ...}``. The children share the imported
+modules copy-on-write and nothing else: each has its own memory from the fork on, as each Lambda
+environment has after its init.
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ import importlib
 import json
 import logging
 import os
+import select
+import signal
+import socket
 import sys
 import threading
 import time
@@ -282,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--code-dir", required=True)
     parser.add_argument("--handler", required=True)
-    parser.add_argument("--request-fd", type=int, required=True)
-    parser.add_argument("--response-fd", type=int, required=True)
+    parser.add_argument("--request-fd", type=int, default=-1)
+    parser.add_argument("--response-fd", type=int, default=-1)
+    parser.add_argument("--control-fd", type=int, default=-1)
     parser.add_argument("--forbid-path", action="append", default=[])
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--clock-seam", default=None)
@@ -302,13 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     request_ids = RequestIdFilter()
     logging.getLogger().addHandler(lambda_log_handler(sys.stderr, request_ids))
 
-    channel = _Channel(args.request_fd, args.response_fd)
+    forking = args.control_fd >= 0
+    control = socket.socket(fileno=args.control_fd) if forking else None
+    channel = None if forking else _Channel(args.request_fd, args.response_fd)
+    say = channel.send if channel is not None else _sender(control)
     scale_network_timeouts(args.time_scale)
     try:
         handler = load_handler(args.handler)
     except InitError as exc:
         sys.stderr.write(f"[ERROR] {exc.error['errorType']}: {exc.error['errorMessage']}\n")
-        channel.send({"type": "init", "ok": False, "error": exc.error})
+        say({"type": "init", "ok": False, "error": exc.error})
         return 1
     if args.clock_seam:
         # The function's one injectable clock, "module:attribute" (runtime.ClockSeam).
@@ -317,8 +333,20 @@ def main(argv: list[str] | None = None) -> int:
     for callable_name in args.warm_up:
         module_name, function_name = callable_name.split(":")
         getattr(importlib.import_module(module_name), function_name)()
-    channel.send({"type": "init", "ok": True, "error": None})
+    say({"type": "init", "ok": True, "error": None})
+    if control is not None:
+        channel = _fork_environments(control)
+        if channel is None:
+            return 0  # the server, its parent gone
+        channel.send({"type": "init", "ok": True, "error": None})
+    assert channel is not None
+    _serve(channel, handler, request_ids, args.time_scale)
+    return 0
 
+
+def _serve(
+    channel: _Channel, handler: Handler, request_ids: RequestIdFilter, time_scale: float
+) -> None:
     while (request := channel.receive()) is not None:
         context = LambdaContext(
             aws_request_id=request["request_id"],
@@ -329,14 +357,69 @@ def main(argv: list[str] | None = None) -> int:
             memory_limit_in_mb=os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
             log_group_name=os.environ["AWS_LAMBDA_LOG_GROUP_NAME"],
             log_stream_name=os.environ["AWS_LAMBDA_LOG_STREAM_NAME"],
-            time_scale=args.time_scale,
+            time_scale=time_scale,
         )
         request_ids.request_id = context.aws_request_id
         with _redirected(request["stdout_path"], request["stderr_path"]):
             ok, payload, error = run_handler(handler, request["event"], context)
         request_ids.request_id = ""
         channel.send({"type": "result", "ok": ok, "payload": payload, "error": error})
-    return 0
+
+
+def _sender(control: socket.socket | None) -> Callable[[dict[str, Any]], None]:
+    assert control is not None
+
+    def send(message: dict[str, Any]) -> None:
+        control.sendall(json.dumps(message).encode() + b"\n")
+
+    return send
+
+
+def _fork_environments(control: socket.socket) -> _Channel | None:
+    """The fork server's loop: one child per request, each child's end reported. Returns, in a
+    child, its channel; in the server, None once the parent has gone (after ending every child
+    still running, as Lambda ends environments with the function)."""
+    children: set[int] = set()
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([control], [], [], 0.05)
+        for pid, status in _reaped(children):
+            control.sendall(
+                json.dumps({"type": "exit", "pid": pid, "status": status}).encode() + b"\n"
+            )
+        if not ready:
+            continue
+        data, fds, _, _ = socket.recv_fds(control, 65536, 2)
+        if not data:
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            return None
+        buffer += data
+        line, _, buffer = buffer.partition(b"\n")
+        order = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            # The environment: a session of its own (a timeout kills what it started, too), its
+            # own log stream, nothing of the server's socket.
+            control.close()
+            os.setsid()
+            os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] = order["log_stream_name"]
+            return _Channel(fds[0], fds[1])
+        for fd in fds:
+            os.close(fd)
+        children.add(pid)
+        control.sendall(json.dumps({"type": "forked", "pid": pid}).encode() + b"\n")
+
+
+def _reaped(children: set[int]) -> list[tuple[int, int]]:
+    ended = []
+    for pid in list(children):
+        found, status = os.waitpid(pid, os.WNOHANG)
+        if found:
+            children.discard(pid)
+            ended.append((pid, os.waitstatus_to_exitcode(status)))
+    return ended
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -177,14 +178,174 @@ def _log_stream_name() -> str:
     return f"{datetime.datetime.now(datetime.UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 
-class LambdaContainer:
-    """A warm Lambda execution environment: one long-lived process, one invocation at a time."""
+class ForkServer:
+    """One process that runs the function's init phase once, then forks each execution
+    environment from there (``bootstrap.py --control-fd``).
+
+    A forked environment is what a started ``LambdaContainer`` is after its init: the handler
+    imported, the clock seam and the warm-ups applied, in memory of its own from then on (the
+    modules' pages shared copy-on-write until written). What differs is what no function sees:
+    one init instead of one per environment, and far less memory per environment, so that a
+    thousand environments fit on one machine.
+    """
 
     def __init__(self, config: FunctionConfig, *, init_timeout: float = DEFAULT_INIT_TIMEOUT):
         self.config = config
-        self.init_timeout = init_timeout
+        self._workdir = Path(tempfile.mkdtemp(prefix="localaws-forkserver-"))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket = ours
         self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._ended: dict[int, int] = {}
+        self._forked: list[int] = []
+        self._changed = threading.Condition()
+        with (
+            open(self._workdir / "init.stdout", "wb") as out,
+            open(self._workdir / "init.stderr", "wb") as err,
+        ):
+            self._process = subprocess.Popen(
+                [*_bootstrap_command(config), "--control-fd", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=_environment(config, "forkserver"),
+                cwd=str(config.code_dir),
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        theirs.close()
+        self._reader = self._socket.makefile("rb")
+        ready, _, _ = select.select([self._socket], [], [], init_timeout)
+        init = json.loads(self._reader.readline() or b"null") if ready else None
+        if not (isinstance(init, dict) and init.get("ok")):
+            self.stop()
+            raise RuntimeError(
+                f"the fork server did not initialise: {init}; "
+                f"{_read_text(self._workdir / 'init.stderr')[-2000:]}"
+            )
+        threading.Thread(target=self._listen, name="forkserver", daemon=True).start()
+
+    def fork(self, request_read: int, response_write: int, log_stream_name: str) -> ForkedProcess:
+        """A new execution environment speaking the bootstrap's protocol on these pipe ends."""
+        order = json.dumps({"log_stream_name": log_stream_name}).encode() + b"\n"
+        with self._lock, self._changed:
+            socket.send_fds(self._socket, [order], [request_read, response_write])
+            while not self._forked:
+                if not self._changed.wait(timeout=10) and not self._forked:
+                    raise RuntimeError("the fork server did not fork")
+            return ForkedProcess(self, self._forked.pop())
+
+    def _listen(self) -> None:
+        for line in self._reader:
+            message = json.loads(line)
+            with self._changed:
+                if message["type"] == "forked":
+                    self._forked.append(int(message["pid"]))
+                elif message["type"] == "exit":
+                    self._ended[int(message["pid"])] = int(message["status"])
+                self._changed.notify_all()
+
+    def status(self, pid: int) -> int | None:
+        with self._changed:
+            return self._ended.get(pid)
+
+    def wait(self, pid: int, timeout: float | None) -> int:
+        with self._changed:
+            if not self._changed.wait_for(lambda: pid in self._ended, timeout):
+                raise subprocess.TimeoutExpired(f"forked environment {pid}", timeout or 0.0)
+            return self._ended[pid]
+
+    def stop(self) -> None:
+        """End the server and every environment it forked."""
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        self._socket.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+class ForkedProcess:
+    """A forked environment's process, as much of ``subprocess.Popen`` as a container uses: it
+    is the fork server's child, which reaps it and says how it ended."""
+
+    def __init__(self, server: ForkServer, pid: int) -> None:
+        self._server = server
+        self.pid = pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._server.status(self.pid)
+
+    def poll(self) -> int | None:
+        return self._server.status(self.pid)
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self._server.wait(self.pid, timeout)
+
+
+def _bootstrap_command(config: FunctionConfig) -> list[str]:
+    command = [
+        sys.executable,
+        "-I",  # no PYTHON* variables, no user site, no script directory on sys.path
+        "-u",  # unbuffered, so a killed function's last lines are not lost
+        str(BOOTSTRAP),
+        "--code-dir",
+        str(Path(config.code_dir).resolve()),
+        "--handler",
+        config.handler,
+    ]
+    for path in HARNESS_PATHS:
+        command += ["--forbid-path", str(path)]
+    command += ["--time-scale", repr(config.time_scale)]
+    if config.clock is not None:
+        command += ["--clock-seam", f"{config.clock.module}:{config.clock.attribute}"]
+    for callable_name in config.warm_up:
+        command += ["--warm-up", callable_name]
+    return command
+
+
+def _environment(config: FunctionConfig, log_stream_name: str) -> dict[str, str]:
+    """What Lambda's runtime sets in an execution environment, and the function's own."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "AWS_REGION": config.region,
+        "AWS_DEFAULT_REGION": config.region,
+        **config.environment,
+        "_HANDLER": config.handler,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME_VERSION}",
+        "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
+        "LAMBDA_TASK_ROOT": str(Path(config.code_dir).resolve()),
+        "LAMBDA_RUNTIME_DIR": sys.prefix,
+    }
+
+
+class LambdaContainer:
+    """A warm Lambda execution environment: one long-lived process, one invocation at a time;
+    started on its own, or forked by a ``ForkServer`` that ran the init phase once."""
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        *,
+        init_timeout: float = DEFAULT_INIT_TIMEOUT,
+        fork_server: ForkServer | None = None,
+    ):
+        self.config = config
+        self.init_timeout = init_timeout
+        self.fork_server = fork_server
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self._workdir: Path | None = None
         self._request_fd = -1
         self._response_fd = -1
@@ -231,28 +392,6 @@ class LambdaContainer:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def _child_env(self) -> dict[str, str]:
-        config = self.config
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "AWS_REGION": config.region,
-            "AWS_DEFAULT_REGION": config.region,
-            **config.environment,
-            "_HANDLER": config.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME_VERSION}",
-            "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
-            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
-            "LAMBDA_TASK_ROOT": str(Path(config.code_dir).resolve()),
-            "LAMBDA_RUNTIME_DIR": sys.prefix,
-        }
-        return env
-
     def _start(self) -> None:
         if self.alive:
             return
@@ -264,38 +403,30 @@ class LambdaContainer:
         init_out = self._workdir / "init.stdout"
         init_err = self._workdir / "init.stderr"
         command = [
-            sys.executable,
-            "-I",  # no PYTHON* variables, no user site, no script directory on sys.path
-            "-u",  # unbuffered, so a killed function's last lines are not lost
-            str(BOOTSTRAP),
-            "--code-dir",
-            str(Path(self.config.code_dir).resolve()),
-            "--handler",
-            self.config.handler,
+            *_bootstrap_command(self.config),
             "--request-fd",
             str(request_read),
             "--response-fd",
             str(response_write),
         ]
-        for path in HARNESS_PATHS:
-            command += ["--forbid-path", str(path)]
-        command += ["--time-scale", repr(self.config.time_scale)]
-        if self.config.clock is not None:
-            command += ["--clock-seam", f"{self.config.clock.module}:{self.config.clock.attribute}"]
-        for callable_name in self.config.warm_up:
-            command += ["--warm-up", callable_name]
-        with open(init_out, "wb") as out, open(init_err, "wb") as err:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=self._child_env(),
-                cwd=str(self.config.code_dir),
-                pass_fds=(request_read, response_write),
-                # Its own process group: a timeout kills whatever the function started, too.
-                start_new_session=True,
-            )
+        process: subprocess.Popen[bytes] | ForkedProcess
+        if self.fork_server is not None:
+            init_out.touch()
+            init_err.touch()
+            process = self.fork_server.fork(request_read, response_write, self.log_stream_name)
+        else:
+            with open(init_out, "wb") as out, open(init_err, "wb") as err:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=_environment(self.config, self.log_stream_name),
+                    cwd=str(self.config.code_dir),
+                    pass_fds=(request_read, response_write),
+                    # Its own process group: a timeout kills whatever the function started.
+                    start_new_session=True,
+                )
         os.close(request_read)
         os.close(response_write)
         self._process = process

@@ -46,6 +46,7 @@ from localaws.awslambda.async_invoke import AsyncInvocations
 from localaws.awslambda.bootstrap import ScaledClock
 from localaws.awslambda.runtime import (
     ClockSeam,
+    ForkServer,
     FunctionConfig,
     InvocationResult,
     LambdaContainer,
@@ -154,9 +155,12 @@ class LambdaService:
     """Lambda scaling out: each concurrent delivery runs in its own execution environment (a
     process), and environments are reused warm once free, as Lambda does."""
 
-    def __init__(self, config: FunctionConfig) -> None:
+    def __init__(self, config: FunctionConfig, *, forked: bool = False) -> None:
+        """``forked``: every environment is forked from one that ran init once
+        (``ForkServer``), so that a thousand fit in memory; otherwise each starts on its own."""
         self.config = config
         self.arn = config.function_arn
+        self._fork_server = ForkServer(config) if forked else None
         self._idle: list[LambdaContainer] = []
         self._all: list[LambdaContainer] = []
         self._busy: dict[LambdaContainer, Mapping[str, Any]] = {}
@@ -169,7 +173,7 @@ class LambdaService:
         with self._lock:
             container = self._idle.pop() if self._idle else None
             if container is None:
-                container = LambdaContainer(self.config)
+                container = LambdaContainer(self.config, fork_server=self._fork_server)
                 self._all.append(container)
             self._busy[container] = event
         try:
@@ -186,7 +190,9 @@ class LambdaService:
 
     def prewarm(self, count: int) -> None:
         """Start ``count`` execution environments now (in parallel), idle and ready."""
-        containers = [LambdaContainer(self.config) for _ in range(count)]
+        containers = [
+            LambdaContainer(self.config, fork_server=self._fork_server) for _ in range(count)
+        ]
         with ThreadPoolExecutor(max_workers=min(count, 16) or 1) as pool:
             list(pool.map(LambdaContainer.start, containers))
         with self._lock:
@@ -204,6 +210,8 @@ class LambdaService:
             containers, self._all, self._idle = self._all, [], []
         for container in containers:
             container.stop()
+        if self._fork_server is not None:
+            self._fork_server.stop()
 
     def __enter__(self) -> LambdaService:
         return self

@@ -14,6 +14,7 @@ import pytest
 
 from localaws.awslambda.runtime import (
     ClockSeam,
+    ForkServer,
     FunctionConfig,
     LambdaContainer,
     invoke,
@@ -317,6 +318,58 @@ def test_a_warm_container_imports_once_and_a_timeout_ends_it(code_dir: Path) -> 
         assert after.payload["invocations"] == 1
         assert after.payload["pid"] != first.payload["pid"]
     assert not container.alive
+
+
+# -- forked from one init ---------------------------------------------------------------------
+
+
+def test_forked_environments_are_environments_of_their_own(code_dir: Path) -> None:
+    """Each forked environment keeps its own module state, process, log stream and random
+    numbers, and runs the handler as a started one does."""
+    server = ForkServer(config(code_dir))
+    try:
+        with (
+            LambdaContainer(config(code_dir), fork_server=server) as first,
+            LambdaContainer(config(code_dir), fork_server=server) as second,
+        ):
+            one, two = first.invoke({}), second.invoke({})
+            again = first.invoke({})
+            assert (one.cold_start, again.cold_start) == (True, False)
+            assert one.ok, one.error
+            assert (one.payload["invocations"], two.payload["invocations"]) == (1, 1)
+            assert again.payload["invocations"] == 2
+            assert len({one.payload["pid"], two.payload["pid"], server._process.pid}) == 3
+            assert (
+                one.payload["context"]["log_stream_name"]
+                != (two.payload["context"]["log_stream_name"])
+            )
+            assert one.payload["env"] == two.payload["env"]
+            assert one.payload["env"]["TENANT_TABLE"] == "tenants"
+            assert not one.payload["importable"]["localaws"]
+            assert "invocation 1" in one.stderr
+    finally:
+        server.stop()
+
+
+def test_a_forked_environment_that_dies_or_times_out_is_replaced_by_a_fresh_fork(
+    code_dir: Path,
+) -> None:
+    server = ForkServer(config(code_dir, timeout=1))
+    try:
+        with LambdaContainer(config(code_dir, timeout=1), fork_server=server) as container:
+            first = container.invoke({})
+            exited = container.invoke({"action": "exit"})
+            assert exited.error is not None
+            assert exited.error["errorType"] == "Runtime.ExitError"
+            assert exited.exit_status == 3
+            timed_out = container.invoke({"action": "sleep", "seconds": 60})
+            assert timed_out.timed_out
+            after = container.invoke({})
+            assert after.cold_start
+            assert after.payload["invocations"] == 1
+            assert after.payload["pid"] != first.payload["pid"]
+    finally:
+        server.stop()
 
 
 # -- in process -------------------------------------------------------------------------------
