@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import logging
@@ -335,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         getattr(importlib.import_module(module_name), function_name)()
     say({"type": "init", "ok": True, "error": None})
     if control is not None:
+        # What init made stays out of the collector's reach, so that no child's collection
+        # writes to (and so copies) the pages it shares with the others.
+        gc.collect()
+        gc.freeze()
         channel = _fork_environments(control)
         if channel is None:
             return 0  # the server, its parent gone

@@ -214,7 +214,7 @@ class ForkServer:
             )
         theirs.close()
         self._reader = self._socket.makefile("rb")
-        ready, _, _ = select.select([self._socket], [], [], init_timeout)
+        ready = _readable(self._socket.fileno(), init_timeout)
         init = json.loads(self._reader.readline() or b"null") if ready else None
         if not (isinstance(init, dict) and init.get("ok")):
             self.stop()
@@ -285,6 +285,14 @@ class ForkedProcess:
 
     def wait(self, timeout: float | None = None) -> int:
         return self._server.wait(self.pid, timeout)
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has something to read (or its end closed) within ``timeout`` seconds.
+    poll, not select: a thousand environments hold descriptors past select's limit of 1,024."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(max(0.0, timeout) * 1000))
 
 
 def _bootstrap_command(config: FunctionConfig) -> list[str]:
@@ -595,8 +603,7 @@ class LambdaContainer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return "deadline"
-            ready, _, _ = select.select([self._response_fd], [], [], remaining)
-            if not ready:
+            if not _readable(self._response_fd, remaining):
                 return "deadline"
             chunk = os.read(self._response_fd, 65536)
             if not chunk:

@@ -183,6 +183,11 @@ class LambdaService:
                 del self._busy[container]
                 self._idle.append(container)
 
+    def pids(self) -> list[int]:
+        """The processes of the environments alive now."""
+        with self._lock:
+            return [pid for container in self._all if (pid := container.pid) is not None]
+
     def busy(self) -> list[LambdaContainer]:
         """The environments working on an invocation now."""
         with self._lock:
