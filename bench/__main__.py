@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench import cold_start, outage, registered, report
-from bench.launch_day import PROJECT, SEED, Bench, Implementation
+from bench.launch_day import PROJECT, SEED, Bench, Implementation, Run
 
 FULL = (1, 10, 50, 200)
 QUICK = (1, 10, 50)
@@ -46,7 +46,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", type=lambda text: tuple(int(n) for n in text.split(",")), help="e.g. 1,200"
     )
+    parser.add_argument(
+        "--compare-runners",
+        type=int,
+        metavar="N",
+        help="only launch day at N, each environment started on its own, then forked",
+    )
+    parser.add_argument(
+        "--registered-only",
+        action="store_true",
+        help="only registered, then one more (10, 100 and 1,000 pools; 10 and 100 with --quick)",
+    )
     args = parser.parse_args(argv)
+    if args.compare_runners:
+        return _compare_runners(args.compare_runners)
+    if args.registered_only:
+        with Bench() as bench:
+            results = registered.run(
+                bench, registered.QUICK_SIZES if args.quick else registered.SIZES
+            )
+        _report_registered(results)
+        return 0
     sizes = args.sizes or (QUICK if args.quick else FULL)
     started = time.monotonic()
     if args.outage_only:
@@ -68,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"  running {implementation.name}, N={tenants}, model time x{scale:g} …",
                     flush=True,
                 )
-                runs.append(bench.run(implementation, tenants, scale))
+                runs.append(bench.run(implementation, tenants, scale, forked=True))
         outage_line = _outage(bench, QUICK_OUTAGE_TENANTS if args.quick else OUTAGE_TENANTS)
         sizes_registered = registered.QUICK_SIZES if args.quick else registered.SIZES
         print(
@@ -91,9 +111,49 @@ def main(argv: list[str] | None = None) -> int:
                 "uncontended Delete (N=1): "
                 + (f"answered SUCCESS in {answered[0]:.1f} s" if answered else "did not succeed")
             )
-    largest = max(sizes)
-    ours = next(r for r in runs if r.implementation is PROJECT and r.tenants == largest)
-    seed = next(r for r in runs if r.implementation is SEED and r.tenants == largest)
+    line_from = min(LINE_FROM, max(sizes))
+    lines = [_line(runs, n) for n in sorted(sizes) if n >= line_from]
+    for run in runs:
+        if run.implementation is PROJECT and run.tenants >= line_from:
+            for phase in (run.create, run.delete):
+                print(
+                    f"registry reads, N={run.tenants} {phase.name}: "
+                    f"{phase.read_units_per_waiter_second():.2f} read units/s per waiting "
+                    f"request, peak {phase.peak_read_units_per_second():.0f} units/s (one "
+                    "partition: 3,000); "
+                    + ", ".join(
+                        f"{name} {units:.0f}" for name, units in phase.read_units_by_call().items()
+                    )
+                )
+            print(
+                f"memory, N={run.tenants}: {run.memory_mb:.1f} MB of its own per environment "
+                f"(forked), {run.memory_mb * run.tenants / 1024:.1f} GB for all"
+            )
+    print(f"\n(bench took {time.monotonic() - started:.0f} s)")
+    print(*lines[:1], sep="\n")
+    print(outage_line)
+    print(*lines[1:], sep="\n")
+    _report_registered(registered_results)
+    return 0
+
+
+def _report_registered(results: list[registered.Registered]) -> None:
+    print()
+    print("registered, then one more: one tenant's Create and Delete, and a scheduled run")
+    print(registered.table(results))
+    registered.plot(results, REGISTERED_PLOT)
+    print(f"plot: {_shown(REGISTERED_PLOT)}")
+    for result in results:
+        print(result.line())
+
+
+# One `bench: N=` line per size from this one on (or for the largest, when smaller).
+LINE_FROM = 200
+
+
+def _line(runs: list[Run], tenants: int) -> str:
+    ours = next(r for r in runs if r.implementation is PROJECT and r.tenants == tenants)
+    seed = next(r for r in runs if r.implementation is SEED and r.tenants == tenants)
     # The worse of the two phases: the registrations, and their deletions.
     ratio = max(
         phase.makespan / phase.floor() if phase.floor() else math.inf
@@ -101,27 +161,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     speedup = report.seed_time(seed) / ours.create.makespan if ours.create.makespan else math.inf
     failures = ours.create.failures + ours.delete.failures
-    for phase in (ours.create, ours.delete):
-        print(
-            f"registry reads, N={largest} {phase.name}: "
-            f"{phase.read_units_per_waiter_second():.2f} read units/s per waiting request, "
-            f"peak {phase.peak_read_units_per_second():.0f} units/s (one partition: 3,000); "
-            + ", ".join(f"{name} {units:.0f}" for name, units in phase.read_units_by_call().items())
-        )
-    print(f"\n(bench took {time.monotonic() - started:.0f} s)")
-    print(
-        f"bench: N={largest} failures={failures} makespan_over_floor={ratio:.2f} "
+    return (
+        f"bench: N={tenants} failures={failures} makespan_over_floor={ratio:.2f} "
         f"speedup_vs_seed={speedup:.1f} "
         f"read_units_per_waiter_s={ours.create.read_units_per_waiter_second():.2f}"
     )
-    print(outage_line)
-    print()
-    print("registered, then one more: one tenant's Create and Delete, and a scheduled run")
-    print(registered.table(registered_results))
-    registered.plot(registered_results, REGISTERED_PLOT)
-    print(f"plot: {_shown(REGISTERED_PLOT)}")
-    for result in registered_results:
-        print(result.line())
+
+
+def _compare_runners(tenants: int) -> int:
+    """Launch day at N with each environment started on its own, then forked from one init:
+    the same figures within the machine's noise say the forked runner is faithful."""
+    scale = time_scale(tenants)
+    with Bench() as bench:
+        for forked in (False, True):
+            run = bench.run(PROJECT, tenants, scale, forked=forked)
+            ratio = max(p.makespan / p.floor() for p in (run.create, run.delete))
+            print(
+                f"runner={'forked' if forked else 'started'} N={tenants} "
+                f"failures={run.create.failures + run.delete.failures} "
+                f"makespan_over_floor={ratio:.2f} "
+                f"create_p50={run.create.percentile(0.5):.1f} "
+                f"create_p95={run.create.percentile(0.95):.1f} "
+                f"read_units_per_waiter_s={run.create.read_units_per_waiter_second():.2f} "
+                f"memory_mb_per_environment={run.memory_mb:.1f}",
+                flush=True,
+            )
     return 0
 
 

@@ -68,7 +68,12 @@ PROJECT = Implementation(
     ROOT / "resource",
     "authorizer_pools.handler.handler",
     FUNCTION_CLOCK,
-    warm_up=("authorizer_pools.aws:apigateway", "authorizer_pools.aws:dynamodb"),
+    warm_up=(
+        "authorizer_pools.aws:apigateway",
+        "authorizer_pools.aws:dynamodb",
+        "authorizer_pools.aws:cloudformation",
+        "authorizer_pools.aws:lambda_",
+    ),
 )
 SEED = Implementation(
     "seed", ROOT / "bench" / "seed", "seed_handler.handler", ClockSeam("seed_handler")
@@ -196,6 +201,24 @@ class Run:
     create: Phase
     delete: Phase
     time_scale: float
+    forked: bool = False
+    # Memory each environment holds of its own after the run (USS, MB): what N of them cost.
+    memory_mb: float = 0.0
+
+
+def own_memory_mb(pid: int) -> float:
+    """A process's unique set size: the pages no other process shares (Linux
+    /proc/<pid>/smaps_rollup, Private_Clean + Private_Dirty); 0 once it has gone."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0.0
+    kilobytes = 0
+    for line in lines:
+        name, _, rest = line.partition(":")
+        if name in ("Private_Clean", "Private_Dirty"):
+            kilobytes += int(rest.split()[0])
+    return kilobytes / 1024
 
 
 class Bench:
@@ -205,7 +228,6 @@ class Bench:
         self.time_scale = 1.0
         self.aws = LocalAws(ControlPlaneConfig(model_enabled=False))
         self.receiver = ResponseReceiver()
-        self.pools: list[str] = []
         self.runs = 0
 
     def __enter__(self) -> Bench:
@@ -218,12 +240,15 @@ class Bench:
         self.receiver.stop()
         self.aws.stop()
 
-    def tenant_pools(self, count: int) -> list[str]:
+    def new_pools(self, count: int, prefix: str) -> list[str]:
+        """Pools no stack has held yet, for each run: a tenant stack declares its own pool, and
+        a stack rolled back or left behind (the seed's failures, the outage's stacks) still
+        holds its pools here, where AWS would have deleted them with the stack's rollback."""
         client = boto3.client("cognito-idp")
-        while len(self.pools) < count:
-            name = f"tenant-{len(self.pools):03d}"
-            self.pools.append(client.create_user_pool(PoolName=name)["UserPool"]["Arn"])
-        return self.pools[:count]
+        return [
+            client.create_user_pool(PoolName=f"{prefix}-{n:04d}")["UserPool"]["Arn"]
+            for n in range(count)
+        ]
 
     def deployment(
         self, implementation: Implementation, name: str, time_scale: float
@@ -260,12 +285,16 @@ class Bench:
         }
         return config, properties
 
-    def run(self, implementation: Implementation, tenants: int, time_scale: float) -> Run:
+    def run(
+        self, implementation: Implementation, tenants: int, time_scale: float, *, forked: bool
+    ) -> Run:
+        """``forked``: each request's environment is forked from one that ran init once
+        (a thousand fit in memory); otherwise each is started on its own."""
         self.runs += 1
         self.time_scale = time_scale
-        pools = self.tenant_pools(tenants)
+        pools = self.new_pools(tenants, f"bench-{self.runs}")
         config, properties = self.deployment(implementation, f"bench-{self.runs}", time_scale)
-        with LambdaService(config) as service:
+        with LambdaService(config, forked=forked) as service:
             service.prewarm(tenants)
             cloudformation = registrar_cloudformation(
                 service,
@@ -300,8 +329,17 @@ class Bench:
                 succeeded="DELETE_COMPLETE",
                 first=False,
             )
+            memory = [own_memory_mb(pid) for pid in service.pids()]
         self.aws.control_plane.disable_model()
-        return Run(implementation, tenants, create, delete, self.time_scale)
+        return Run(
+            implementation,
+            tenants,
+            create,
+            delete,
+            self.time_scale,
+            forked=forked,
+            memory_mb=sum(memory) / len(memory) if memory else 0.0,
+        )
 
     def _phase(
         self,

@@ -53,7 +53,7 @@ class Outage:
 
 def run(bench: Bench, tenants: int, time_scale: float = TIME_SCALE) -> Outage:
     bench.runs += 1
-    pools = bench.tenant_pools(tenants)
+    pools = bench.new_pools(tenants, f"outage-{bench.runs}")
     aws = bench.aws
     config, properties = bench.deployment(PROJECT, f"outage-{bench.runs}", time_scale)
     table = str(config.environment["REGISTRY_TABLE"])
