@@ -86,7 +86,7 @@ def run(bench: Bench, sizes: Sequence[int] = SIZES) -> list[Registered]:
     bench.runs += 1
     # One pool per registration, and one more per size: a pool once registered by a stack that
     # left is never taken up by another stack (docs/ownership.md).
-    pools = bench.tenant_pools(max(sizes) + len(sizes))
+    pools = bench.new_pools(max(sizes) + len(sizes), f"registered-{bench.runs}")
     config, properties = bench.deployment(PROJECT, f"registered-{bench.runs}", TIME_SCALE)
     aws = bench.aws
     results = []
