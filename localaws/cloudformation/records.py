@@ -98,10 +98,12 @@ class Records:
                 record.physical_id = physical_id
 
     def holder_of(self, physical_id: str) -> str | None:
-        """The stack (not deleted) whose resource has this physical id, if any."""
+        """The stack whose resource has this physical id, if any. A deleted stack holds nothing,
+        nor does one whose creation rolled back: CloudFormation deleted what it had made ("Stack
+        status codes": ROLLBACK_COMPLETE)."""
         with self._lock:
             for stack in self._stacks.values():
-                if stack.status == "DELETE_COMPLETE":
+                if stack.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE"):
                     continue
                 if any(r.physical_id == physical_id for r in stack.resources.values()):
                     return stack.stack_id
