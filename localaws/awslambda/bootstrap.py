@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     forking = args.control_fd >= 0
     control = socket.socket(fileno=args.control_fd) if forking else None
     channel = None if forking else _Channel(args.request_fd, args.response_fd)
-    say = channel.send if channel is not None else _sender(control)
+    say = channel.send if channel is not None else functools.partial(_send_line, control)
     scale_network_timeouts(args.time_scale)
     try:
         handler = load_handler(args.handler)
@@ -371,13 +372,9 @@ def _serve(
         channel.send({"type": "result", "ok": ok, "payload": payload, "error": error})
 
 
-def _sender(control: socket.socket | None) -> Callable[[dict[str, Any]], None]:
+def _send_line(control: socket.socket | None, message: dict[str, Any]) -> None:
     assert control is not None
-
-    def send(message: dict[str, Any]) -> None:
-        control.sendall(json.dumps(message).encode() + b"\n")
-
-    return send
+    control.sendall(json.dumps(message).encode() + b"\n")
 
 
 def _fork_environments(control: socket.socket) -> _Channel | None:
@@ -389,9 +386,7 @@ def _fork_environments(control: socket.socket) -> _Channel | None:
     while True:
         ready, _, _ = select.select([control], [], [], 0.05)
         for pid, status in _reaped(children):
-            control.sendall(
-                json.dumps({"type": "exit", "pid": pid, "status": status}).encode() + b"\n"
-            )
+            _send_line(control, {"type": "exit", "pid": pid, "status": status})
         if not ready:
             continue
         data, fds, _, _ = socket.recv_fds(control, 65536, 2)
@@ -414,7 +409,7 @@ def _fork_environments(control: socket.socket) -> _Channel | None:
         for fd in fds:
             os.close(fd)
         children.add(pid)
-        control.sendall(json.dumps({"type": "forked", "pid": pid}).encode() + b"\n")
+        _send_line(control, {"type": "forked", "pid": pid})
 
 
 def _reaped(children: set[int]) -> list[tuple[int, int]]:

@@ -229,9 +229,8 @@ class ForkServer:
         order = json.dumps({"log_stream_name": log_stream_name}).encode() + b"\n"
         with self._lock, self._changed:
             socket.send_fds(self._socket, [order], [request_read, response_write])
-            while not self._forked:
-                if not self._changed.wait(timeout=10) and not self._forked:
-                    raise RuntimeError("the fork server did not fork")
+            if not self._changed.wait_for(lambda: self._forked, timeout=10):
+                raise RuntimeError("the fork server did not fork")
             return ForkedProcess(self, self._forked.pop())
 
     def _listen(self) -> None:
@@ -278,7 +277,7 @@ class ForkedProcess:
 
     @property
     def returncode(self) -> int | None:
-        return self._server.status(self.pid)
+        return self.poll()
 
     def poll(self) -> int | None:
         return self._server.status(self.pid)
@@ -410,22 +409,21 @@ class LambdaContainer:
         response_read, response_write = os.pipe()
         init_out = self._workdir / "init.stdout"
         init_err = self._workdir / "init.stderr"
-        command = [
-            *_bootstrap_command(self.config),
-            "--request-fd",
-            str(request_read),
-            "--response-fd",
-            str(response_write),
-        ]
         process: subprocess.Popen[bytes] | ForkedProcess
         if self.fork_server is not None:
-            init_out.touch()
+            init_out.touch()  # its init ran in the fork server
             init_err.touch()
             process = self.fork_server.fork(request_read, response_write, self.log_stream_name)
         else:
             with open(init_out, "wb") as out, open(init_err, "wb") as err:
                 process = subprocess.Popen(
-                    command,
+                    [
+                        *_bootstrap_command(self.config),
+                        "--request-fd",
+                        str(request_read),
+                        "--response-fd",
+                        str(response_write),
+                    ],
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,

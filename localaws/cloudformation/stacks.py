@@ -30,13 +30,14 @@ The same driver serves the tests and ``make demo``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,25 +131,30 @@ class InProcessFunction:
         self, event: Mapping[str, Any], *, qualifier: str | None = None
     ) -> InvocationResult:
         """One invocation; ``qualifier``: through that alias (its ARN in the context)."""
-        with self._lock:
-            holder = self._clock_holder
-            saved = getattr(holder, self.clock.attribute) if holder and self.clock else None
-            if holder is not None and self.clock is not None:
-                setattr(holder, self.clock.attribute, ScaledClock(self.time_scale))
-            try:
-                return invoke_in_process(
-                    self.handler,
-                    dict(event),
-                    self.timeout,
-                    function_name=self.function_name,
-                    region=self.region,
-                    account_id=self.account_id,
-                    time_scale=self.time_scale,
-                    qualifier=qualifier,
-                )
-            finally:
-                if holder is not None and self.clock is not None:
-                    setattr(holder, self.clock.attribute, saved)
+        with self._lock, self._on_scaled_clock():
+            return invoke_in_process(
+                self.handler,
+                dict(event),
+                self.timeout,
+                function_name=self.function_name,
+                region=self.region,
+                account_id=self.account_id,
+                time_scale=self.time_scale,
+                qualifier=qualifier,
+            )
+
+    @contextlib.contextmanager
+    def _on_scaled_clock(self) -> Iterator[None]:
+        """The function's clock scaled for one delivery, then put back."""
+        if self.clock is None:
+            yield
+            return
+        saved = getattr(self._clock_holder, self.clock.attribute)
+        setattr(self._clock_holder, self.clock.attribute, ScaledClock(self.time_scale))
+        try:
+            yield
+        finally:
+            setattr(self._clock_holder, self.clock.attribute, saved)
 
 
 class LambdaService:
