@@ -154,11 +154,7 @@ LINE_FROM = 200
 def _line(runs: list[Run], tenants: int) -> str:
     ours = next(r for r in runs if r.implementation is PROJECT and r.tenants == tenants)
     seed = next(r for r in runs if r.implementation is SEED and r.tenants == tenants)
-    # The worse of the two phases: the registrations, and their deletions.
-    ratio = max(
-        phase.makespan / phase.floor() if phase.floor() else math.inf
-        for phase in (ours.create, ours.delete)
-    )
+    ratio = ours.makespan_over_floor()
     speedup = report.seed_time(seed) / ours.create.makespan if ours.create.makespan else math.inf
     failures = ours.create.failures + ours.delete.failures
     return (
@@ -175,7 +171,7 @@ def _compare_runners(tenants: int) -> int:
     with Bench() as bench:
         for forked in (False, True):
             run = bench.run(PROJECT, tenants, scale, forked=forked)
-            ratio = max(p.makespan / p.floor() for p in (run.create, run.delete))
+            ratio = run.makespan_over_floor()
             print(
                 f"runner={'forked' if forked else 'started'} N={tenants} "
                 f"failures={run.create.failures + run.delete.failures} "

@@ -121,7 +121,7 @@ class Phase:
         capacity mode": a strongly consistent read costs 1 unit per 4 KB read, an eventually
         consistent one half, a transactional one 2). Sized by the whole answer, so slightly
         over what DynamoDB would charge."""
-        return sum(read_units(call) for call in self.calls if call.service == "dynamodb")
+        return registry_read_units(self.calls)
 
     def read_units_per_waiter_second(self) -> float:
         """The registry's reads per second that one waiting request costs, on average: every
@@ -158,6 +158,11 @@ class Phase:
 
 _READ_UNIT_BYTES = 4096
 _DYNAMODB_READS = frozenset({"GetItem", "Query", "TransactGetItems", "BatchGetItem", "Scan"})
+
+
+def registry_read_units(calls: Sequence[CallRecord]) -> float:
+    """The registry's read units these calls consumed (see ``read_units``)."""
+    return sum(read_units(call) for call in calls if call.service == "dynamodb")
 
 
 def read_units(call: CallRecord) -> float:
@@ -204,6 +209,13 @@ class Run:
     forked: bool = False
     # Memory each environment holds of its own after the run (USS, MB): what N of them cost.
     memory_mb: float = 0.0
+
+    def makespan_over_floor(self) -> float:
+        """The worse of the two phases, the registrations and their deletions."""
+        return max(
+            phase.makespan / phase.floor() if phase.floor() else math.inf
+            for phase in (self.create, self.delete)
+        )
 
 
 def own_memory_mb(pid: int) -> float:

@@ -24,7 +24,7 @@ from bench.launch_day import (
     STAGES,
     Bench,
     floor,
-    read_units,
+    registry_read_units,
 )
 from demo.world import registrar_cloudformation
 from localaws.cloudformation.stacks import LambdaService, Stack
@@ -59,7 +59,7 @@ class Cost:
 
     @property
     def read_units(self) -> float:
-        return sum(read_units(call) for call in self.calls if call.service == "dynamodb")
+        return registry_read_units(self.calls)
 
     def export_bytes(self) -> int:
         return sum(call.answer_bytes for call in self.apigateway if call.operation == "GetExport")
