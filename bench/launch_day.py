@@ -68,12 +68,7 @@ PROJECT = Implementation(
     ROOT / "resource",
     "authorizer_pools.handler.handler",
     FUNCTION_CLOCK,
-    warm_up=(
-        "authorizer_pools.aws:apigateway",
-        "authorizer_pools.aws:dynamodb",
-        "authorizer_pools.aws:cloudformation",
-        "authorizer_pools.aws:lambda_",
-    ),
+    warm_up=("authorizer_pools.aws:prime",),
 )
 SEED = Implementation(
     "seed", ROOT / "bench" / "seed", "seed_handler.handler", ClockSeam("seed_handler")
