@@ -110,17 +110,50 @@ def test_a_pool_moves_to_another_stack_while_its_stack_still_registers_it(
     assert world.answers(token) == world.everywhere(200)
 
 
+def claims_pk(world: World) -> str:
+    return partition_key(world.api.rest_api_id, world.api.authorizer_id, CLAIMS_PARTITION)
+
+
 def forget_the_claim(world: World, pool: str) -> None:
-    """What a registry written before claims existed holds: the pool's owners, no claim."""
-    boto3.client("dynamodb").delete_item(
+    """What a registry written before claims existed holds: the pool's owners, no claim, and
+    no owner marked as written with its claim."""
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.delete_item(
         TableName=REGISTRY_TABLE,
-        Key={
-            "pk": {
-                "S": partition_key(world.api.rest_api_id, world.api.authorizer_id, CLAIMS_PARTITION)
-            },
-            "sk": {"S": claim_sk(pool)},
-        },
+        Key={"pk": {"S": claims_pk(world)}, "sk": {"S": claim_sk(pool)}},
     )
+    for record in world.registry().state().owners.get(pool, ()):
+        dynamodb.update_item(
+            TableName=REGISTRY_TABLE,
+            Key=storage.key(
+                world.api.rest_api_id,
+                world.api.authorizer_id,
+                storage.owner_item_sk(pool, record.owner.stack_id, record.owner.logical_id),
+            ),
+            UpdateExpression="REMOVE claimed",
+        )
+
+
+def test_a_scheduled_run_reads_no_claim_of_a_pool_registered_with_it(world: World) -> None:
+    """Claims never expire, so a pass never reads them in bulk: a pool registered with its
+    claim is not looked up again, however many tenants came and left."""
+    world.create_tenant("tenant-stays", world.tenant_pool("stays"))
+    for n in range(3):
+        world.create_tenant(f"tenant-gone-{n}", world.tenant_pool(f"gone-{n}"))
+        world.cloudformation.delete_stack(f"tenant-gone-{n}")
+    reads_of_claims: list[str] = []
+    world.aws.control_plane.observe(
+        lambda info: (
+            reads_of_claims.append(info.operation)
+            if info.operation in ("Query", "GetItem", "BatchGetItem")
+            and claims_pk(world).encode() in info.body
+            else None
+        )
+    )
+
+    scheduled_run(world)
+
+    assert reads_of_claims == []
 
 
 def test_a_pool_registered_before_claims_existed_is_not_taken_up_by_another_stack(

@@ -74,11 +74,14 @@ def claim_unclaimed(registry: Registry, owners: Mapping[str, Sequence[OwnerRecor
     """Claim each live pool that has no claim for the stack of its first live owner; the pools
     claimed. Pools registered before claims existed have none, and what else tells their stack
     (their owners' items) expires once they leave: claimed while they are live, they stay their
-    stack's for good. A claim taken meanwhile by a registration stays as it is."""
-    claimed = registry.claims.holders()
+    stack's for good. A claim taken meanwhile by a registration stays as it is. Only a pool none
+    of whose owners was written with its claim in hand is looked up: what this reads follows
+    the live owners, never every pool ever claimed."""
     taken = []
     for arn, records in owners.items():
-        if arn in claimed or not records:
+        if not records or any(record.claimed for record in records):
+            continue
+        if registry.claims.holder(arn) is not None:
             continue
         first = min(records, key=lambda record: (record.registered_at, record.owner.stack_id))
         if registry.claims.take(arn, first.owner.stack_id, from_stack=None):

@@ -107,7 +107,11 @@ class Registry:
             checks.append(
                 self.claims.take_action(arn, owner.stack_id, from_stack=claim_from.holder)
             )
-        cancelled = self.owners.add(arn, owner, request_id, checks=checks)
+        # With ``claim_from``, the pool's claim is this stack's once written: taken in this
+        # transaction, or held already (a claim is never deleted).
+        cancelled = self.owners.add(
+            arn, owner, request_id, checks=checks, claimed=claim_from is not None
+        )
         if cancelled is None:
             return True
         # The owner's write would have gone through; only the claim's condition failed.

@@ -7,8 +7,10 @@ the stack's resources alone cannot tell a tenant's move of its own pool from ano
 taking up the pool of a tenant that left. The claim can: it passes to another stack only while
 a stack still registers the pool (``plan.claim_refusal``), and it is written in the same
 transaction as the owner it comes with (``Registry.register``). It never expires: a pool's
-users must not get back in a year after their tenant left. One small item per pool ever registered,
-read by one GetItem per new registration.
+users must not get back in a year after their tenant left. One small item per pool ever
+registered, read by one GetItem per new registration; the owner written with it is marked
+``claimed``, so that the scheduled run looks up only the claims of live pools without the mark
+(registered before claims existed, or shared), never every pool ever claimed.
 """
 
 from __future__ import annotations
@@ -31,14 +33,6 @@ class Claims:
         """The stack id that holds the pool's claim; None when no registration named it."""
         found = self.partition.get(claim_sk(arn)).get("stack_id")
         return None if found is None else str(found)
-
-    def holders(self) -> dict[str, str]:
-        """Every claimed pool and the stack that holds it."""
-        return {
-            str(item["arn"]): str(item["stack_id"])
-            for item in self.partition.query("claim#")
-            if "arn" in item and "stack_id" in item
-        }
 
     def take_action(self, arn: str, stack_id: str, *, from_stack: str | None) -> dict[str, Any]:
         """An Update action making ``stack_id`` the pool's holder, on condition that

@@ -66,19 +66,28 @@ class Owners:
         self.partition = partition
 
     def add(
-        self, arn: str, owner: Owner, request_id: str, *, checks: Sequence[dict[str, Any]] = ()
+        self,
+        arn: str,
+        owner: Owner,
+        request_id: str,
+        *,
+        checks: Sequence[dict[str, Any]] = (),
+        claimed: bool = False,
     ) -> list[str] | None:
         """Make ``owner`` a live, unrefused owner of the pool, and the pool managed, if
         ``checks`` (ConditionCheck or other conditioned actions, written together) hold. None
         when written; else why nothing changed, one cancellation code per action (the owner's,
         the pool's, then each of ``checks``): it is live already (refused by API Gateway only
         through another request: a new request asks again, this one does not), or a check
-        failed."""
+        failed. ``claimed``: the pool has a claim, known by this very write (``registry.claims``;
+        a claim is never deleted), so the scheduled run need not look for one."""
         part = self.partition
         owner_write = part.update_action(
             owner_sk(arn, owner),
             "SET live = :true, arn = :arn, stack_id = :stack, logical_id = :logical, "
-            "request_id = :request, registered_at = :at REMOVE expires_at, refused, handled",
+            "request_id = :request, registered_at = :at"
+            + (", claimed = :true" if claimed else "")
+            + " REMOVE expires_at, refused, handled",
             {
                 ":true": True,
                 ":false": False,

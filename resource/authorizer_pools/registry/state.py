@@ -24,6 +24,8 @@ class OwnerRecord:
     # A live owner carrying a TTL attribute (migrations.live_owner_with_a_ttl): the worker takes
     # the attribute off.
     expiring: bool = False
+    # Written with the pool's claim in hand (``Owners.add``): the pool has a claim for good.
+    claimed: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def read_state(partition: Partition) -> RegistryState:
                 registered_at=str(item.get("registered_at", "")),
                 refused=item.get("refused"),
                 expiring=migrations.live_owner_with_a_ttl(item),
+                claimed=item.get("claimed") is True,
             )
             owners.setdefault(record.arn, []).append(record)
         elif sk.startswith(POOL_PREFIX) and is_managed(item):
