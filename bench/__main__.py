@@ -8,30 +8,23 @@ start and the package's size, and ends with one line for the largest N.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, outage, registered, report
+from bench import cold_start, load, outage, registered, report
 from bench.launch_day import PROJECT, SEED, Bench, Implementation, Run
 
-FULL = (1, 10, 50, 200)
+FULL = (1, 10, 50, 200, 1000)
 QUICK = (1, 10, 50)
-# Up to this many containers, the model runs in real time. Beyond, it runs in slow motion by
-# one uniform factor (quotas, service times, both implementations' waits and their network
-# timeouts alike), so that two shared cores can stand in for that many Lambda containers, each
-# with its own CPU. At N=200 and x8, 200 registrations reach the registry within about 1.5
-# model seconds (about 1 to 1.5 at x16), once moto's transactions stopped copying the whole
-# table per item (localaws/dynamodb/model.py); before, 2.5.
-REAL_TIME_UP_TO = 25
+# Beyond a few tenants the model runs in slow motion by one uniform factor (quotas, service
+# times, both implementations' waits and their network timeouts alike), so that the machine's
+# cores can stand in for that many Lambda containers, each with its own CPU: measured before
+# each run from the cores free then (bench/load.py).
 OUTAGE_TENANTS = 200
 QUICK_OUTAGE_TENANTS = 20
-
-
-def time_scale(tenants: int) -> float:
-    return max(1.0, tenants / REAL_TIME_UP_TO)
-
 
 PLOT = Path(__file__).resolve().parent / "launch-day.png"
 REGISTERED_PLOT = Path(__file__).resolve().parent / "registered.png"
@@ -53,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only launch day at N, each environment started on its own, then forked",
     )
     parser.add_argument(
+        "--load-check",
+        type=int,
+        metavar="N",
+        help="only launch day at N, alone, then beside one busy process per core",
+    )
+    parser.add_argument(
         "--registered-only",
         action="store_true",
         help="only registered, then one more (10, 100 and 1,000 pools; 10 and 100 with --quick)",
@@ -60,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_runners:
         return _compare_runners(args.compare_runners)
+    if args.load_check:
+        return _load_check(args.load_check)
     if args.registered_only:
         with Bench() as bench:
             results = registered.run(
@@ -83,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         for tenants in sizes:
             implementations: tuple[Implementation, ...] = (PROJECT, SEED)
             for implementation in implementations:
-                scale = time_scale(tenants)
-                print(
-                    f"  running {implementation.name}, N={tenants}, model time x{scale:g} …",
-                    flush=True,
-                )
-                runs.append(bench.run(implementation, tenants, scale, forked=True))
+                runs.append(_run(bench, implementation, tenants))
         outage_line = _outage(bench, QUICK_OUTAGE_TENANTS if args.quick else OUTAGE_TENANTS)
         sizes_registered = registered.QUICK_SIZES if args.quick else registered.SIZES
         print(
@@ -164,13 +160,22 @@ def _line(runs: list[Run], tenants: int) -> str:
     )
 
 
+def _run(bench: Bench, implementation: Implementation, tenants: int, *, forked: bool = True) -> Run:
+    """One launch day at N, in the slow motion the machine's free cores call for now."""
+    measured = load.measure()
+    print(
+        f"  running {implementation.name}, N={tenants}, {measured.describe(tenants)} …",
+        flush=True,
+    )
+    return bench.run(implementation, tenants, measured.time_scale(tenants), forked=forked)
+
+
 def _compare_runners(tenants: int) -> int:
     """Launch day at N with each environment started on its own, then forked from one init:
     the same figures within the machine's noise say the forked runner is faithful."""
-    scale = time_scale(tenants)
     with Bench() as bench:
         for forked in (False, True):
-            run = bench.run(PROJECT, tenants, scale, forked=forked)
+            run = _run(bench, PROJECT, tenants, forked=forked)
             ratio = run.makespan_over_floor()
             print(
                 f"runner={'forked' if forked else 'started'} N={tenants} "
@@ -182,6 +187,29 @@ def _compare_runners(tenants: int) -> int:
                 f"memory_mb_per_environment={run.memory_mb:.1f}",
                 flush=True,
             )
+    return 0
+
+
+def _load_check(tenants: int) -> int:
+    """Launch day at N alone, then beside other work taking every core: the slow motion follows
+    the cores the bench is given, so the two agree (within the run-to-run noise)."""
+    ratios = []
+    with Bench() as bench:
+        for loaded in (False, True):
+            with load.ForeignLoad() if loaded else contextlib.nullcontext():
+                run = _run(bench, PROJECT, tenants)
+            ratios.append(run.makespan_over_floor())
+            print(
+                f"  {'loaded' if loaded else 'quiet'}: failures="
+                f"{run.create.failures + run.delete.failures} "
+                f"makespan_over_floor={ratios[-1]:.2f} at x{run.time_scale:.3g}",
+                flush=True,
+            )
+    quiet, loaded_ratio = ratios
+    print(
+        f"bench: load_check N={tenants} quiet={quiet:.2f} loaded={loaded_ratio:.2f} "
+        f"difference={abs(loaded_ratio - quiet) / quiet:.1%}"
+    )
     return 0
 
 
