@@ -152,9 +152,8 @@ def _line(runs: list[Run], tenants: int) -> str:
     seed = next(r for r in runs if r.implementation is SEED and r.tenants == tenants)
     ratio = ours.makespan_over_floor()
     speedup = report.seed_time(seed) / ours.create.makespan if ours.create.makespan else math.inf
-    failures = ours.create.failures + ours.delete.failures
     return (
-        f"bench: N={tenants} failures={failures} makespan_over_floor={ratio:.2f} "
+        f"bench: N={tenants} failures={ours.failures} makespan_over_floor={ratio:.2f} "
         f"speedup_vs_seed={speedup:.1f} "
         f"read_units_per_waiter_s={ours.create.read_units_per_waiter_second():.2f}"
     )
@@ -179,7 +178,7 @@ def _compare_runners(tenants: int) -> int:
             ratio = run.makespan_over_floor()
             print(
                 f"runner={'forked' if forked else 'started'} N={tenants} "
-                f"failures={run.create.failures + run.delete.failures} "
+                f"failures={run.failures} "
                 f"makespan_over_floor={ratio:.2f} "
                 f"create_p50={run.create.percentile(0.5):.1f} "
                 f"create_p95={run.create.percentile(0.95):.1f} "
@@ -200,8 +199,7 @@ def _load_check(tenants: int) -> int:
                 run = _run(bench, PROJECT, tenants)
             ratios.append(run.makespan_over_floor())
             print(
-                f"  {'loaded' if loaded else 'quiet'}: failures="
-                f"{run.create.failures + run.delete.failures} "
+                f"  {'loaded' if loaded else 'quiet'}: failures={run.failures} "
                 f"makespan_over_floor={ratios[-1]:.2f} at x{run.time_scale:.3g}",
                 flush=True,
             )

@@ -201,9 +201,13 @@ class Run:
     create: Phase
     delete: Phase
     time_scale: float
-    forked: bool = False
     # Memory each environment holds of its own after the run (USS, MB): what N of them cost.
     memory_mb: float = 0.0
+
+    @property
+    def failures(self) -> int:
+        """Requests of either phase not answered as their stacks needed."""
+        return self.create.failures + self.delete.failures
 
     def makespan_over_floor(self) -> float:
         """The worse of the two phases, the registrations and their deletions."""
@@ -344,7 +348,6 @@ class Bench:
             create,
             delete,
             self.time_scale,
-            forked=forked,
             memory_mb=sum(memory) / len(memory) if memory else 0.0,
         )
 
